@@ -1,0 +1,3 @@
+module github.com/quantumleap/qlsqlite
+
+go 1.26
