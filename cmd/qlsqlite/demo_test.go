@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/quantumleap/qlsqlite/internal/trading"
+)
+
+func TestDemo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "demo.db")
+	args := []string{"demo", "--db", path, "--users", "50", "--trades", "3000", "--workers", "4", "--ops", "400", "--progress=false"}
+	var out bytes.Buffer
+	if err := run(context.Background(), args, &out); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	text := out.String()
+	for _, want := range []string{"statement", "p50", "p95", "p99", "total"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the demo's output lacks %q:\n%s", want, text)
+		}
+	}
+	for _, k := range trading.Kinds {
+		if !strings.Contains(text, k.String()) {
+			t.Errorf("the latency table lacks a row for %v:\n%s", k, text)
+		}
+	}
+	if !strings.Contains(text, "  400  ") {
+		t.Errorf("the total is not the 400 operations asked for:\n%s", text)
+	}
+	if strings.Contains(text, "first error") {
+		t.Errorf("the workload had errors:\n%s", text)
+	}
+
+	// A second run replaces the demo's own database.
+	out.Reset()
+	if err := run(context.Background(), args, &out); err != nil {
+		t.Fatalf("second demo run: %v", err)
+	}
+	db, err := sql.Open("qlsqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var users int
+	if err := db.QueryRow(`SELECT count(*) FROM users`).Scan(&users); err != nil || users != 50 {
+		t.Errorf("after two runs: %d users (%v), want 50", users, err)
+	}
+}
+
+func TestDemoRefusesForeignFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "precious.db")
+	if err := os.WriteFile(path, []byte("not the demo's"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := run(context.Background(), []string{"demo", "--db", path, "--ops", "1", "--progress=false"}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "not a database the demo made") {
+		t.Fatalf("demo over a foreign file: %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "not the demo's" {
+		t.Error("the demo changed a file it did not make")
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"nope"}, &out)
+	if err == nil || !strings.Contains(err.Error(), `unknown command "nope"`) {
+		t.Errorf("run(nope) = %v", err)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"help"}, &out); err != nil || !strings.Contains(out.String(), "demo") {
+		t.Errorf("help: %v\n%s", err, out.String())
+	}
+}

@@ -1,0 +1,154 @@
+package qlsqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+
+	"github.com/ncruces/go-sqlite3"
+	ncruces "github.com/ncruces/go-sqlite3/driver"
+	"github.com/ngrok/sqlmw"
+)
+
+// DriverName is the name qlsqlite registers with [database/sql].
+const DriverName = "qlsqlite"
+
+func init() {
+	sql.Register(DriverName, &Driver{})
+}
+
+// Driver implements [database/sql/driver.Driver] and
+// [database/sql/driver.DriverContext]. The registered Driver has no state;
+// each database gets a Driver of its own from [Connector.Driver], which is how
+// functions such as [Stats] find a database's state from a [*sql.DB].
+type Driver struct {
+	db *database // nil for the registered driver
+}
+
+var _ driver.DriverContext = &Driver{}
+
+// Open implements [database/sql/driver.Driver]. Prefer [sql.Open], which
+// calls OpenConnector once per [*sql.DB].
+func (d *Driver) Open(name string) (driver.Conn, error) {
+	c, err := d.OpenConnector(name)
+	if err != nil {
+		return nil, err
+	}
+	return c.Connect(context.Background())
+}
+
+// OpenConnector implements [database/sql/driver.DriverContext].
+func (d *Driver) OpenConnector(name string) (driver.Connector, error) {
+	return NewConnector(name)
+}
+
+// Open opens a database through the qlsqlite driver. It is [sql.OpenDB] over
+// [NewConnector]: like [sql.Open] it does not connect; the first statement or
+// Ping does.
+func Open(dsn string, opts ...Option) (*sql.DB, error) {
+	c, err := NewConnector(dsn, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(c), nil
+}
+
+// NewConnector parses dsn (see the package documentation for its
+// parameters), applies opts, and returns a [driver.Connector] for
+// [sql.OpenDB]. Every [*sql.DB] built on it shares one set of per-database
+// state.
+func NewConnector(dsn string, opts ...Option) (driver.Connector, error) {
+	cfg := defaultConfig()
+	rest, err := parseDSN(dsn, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	inner, err := (&ncruces.SQLite{}).OpenConnector(rest)
+	if err != nil {
+		return nil, fmt.Errorf("qlsqlite: %w", err)
+	}
+	db := &database{cfg: cfg, inner: inner}
+	return &Connector{db: db, driver: &Driver{db: db}}, nil
+}
+
+// database is the state shared by every connection to one database.
+type database struct {
+	cfg   config
+	inner driver.Connector // the ncruces connector
+}
+
+// Connector implements [database/sql/driver.Connector]. Get one from
+// [NewConnector].
+type Connector struct {
+	db     *database
+	driver *Driver
+}
+
+// Driver implements [database/sql/driver.Connector]. The returned Driver
+// carries this database's state.
+func (c *Connector) Driver() driver.Driver { return c.driver }
+
+// Connect implements [database/sql/driver.Connector]. It opens an ncruces
+// connection, applies the production defaults, and stacks qlsqlite's layers
+// on top of it (outermost first): the conn that [sql.Conn.Raw] hands out,
+// the interceptor, the statement cache, the ncruces conn.
+func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
+	dc, err := c.db.inner.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	nc, ok := dc.(ncruces.Conn)
+	if !ok {
+		dc.Close()
+		return nil, errors.New("qlsqlite: the ncruces driver returned a connection without Raw()")
+	}
+	if err := c.db.setup(ctx, nc.Raw()); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	inner := newSQLiteConn(nc, c.db)
+	mw, err := sqlmw.Driver(opened{inner}, newInterceptor(c.db)).Open("")
+	if err != nil {
+		inner.Close()
+		return nil, err
+	}
+	return &conn{mwConn: mw.(mwConn), raw: nc.Raw()}, nil
+}
+
+// setup runs the production defaults on a new connection.
+func (db *database) setup(ctx context.Context, raw *sqlite3.Conn) error {
+	cfg := &db.cfg
+	if !cfg.defaults || cfg.hasBusyTimeout {
+		return nil
+	}
+	if old := raw.SetInterrupt(ctx); old != ctx {
+		defer raw.SetInterrupt(old)
+	}
+	if err := raw.BusyTimeout(DefaultBusyTimeout); err != nil {
+		return fmt.Errorf("qlsqlite: setting the busy timeout: %w", err)
+	}
+	if cfg.hasPragma {
+		return nil // the DSN's own pragmas win; only the busy timeout was missing
+	}
+	if ro, _ := raw.ReadOnly("main"); !ro {
+		if err := raw.Exec(`PRAGMA journal_mode=WAL`); err != nil {
+			return fmt.Errorf("qlsqlite: switching to WAL (set _defaults=off to keep the journal mode): %w", err)
+		}
+	}
+	if err := raw.Exec(`PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON`); err != nil {
+		return fmt.Errorf("qlsqlite: applying production defaults: %w", err)
+	}
+	return nil
+}
+
+// opened is a [driver.Driver] that hands out one connection that is already
+// open: it lets sqlmw wrap a connection per Connect call, each with an
+// interceptor of its own.
+type opened struct{ conn driver.Conn }
+
+func (o opened) Open(string) (driver.Conn, error) { return o.conn, nil }

@@ -1,0 +1,168 @@
+package qlsqlite
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// A dsnParam is one of qlsqlite's own DSN parameters.
+type dsnParam struct {
+	name string
+	set  func(c *config, value string) error
+}
+
+// dsnParams lists qlsqlite's own DSN parameters. Each has an [Option] twin.
+var dsnParams = [...]dsnParam{
+	{"_timeout", func(c *config, v string) (err error) {
+		c.timeout, err = parseDuration(v)
+		return err
+	}},
+	{"_stmt_cache", func(c *config, v string) (err error) {
+		c.stmtCache, err = parseCount(v)
+		return err
+	}},
+	{"_defaults", func(c *config, v string) (err error) {
+		c.defaults, err = parseBool(v)
+		return err
+	}},
+}
+
+// ncrucesParams are the underscore parameters the ncruces driver reads itself.
+var ncrucesParams = [...]string{"_pragma", "_txlock", "_timefmt"}
+
+// parseDSN removes qlsqlite's own parameters from dsn, applies them to cfg,
+// and returns what is left for the ncruces driver.
+//
+// The query is filtered segment by segment, so that everything else
+// (SQLite's URI parameters, the order of "_pragma"s) reaches ncruces as written.
+func parseDSN(dsn string, cfg *config) (string, error) {
+	if !strings.HasPrefix(dsn, "file:") {
+		if i := strings.IndexByte(dsn, '?'); i >= 0 {
+			key, _, _ := strings.Cut(dsn[i+1:], "=")
+			return "", fmt.Errorf("qlsqlite: DSN parameter %q needs a file: URI, or SQLite takes it as part of the file name: write %q", key, "file:"+dsn)
+		}
+		return dsn, nil
+	}
+
+	base, query, ok := strings.Cut(dsn, "?")
+	if !ok {
+		return dsn, nil
+	}
+	query, fragment, hasFragment := strings.Cut(query, "#")
+
+	kept := make([]string, 0, strings.Count(query, "&")+1)
+	for segment := range strings.SplitSeq(query, "&") {
+		if segment == "" {
+			continue
+		}
+		rawKey, rawValue, _ := strings.Cut(segment, "=")
+		key, err := url.QueryUnescape(rawKey)
+		if err != nil {
+			return "", fmt.Errorf("qlsqlite: malformed DSN parameter %q: %w", rawKey, err)
+		}
+		value, err := url.QueryUnescape(rawValue)
+		if err != nil {
+			return "", fmt.Errorf("qlsqlite: malformed value for DSN parameter %s: %w", key, err)
+		}
+		if !strings.HasPrefix(key, "_") {
+			kept = append(kept, segment) // one of SQLite's URI parameters
+			continue
+		}
+		if isNcrucesParam(key) {
+			if key == "_pragma" {
+				cfg.hasPragma = true
+				if strings.HasPrefix(strings.ToLower(strings.TrimSpace(value)), "busy_timeout") {
+					cfg.hasBusyTimeout = true
+				}
+			}
+			kept = append(kept, segment)
+			continue
+		}
+		p := findParam(key)
+		if p == nil {
+			return "", fmt.Errorf("qlsqlite: unknown DSN parameter %q (qlsqlite knows %s; ncruces knows %s)",
+				key, paramNames(), strings.Join(ncrucesParams[:], ", "))
+		}
+		if err := p.set(cfg, value); err != nil {
+			return "", fmt.Errorf("qlsqlite: DSN parameter %s=%q: %w", key, value, err)
+		}
+	}
+
+	out := base
+	if len(kept) > 0 {
+		out += "?" + strings.Join(kept, "&")
+	}
+	if hasFragment {
+		out += "#" + fragment
+	}
+	return out, nil
+}
+
+func isNcrucesParam(key string) bool {
+	for _, p := range ncrucesParams {
+		if p == key {
+			return true
+		}
+	}
+	return false
+}
+
+func findParam(key string) *dsnParam {
+	for i := range dsnParams {
+		if dsnParams[i].name == key {
+			return &dsnParams[i]
+		}
+	}
+	return nil
+}
+
+func paramNames() string {
+	names := make([]string, len(dsnParams))
+	for i, p := range dsnParams {
+		names[i] = p.name
+	}
+	return strings.Join(names, ", ")
+}
+
+// parseDuration accepts a Go duration ("250ms", "30s") or a whole number of
+// milliseconds ("250"); "0" disables.
+func parseDuration(v string) (time.Duration, error) {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return 0, fmt.Errorf("want a duration of 0 or more, like 250ms or 30s")
+		}
+		return time.Duration(n) * time.Millisecond, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("want a duration of 0 or more, like 250ms or 30s")
+	}
+	return d, nil
+}
+
+// parseCount accepts a whole number, 0 or more.
+func parseCount(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("want a whole number, 0 or more")
+	}
+	return n, nil
+}
+
+// parseBool accepts on/off as well as what strconv.ParseBool does.
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "on", "yes":
+		return true, nil
+	case "off", "no":
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("want on or off")
+	}
+	return b, nil
+}

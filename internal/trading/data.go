@@ -1,0 +1,155 @@
+package trading
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// TimeLayout is how the schema's DATETIME columns store time
+// (SQLite's CURRENT_TIMESTAMP format); compare against strings in it.
+const TimeLayout = "2006-01-02 15:04:05"
+
+// Data sizes the synthetic data set.
+type Data struct {
+	Users   int       // users, default 2000
+	Symbols int       // symbols, default 500, popularity Zipf-like
+	Trades  int       // trades, default 100_000
+	Orders  int       // orders, default Trades/5; 2% open
+	Signals int       // signals, default Trades/10
+	Days    int       // trades spread over the last Days days, default 30
+	Seed    uint64    // random seed; the same seed gives the same data
+	Now     time.Time // the end of the time range, default time.Now()
+}
+
+func (d Data) withDefaults() Data {
+	if d.Users <= 0 {
+		d.Users = 2000
+	}
+	if d.Symbols <= 0 {
+		d.Symbols = 500
+	}
+	if d.Trades < 0 {
+		d.Trades = 0
+	}
+	if d.Orders <= 0 {
+		d.Orders = max(d.Trades/5, 100)
+	}
+	if d.Signals <= 0 {
+		d.Signals = max(d.Trades/10, 100)
+	}
+	if d.Days <= 0 {
+		d.Days = 30
+	}
+	if d.Now.IsZero() {
+		d.Now = time.Now().UTC()
+	}
+	return d
+}
+
+// Symbol returns the name of symbol i.
+func Symbol(i int) string { return fmt.Sprintf("SYM%03d", i) }
+
+// UserID returns the id of user i.
+func UserID(i int) string { return fmt.Sprintf("user-%05d", i) }
+
+// Load creates the schema on db and fills it with synthetic data, in
+// batched transactions. progress, if not nil, is called with the rows written
+// so far and the total.
+func Load(ctx context.Context, db *sql.DB, d Data, progress func(done, total int)) error {
+	d = d.withDefaults()
+	if _, err := db.ExecContext(ctx, Schema); err != nil {
+		return fmt.Errorf("creating the trading schema: %w", err)
+	}
+	r := rand.New(rand.NewPCG(d.Seed, d.Seed^0x9e3779b97f4a7c15))
+	zipf := rand.NewZipf(r, 1.2, 1, uint64(d.Symbols-1))
+	span := time.Duration(d.Days) * 24 * time.Hour
+	when := func() string { return d.Now.Add(-time.Duration(r.Int64N(int64(span)))).Format(TimeLayout) }
+
+	total := d.Users + d.Trades + d.Orders + d.Signals
+	done := 0
+	step := func(n int) {
+		done += n
+		if progress != nil {
+			progress(done, total)
+		}
+	}
+
+	batches := []struct {
+		n    int
+		sql  string
+		args func(i int) []any
+	}{
+		{d.Users, `INSERT INTO users (id, name, created_at) VALUES (?, ?, ?)`, func(i int) []any {
+			return []any{UserID(i), fmt.Sprintf("Trader %d", i), when()}
+		}},
+		{d.Trades, `INSERT INTO trades (user_id, symbol, quantity, price, side, timestamp, strategy_id, execution_time_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, func(i int) []any {
+			sym := int(zipf.Uint64())
+			return []any{UserID(r.IntN(d.Users)), Symbol(sym), float64(1 + r.IntN(500)), price(sym, r), side(r), when(),
+				fmt.Sprintf("strat-%d", r.IntN(20)), r.IntN(50)}
+		}},
+		{d.Orders, `INSERT INTO orders (user_id, symbol, side, quantity, limit_price, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`, func(i int) []any {
+			sym := int(zipf.Uint64())
+			status := "filled"
+			switch x := r.IntN(100); {
+			case x < 2:
+				status = "open"
+			case x < 10:
+				status = "cancelled"
+			}
+			return []any{UserID(r.IntN(d.Users)), Symbol(sym), side(r), float64(1 + r.IntN(500)), price(sym, r), status, when()}
+		}},
+		{d.Signals, `INSERT INTO signals (symbol, strategy_id, confidence_score, direction, timestamp) VALUES (?, ?, ?, ?, ?)`, func(i int) []any {
+			return []any{Symbol(int(zipf.Uint64())), fmt.Sprintf("strat-%d", r.IntN(20)), r.Float64(), side(r), when()}
+		}},
+	}
+	const batch = 5000
+	for _, b := range batches {
+		for start := 0; start < b.n; start += batch {
+			n := min(batch, b.n-start)
+			if err := insertBatch(ctx, db, b.sql, n, func(i int) []any { return b.args(start + i) }); err != nil {
+				return err
+			}
+			step(n)
+		}
+	}
+	_, err := db.ExecContext(ctx, `INSERT INTO portfolio (user_id, symbol, quantity, average_cost)
+		SELECT user_id, symbol, sum(quantity), avg(price) FROM trades GROUP BY user_id, symbol`)
+	if err != nil {
+		return fmt.Errorf("building portfolios: %w", err)
+	}
+	return nil
+}
+
+func insertBatch(ctx context.Context, db *sql.DB, query string, n int, args func(i int) []any) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for i := range n {
+		if _, err := stmt.ExecContext(ctx, args(i)...); err != nil {
+			return fmt.Errorf("loading synthetic data: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+func price(symbol int, r *rand.Rand) float64 {
+	base := 10 + float64(symbol%97)*7.5
+	return base * (0.95 + r.Float64()/10)
+}
+
+func side(r *rand.Rand) string {
+	if r.IntN(2) == 0 {
+		return "buy"
+	}
+	return "sell"
+}
