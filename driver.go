@@ -6,6 +6,8 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 
 	"github.com/ncruces/go-sqlite3"
 	ncruces "github.com/ncruces/go-sqlite3/driver"
@@ -80,6 +82,30 @@ func NewConnector(dsn string, opts ...Option) (driver.Connector, error) {
 type database struct {
 	cfg   config
 	inner driver.Connector // the ncruces connector
+
+	schemaGen atomic.Uint64 // bumped when a statement may have changed the schema
+
+	mu     sync.Mutex
+	conns  map[*sqliteConn]struct{} // open connections
+	closed cacheTotals              // counters of closed connections
+}
+
+// track registers an open connection.
+func (db *database) track(c *sqliteConn) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.conns == nil {
+		db.conns = make(map[*sqliteConn]struct{})
+	}
+	db.conns[c] = struct{}{}
+}
+
+// untrack forgets a closed connection, keeping its counters.
+func (db *database) untrack(c *sqliteConn) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	delete(db.conns, c)
+	db.closed.add(&c.stmts.cacheCounters)
 }
 
 // Connector implements [database/sql/driver.Connector]. Get one from

@@ -232,8 +232,10 @@ func TestCallerCancellationIsSurfaced(t *testing.T) {
 			cancel()
 		}
 	}
-	if err := rows.Err(); !errors.Is(err, context.Canceled) || !errors.Is(err, sqlite3.INTERRUPT) {
-		t.Errorf("rows.Err() = %v, want it to match context.Canceled and sqlite3.INTERRUPT", err)
+	// database/sql may close the rows with ctx.Err() itself before SQLite
+	// reports the interruption; either way the error matches the cause.
+	if err := rows.Err(); !errors.Is(err, context.Canceled) {
+		t.Errorf("rows.Err() = %v, want it to match context.Canceled", err)
 	}
 	rows.Close()
 }
