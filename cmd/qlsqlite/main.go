@@ -27,6 +27,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		demoCommand(),
+		{"advise", "suggest indexes verified with SQLite's planner; --apply creates them", runAdvise},
 	}
 }
 

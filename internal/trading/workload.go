@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -33,9 +34,9 @@ var kindNames = [numKinds]string{"recent trades", "position", "open orders", "si
 
 func (k Kind) String() string { return kindNames[k] }
 
-// Statements are the platform's typical statements, by kind; TradeTx runs
+// SQL holds the platform's typical statements, by kind; TradeTx runs
 // the InsertTrade statement and then UpsertPortfolio.
-var Statements = [numKinds]string{
+var SQL = [numKinds]string{
 	RecentTrades: `SELECT * FROM trades WHERE symbol = ? AND timestamp >= ? ORDER BY timestamp DESC LIMIT 50`,
 	Position:     `SELECT quantity, average_cost FROM portfolio WHERE user_id = ? AND symbol = ?`,
 	OpenOrders:   `SELECT id, symbol, quantity, limit_price FROM orders WHERE status = 'open' ORDER BY created_at LIMIT 100`,
@@ -51,6 +52,24 @@ ON CONFLICT(user_id, symbol) DO UPDATE SET
 	average_cost = (portfolio.average_cost * portfolio.quantity + excluded.average_cost * excluded.quantity) / (portfolio.quantity + excluded.quantity),
 	quantity = portfolio.quantity + excluded.quantity,
 	last_updated = CURRENT_TIMESTAMP`
+
+// A Statement is one of the platform's typical statements with its share of
+// the traffic, in percent.
+type Statement struct {
+	Share int
+	SQL   string
+}
+
+// Statements returns the platform's typical statements
+// (../shared/trading/README.md), largest share first.
+func Statements() []Statement {
+	st := make([]Statement, 0, numKinds)
+	for _, k := range Kinds {
+		st = append(st, Statement{Share[k], SQL[k]})
+	}
+	slices.SortStableFunc(st, func(a, b Statement) int { return b.Share - a.Share })
+	return st
+}
 
 // A Worker runs the mixed workload; use one per goroutine.
 type Worker struct {
@@ -87,15 +106,15 @@ func (w *Worker) Run(ctx context.Context, db *sql.DB, k Kind) error {
 	since := w.d.Now.Add(-time.Duration(1+w.r.IntN(48)) * time.Hour).Format(TimeLayout)
 	switch k {
 	case RecentTrades:
-		return w.query(ctx, db, Statements[k], len(w.cols), sym, since)
+		return w.query(ctx, db, SQL[k], len(w.cols), sym, since)
 	case Position:
-		return w.query(ctx, db, Statements[k], 2, user, sym)
+		return w.query(ctx, db, SQL[k], 2, user, sym)
 	case OpenOrders:
-		return w.query(ctx, db, Statements[k], 4)
+		return w.query(ctx, db, SQL[k], 4)
 	case Signals:
-		return w.query(ctx, db, Statements[k], 2, 0.9+w.r.Float64()/10, since)
+		return w.query(ctx, db, SQL[k], 2, 0.9+w.r.Float64()/10, since)
 	case InsertTrade:
-		_, err := db.ExecContext(ctx, Statements[k], w.tradeArgs(user, sym)...)
+		_, err := db.ExecContext(ctx, SQL[k], w.tradeArgs(user, sym)...)
 		return err
 	case TradeTx:
 		tx, err := db.BeginTx(ctx, nil)
@@ -103,7 +122,7 @@ func (w *Worker) Run(ctx context.Context, db *sql.DB, k Kind) error {
 			return err
 		}
 		args := w.tradeArgs(user, sym)
-		if _, err := tx.ExecContext(ctx, Statements[InsertTrade], args...); err != nil {
+		if _, err := tx.ExecContext(ctx, SQL[InsertTrade], args...); err != nil {
 			tx.Rollback()
 			return err
 		}
@@ -117,7 +136,7 @@ func (w *Worker) Run(ctx context.Context, db *sql.DB, k Kind) error {
 		if w.r.IntN(4) == 0 {
 			status = "open"
 		}
-		_, err := db.ExecContext(ctx, Statements[k], status, 1+w.r.IntN(w.d.Orders))
+		_, err := db.ExecContext(ctx, SQL[k], status, 1+w.r.IntN(w.d.Orders))
 		return err
 	}
 	return fmt.Errorf("trading: unknown statement kind %d", k)
