@@ -75,13 +75,15 @@ func NewConnector(dsn string, opts ...Option) (driver.Connector, error) {
 		return nil, fmt.Errorf("qlsqlite: %w", err)
 	}
 	db := &database{cfg: cfg, inner: inner}
+	db.planner = newPlanner(db, DefaultPlanCache)
 	return &Connector{db: db, driver: &Driver{db: db}}, nil
 }
 
 // database is the state shared by every connection to one database.
 type database struct {
-	cfg   config
-	inner driver.Connector // the ncruces connector
+	cfg     config
+	inner   driver.Connector // the ncruces connector
+	planner *planner         // captures query plans in the background
 
 	schemaGen atomic.Uint64 // bumped when a statement may have changed the schema
 
@@ -118,6 +120,13 @@ type Connector struct {
 // Driver implements [database/sql/driver.Connector]. The returned Driver
 // carries this database's state.
 func (c *Connector) Driver() driver.Driver { return c.driver }
+
+// Close implements [io.Closer]; [sql.DB.Close] calls it. It stops the
+// database's background work.
+func (c *Connector) Close() error {
+	c.db.planner.close()
+	return nil
+}
 
 // Connect implements [database/sql/driver.Connector]. It opens an ncruces
 // connection, applies the production defaults, and stacks qlsqlite's layers

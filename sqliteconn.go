@@ -110,13 +110,11 @@ func (c *sqliteConn) Close() error {
 
 // take takes a statement for query from the cache. When a statement run
 // through qlsqlite may have changed the schema since the last one, the cache
-// is emptied and this connection's copy of the schema refreshed first:
-// SQLite compiles against the copy it has and notices another connection's
-// change only when a statement steps, too late for the column names
-// [database/sql] asks for before the first row.
+// is emptied and this connection's copy of the schema refreshed first (see
+// [refreshSchema]).
 func (c *sqliteConn) take(ctx context.Context, query string) (*cachedStmt, error) {
 	if c.stmts.stale() {
-		if err := c.Conn.Raw().Exec(`SELECT 1 FROM sqlite_schema LIMIT 1`); err != nil {
+		if err := refreshSchema(c.Conn.Raw()); err != nil {
 			return nil, err
 		}
 	}
@@ -129,6 +127,9 @@ func (c *sqliteConn) prepare(ctx context.Context, query string) (ncrucesStmt, er
 	ds, err := c.Conn.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
+	}
+	if !mayChangeSchema(query) {
+		c.db.planner.request(query) // first time on this connection: capture its plan
 	}
 	return ds.(ncrucesStmt), nil
 }

@@ -245,6 +245,7 @@ func TestStmtCacheCloseFinalizes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer c.(*Connector).Close()
 	ctx := context.Background()
 	dc, err := c.Connect(ctx)
 	if err != nil {
