@@ -17,9 +17,16 @@ const (
 // config is the per-database configuration, filled from the DSN and then
 // from the options.
 type config struct {
-	timeout   time.Duration // default statement deadline; 0 disables
-	stmtCache int           // statements cached per connection; 0 disables
-	defaults  bool          // apply the production PRAGMA defaults
+	timeout    time.Duration // default statement deadline; 0 disables
+	stmtCache  int           // statements cached per connection; 0 disables
+	defaults   bool          // apply the production PRAGMA defaults
+	retry      int           // attempts for work that lost a race for the lock; 1 disables retrying
+	breaker    *BreakerConfig
+	writerGate bool
+	txLock     string // the DSN's _txlock, read to know which transactions write from BEGIN
+
+	now     func() time.Time // the clock; tests replace it
+	onRetry func(error)      // called before each retry; tests watch it
 
 	// Read from the DSN, not settable: what the user's own _pragma set.
 	hasPragma      bool
@@ -28,9 +35,13 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		timeout:   DefaultTimeout,
-		stmtCache: DefaultStmtCache,
-		defaults:  true,
+		timeout:    DefaultTimeout,
+		stmtCache:  DefaultStmtCache,
+		defaults:   true,
+		retry:      DefaultRetry,
+		breaker:    &BreakerConfig{Failures: DefaultBreakerFailures, Delay: DefaultBreakerDelay, Successes: DefaultBreakerSuccesses},
+		writerGate: true,
+		now:        time.Now,
 	}
 }
 
@@ -56,4 +67,58 @@ func WithStmtCache(n int) Option {
 // "_defaults"; default on). Off gives the ncruces driver's behaviour exactly.
 func WithDefaults(on bool) Option {
 	return func(c *config) { c.defaults = on }
+}
+
+// WithRetry sets how many times work that lost a race for SQLite's lock is
+// attempted, the first attempt included (DSN: "_retry"; default
+// [DefaultRetry]). Only work that applied nothing is retried: preparing a
+// statement, BEGIN, and an autocommit statement that failed with
+// sqlite3.BUSY or sqlite3.LOCKED; never one statement inside a transaction
+// (use [RunTx] to re-run a whole transaction). 1 disables retrying.
+func WithRetry(attempts int) Option {
+	return func(c *config) { c.retry = max(attempts, 1) }
+}
+
+// WithBreaker configures the database's circuit breaker (DSN: "_breaker",
+// "_breaker_failures", "_breaker_delay", "_breaker_successes"). Zero fields
+// take the defaults.
+func WithBreaker(b BreakerConfig) Option {
+	return func(c *config) {
+		b = b.withDefaults()
+		c.breaker = &b
+	}
+}
+
+// WithoutBreaker turns the circuit breaker off (DSN: "_breaker=off").
+func WithoutBreaker() Option {
+	return func(c *config) { c.breaker = nil }
+}
+
+// WithWriterGate turns the in-process writer gate on or off (DSN:
+// "_writer_gate"; default on). See the README's Resilience section.
+func WithWriterGate(on bool) Option {
+	return func(c *config) { c.writerGate = on }
+}
+
+func (b BreakerConfig) withDefaults() BreakerConfig {
+	if b.Failures <= 0 {
+		b.Failures = DefaultBreakerFailures
+	}
+	if b.Delay <= 0 {
+		b.Delay = DefaultBreakerDelay
+	}
+	if b.Successes <= 0 {
+		b.Successes = DefaultBreakerSuccesses
+	}
+	return b
+}
+
+// withClock replaces the clock (tests).
+func withClock(now func() time.Time) Option {
+	return func(c *config) { c.now = now }
+}
+
+// withRetryHook calls fn with the failure before each retry (tests).
+func withRetryHook(fn func(error)) Option {
+	return func(c *config) { c.onRetry = fn }
 }

@@ -84,16 +84,22 @@ func (c *stmtContext) release() {
 // [context.DeadlineExceeded] or [context.Canceled]) and the database's own
 // error (errors.Is with sqlite3.INTERRUPT).
 type timeoutError struct {
+	classOf // Performance
 	ctxErr  error
 	err     error
 	timeout time.Duration // the default deadline that applied, if one did
+	waiting string        // what the statement was waiting for, if not SQLite
 }
 
 func (e *timeoutError) Error() string {
-	if e.timeout > 0 {
-		return fmt.Sprintf("qlsqlite: statement exceeded the %v default deadline (raise _timeout, or pass a context with its own deadline): %v", e.timeout, e.err)
+	var where string
+	if e.waiting != "" {
+		where = " while waiting for " + e.waiting
 	}
-	return fmt.Sprintf("qlsqlite: %v: %v", e.ctxErr, e.err)
+	if e.timeout > 0 {
+		return fmt.Sprintf("qlsqlite: statement exceeded the %v default deadline%s (raise _timeout, or pass a context with its own deadline): %v", e.timeout, where, e.err)
+	}
+	return fmt.Sprintf("qlsqlite: %v%s: %v", e.ctxErr, where, e.err)
 }
 
 func (e *timeoutError) Unwrap() []error { return []error{e.ctxErr, e.err} }
@@ -111,7 +117,7 @@ func surfaceCtxErr(ctx context.Context, err error) error {
 	if errors.Is(err, ctxErr) {
 		return err
 	}
-	te := &timeoutError{ctxErr: ctxErr, err: err}
+	te := &timeoutError{classOf: classOf{Performance}, ctxErr: ctxErr, err: err}
 	if sc, ok := ctx.(*stmtContext); ok && sc.Context.Err() == nil {
 		te.timeout = sc.timeout
 	}

@@ -74,8 +74,14 @@ func NewConnector(dsn string, opts ...Option) (driver.Connector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("qlsqlite: %w", err)
 	}
-	db := &database{cfg: cfg, inner: inner}
+	db := &database{cfg: cfg, inner: inner, retrier: newRetrier(cfg.retry, cfg.onRetry)}
 	db.planner = newPlanner(db, DefaultPlanCache)
+	if cfg.breaker != nil {
+		db.breaker = newBreaker(*cfg.breaker, cfg.now)
+	}
+	if cfg.writerGate {
+		db.gate = newWriterGate()
+	}
 	return &Connector{db: db, driver: &Driver{db: db}}, nil
 }
 
@@ -84,6 +90,9 @@ type database struct {
 	cfg     config
 	inner   driver.Connector // the ncruces connector
 	planner *planner         // captures query plans in the background
+	retrier *retrier         // nil when retrying is off
+	breaker *breaker         // nil when the breaker is off
+	gate    *writerGate      // nil when the writer gate is off
 
 	schemaGen atomic.Uint64 // bumped when a statement may have changed the schema
 
@@ -147,7 +156,7 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, err
 	}
 	inner := newSQLiteConn(nc, c.db)
-	mw, err := sqlmw.Driver(opened{inner}, newInterceptor(c.db)).Open("")
+	mw, err := sqlmw.Driver(opened{inner}, newInterceptor(c.db, inner)).Open("")
 	if err != nil {
 		inner.Close()
 		return nil, err

@@ -28,6 +28,56 @@ var dsnParams = [...]dsnParam{
 		c.defaults, err = parseBool(v)
 		return err
 	}},
+	{"_retry", func(c *config, v string) (err error) {
+		n, err := parseCount(v)
+		c.retry = max(n, 1)
+		return err
+	}},
+	{"_breaker", func(c *config, v string) error {
+		on, err := parseBool(v)
+		switch {
+		case err != nil:
+			return err
+		case !on:
+			c.breaker = nil
+		case c.breaker == nil:
+			b := BreakerConfig{}.withDefaults()
+			c.breaker = &b
+		}
+		return nil
+	}},
+	{"_breaker_failures", func(c *config, v string) error {
+		n, err := parseCount(v)
+		return c.setBreaker(err, func(b *BreakerConfig) { b.Failures = n })
+	}},
+	{"_breaker_delay", func(c *config, v string) error {
+		d, err := parseDuration(v)
+		return c.setBreaker(err, func(b *BreakerConfig) { b.Delay = d })
+	}},
+	{"_breaker_successes", func(c *config, v string) error {
+		n, err := parseCount(v)
+		return c.setBreaker(err, func(b *BreakerConfig) { b.Successes = n })
+	}},
+	{"_writer_gate", func(c *config, v string) (err error) {
+		c.writerGate, err = parseBool(v)
+		return err
+	}},
+}
+
+// setBreaker applies a breaker setting unless the breaker is off (then the
+// setting is an error: it would do nothing).
+func (c *config) setBreaker(err error, set func(*BreakerConfig)) error {
+	if err != nil {
+		return err
+	}
+	if c.breaker == nil {
+		return fmt.Errorf("the breaker is off (_breaker=off)")
+	}
+	b := *c.breaker
+	set(&b)
+	b = b.withDefaults()
+	c.breaker = &b
+	return nil
 }
 
 // ncrucesParams are the underscore parameters the ncruces driver reads itself.
@@ -72,6 +122,9 @@ func parseDSN(dsn string, cfg *config) (string, error) {
 			continue
 		}
 		if isNcrucesParam(key) {
+			if key == "_txlock" {
+				cfg.txLock = value
+			}
 			if key == "_pragma" {
 				cfg.hasPragma = true
 				if strings.HasPrefix(strings.ToLower(strings.TrimSpace(value)), "busy_timeout") {

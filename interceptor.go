@@ -3,6 +3,7 @@ package qlsqlite
 import (
 	"context"
 	"database/sql/driver"
+	"io"
 	"time"
 
 	"github.com/ngrok/sqlmw"
@@ -24,11 +25,21 @@ import (
 //     released when the rows close.
 type interceptor struct {
 	sqlmw.NullInterceptor
-	timeout timeout // the default statement deadline
+	timeout timeout  // the default statement deadline
+	retrier *retrier // nil: no retries
+	breaker *breaker // nil: no breaker
+	session session  // the connection beneath
 }
 
-func newInterceptor(db *database) *interceptor {
-	return &interceptor{timeout: timeout(db.cfg.timeout)}
+// session is what the interceptor asks of the connection beneath it.
+type session interface {
+	// inTx reports whether a transaction is open, in which case no single
+	// statement may be retried.
+	inTx() bool
+}
+
+func newInterceptor(db *database, s session) *interceptor {
+	return &interceptor{timeout: timeout(db.cfg.timeout), retrier: db.retrier, breaker: db.breaker, session: s}
 }
 
 // timeout is the default statement deadline, applied when the caller's
@@ -47,24 +58,41 @@ func (t timeout) apply(ctx context.Context) (context.Context, *stmtContext) {
 	return sc, sc
 }
 
-// ConnExecContext implements [sqlmw.Interceptor].
+// ConnExecContext implements [sqlmw.Interceptor]. An autocommit statement
+// that lost a race for the lock applied nothing and is retried.
 func (i *interceptor) ConnExecContext(ctx context.Context, conn driver.ExecerContext, query string, args []driver.NamedValue) (driver.Result, error) {
 	if query == "" {
 		return conn.ExecContext(ctx, query, args) // the Savepoint handshake
 	}
+	if err := i.breaker.allow(); err != nil {
+		return nil, err
+	}
 	ctx, sc := i.timeout.apply(ctx)
+	autocommit := !i.session.inTx()
 	res, err := conn.ExecContext(ctx, query, args)
+	if err != nil && autocommit {
+		res, err = again(ctx, i.retrier, err, func() (driver.Result, error) { return conn.ExecContext(ctx, query, args) })
+	}
 	err = surfaceCtxErr(ctx, err)
+	i.breaker.record(err)
 	sc.release()
 	return res, err
 }
 
-// ConnQueryContext implements [sqlmw.Interceptor].
+// ConnQueryContext implements [sqlmw.Interceptor]. A query fails before its
+// rows only while it is prepared, which is always safe to retry.
 func (i *interceptor) ConnQueryContext(ctx context.Context, conn driver.QueryerContext, query string, args []driver.NamedValue) (context.Context, driver.Rows, error) {
+	if err := i.breaker.allow(); err != nil {
+		return ctx, nil, err
+	}
 	ctx, sc := i.timeout.apply(ctx)
 	rows, err := conn.QueryContext(ctx, query, args)
 	if err != nil {
+		rows, err = again(ctx, i.retrier, err, func() (driver.Rows, error) { return conn.QueryContext(ctx, query, args) })
+	}
+	if err != nil {
 		err = surfaceCtxErr(ctx, err)
+		i.breaker.record(err)
 		sc.release()
 		return ctx, nil, err
 	}
@@ -73,34 +101,68 @@ func (i *interceptor) ConnQueryContext(ctx context.Context, conn driver.QueryerC
 
 // ConnPrepareContext implements [sqlmw.Interceptor].
 func (i *interceptor) ConnPrepareContext(ctx context.Context, conn driver.ConnPrepareContext, query string) (context.Context, driver.Stmt, error) {
+	if err := i.breaker.allow(); err != nil {
+		return ctx, nil, err
+	}
 	sctx, sc := i.timeout.apply(ctx)
 	stmt, err := conn.PrepareContext(sctx, query)
+	if err != nil {
+		stmt, err = again(sctx, i.retrier, err, func() (driver.Stmt, error) { return conn.PrepareContext(sctx, query) })
+	}
 	err = surfaceCtxErr(sctx, err)
+	i.breaker.record(err)
 	sc.release()
 	return ctx, stmt, err
 }
 
 // ConnBeginTx implements [sqlmw.Interceptor]. The deadline bounds BEGIN
-// only; the transaction itself lives as long as the caller's context.
+// only; the transaction itself lives as long as the caller's context. A
+// BEGIN that lost a race for the lock started nothing and is retried.
 func (i *interceptor) ConnBeginTx(ctx context.Context, conn driver.ConnBeginTx, opts driver.TxOptions) (context.Context, driver.Tx, error) {
+	if err := i.breaker.allow(); err != nil {
+		return ctx, nil, err
+	}
 	sctx, sc := i.timeout.apply(ctx)
 	tx, err := conn.BeginTx(sctx, opts)
+	if err != nil {
+		tx, err = again(sctx, i.retrier, err, func() (driver.Tx, error) { return conn.BeginTx(sctx, opts) })
+	}
 	err = surfaceCtxErr(sctx, err)
+	i.breaker.record(err)
 	sc.release()
 	return ctx, tx, err
 }
 
+// TxCommit implements [sqlmw.Interceptor]: a commit is where a failing disk
+// shows, so the breaker counts it.
+func (i *interceptor) TxCommit(ctx context.Context, tx driver.Tx) error {
+	err := tx.Commit()
+	i.breaker.record(err)
+	return err
+}
+
 // StmtExecContext implements [sqlmw.Interceptor].
 func (i *interceptor) StmtExecContext(ctx context.Context, stmt driver.StmtExecContext, query string, args []driver.NamedValue) (driver.Result, error) {
+	if err := i.breaker.allow(); err != nil {
+		return nil, err
+	}
 	ctx, sc := i.timeout.apply(ctx)
+	autocommit := !i.session.inTx()
 	res, err := stmt.ExecContext(ctx, args)
+	if err != nil && autocommit {
+		res, err = again(ctx, i.retrier, err, func() (driver.Result, error) { return stmt.ExecContext(ctx, args) })
+	}
 	err = surfaceCtxErr(ctx, err)
+	i.breaker.record(err)
 	sc.release()
 	return res, err
 }
 
 // StmtQueryContext implements [sqlmw.Interceptor].
 func (i *interceptor) StmtQueryContext(ctx context.Context, stmt driver.StmtQueryContext, query string, args []driver.NamedValue) (context.Context, driver.Rows, error) {
+	if err := i.breaker.allow(); err != nil {
+		return ctx, nil, err
+	}
 	ctx, sc := i.timeout.apply(ctx)
 	rows, err := stmt.QueryContext(ctx, args)
 	if err != nil {
@@ -114,8 +176,9 @@ func (i *interceptor) StmtQueryContext(ctx context.Context, stmt driver.StmtQuer
 // RowsNext implements [sqlmw.Interceptor].
 func (i *interceptor) RowsNext(ctx context.Context, rows driver.Rows, dest []driver.Value) error {
 	err := rows.Next(dest)
-	if err != nil {
+	if err != nil && err != io.EOF {
 		err = surfaceCtxErr(ctx, err)
+		i.breaker.record(err)
 	}
 	return err
 }

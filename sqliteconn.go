@@ -2,6 +2,7 @@ package qlsqlite
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"reflect"
@@ -21,6 +22,8 @@ type sqliteConn struct {
 	exec         driver.ExecerContext // ncruces's own, for statements without arguments
 	db           *database
 	stmts        *stmtCache
+	gateHeld     bool          // a write transaction holds the database's writer gate
+	waited       time.Duration // time spent waiting for the writer gate, summed
 }
 
 func newSQLiteConn(nc ncruces.Conn, db *database) *sqliteConn {
@@ -61,8 +64,16 @@ type ncrucesRows interface {
 // it runs a cached prepared statement.
 func (c *sqliteConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	if len(args) == 0 {
+		if query == "" {
+			return c.exec.ExecContext(ctx, query, args) // ncruces's Savepoint handshake
+		}
+		gated := mayWrite(query)
+		if err := c.enterGate(ctx, gated); err != nil {
+			return nil, err
+		}
 		res, err := c.exec.ExecContext(ctx, query, args)
-		if query != "" && mayChangeSchema(query) {
+		c.leaveGate(gated)
+		if mayChangeSchema(query) {
 			c.db.schemaChanged()
 		}
 		return res, err
@@ -75,9 +86,101 @@ func (c *sqliteConn) ExecContext(ctx context.Context, query string, args []drive
 		c.stmts.release(s, false)
 		return nil, err
 	}
+	gated := !s.ReadOnly()
+	if err := c.enterGate(ctx, gated); err != nil {
+		c.stmts.release(s, false)
+		return nil, err
+	}
 	res, err := s.ExecContext(ctx, args)
+	c.leaveGate(gated)
 	c.stmts.release(s, err != nil)
 	return res, err
+}
+
+// inTx implements [session].
+func (c *sqliteConn) inTx() bool { return !c.Conn.Raw().GetAutocommit() }
+
+// enterGate takes the writer gate for an autocommit statement or a
+// transaction that writes (write says it might); statements inside a
+// transaction never take it. A context that ends while it waits gives the
+// error SQLite gives for a done context, sqlite3.INTERRUPT, which then also
+// matches the context's error.
+func (c *sqliteConn) enterGate(ctx context.Context, write bool) error {
+	if !write || c.db.gate == nil || c.inTx() {
+		return nil
+	}
+	waited, err := c.db.gate.acquire(ctx)
+	c.waited += waited
+	if err != nil {
+		te := &timeoutError{classOf: classOf{Performance}, ctxErr: err, err: sqlite3.INTERRUPT, waiting: "the writer gate"}
+		if sc, ok := ctx.(*stmtContext); ok && sc.Context.Err() == nil {
+			te.timeout = sc.timeout
+		}
+		return te
+	}
+	c.gateHeld = true
+	return nil
+}
+
+// leaveGate releases the gate enterGate took.
+func (c *sqliteConn) leaveGate(write bool) {
+	if write && c.gateHeld {
+		c.gateHeld = false
+		c.db.gate.release()
+	}
+}
+
+// BeginTx implements [driver.ConnBeginTx]. A transaction that takes SQLite's
+// write lock at BEGIN (IMMEDIATE or EXCLUSIVE) first takes the writer gate,
+// and holds it until it commits or rolls back.
+func (c *sqliteConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	write := c.db.writesFromBegin(opts)
+	if err := c.enterGate(ctx, write); err != nil {
+		return nil, err
+	}
+	tx, err := c.Conn.BeginTx(ctx, opts)
+	if err != nil {
+		c.leaveGate(write)
+		return nil, err
+	}
+	if !c.gateHeld {
+		return tx, nil
+	}
+	return &gatedTx{Tx: tx, conn: c}, nil
+}
+
+// writesFromBegin reports whether a transaction with opts takes SQLite's
+// write lock at BEGIN, as ncruces decides it: read-only transactions are
+// DEFERRED, serializable ones IMMEDIATE, linearizable ones EXCLUSIVE, and the
+// others follow "_txlock" (IMMEDIATE unless set).
+func (db *database) writesFromBegin(opts driver.TxOptions) bool {
+	switch {
+	case opts.ReadOnly:
+		return false
+	case opts.Isolation == driver.IsolationLevel(sql.LevelSerializable), opts.Isolation == driver.IsolationLevel(sql.LevelLinearizable):
+		return true
+	case opts.Isolation != driver.IsolationLevel(sql.LevelDefault):
+		return false // ncruces refuses the level
+	}
+	return db.cfg.txLock == "" || db.cfg.txLock == "immediate" || db.cfg.txLock == "exclusive"
+}
+
+// gatedTx releases the writer gate when the transaction ends.
+type gatedTx struct {
+	driver.Tx
+	conn *sqliteConn
+}
+
+func (t *gatedTx) Commit() error {
+	err := t.Tx.Commit()
+	t.conn.leaveGate(true)
+	return err
+}
+
+func (t *gatedTx) Rollback() error {
+	err := t.Tx.Rollback()
+	t.conn.leaveGate(true)
+	return err
 }
 
 // QueryContext implements [driver.QueryerContext] with a cached prepared
@@ -91,18 +194,25 @@ func (c *sqliteConn) QueryContext(ctx context.Context, query string, args []driv
 		c.stmts.release(s, false)
 		return nil, err
 	}
+	gated := !s.ReadOnly() // INSERT ... RETURNING and the like
+	if err := c.enterGate(ctx, gated); err != nil {
+		c.stmts.release(s, false)
+		return nil, err
+	}
 	reprepares := s.Status(sqlite3.STMTSTATUS_REPREPARE, false)
 	rows, err := s.QueryContext(ctx, args)
 	if err != nil {
+		c.leaveGate(gated)
 		c.stmts.release(s, true)
 		return nil, err
 	}
-	return &cachedRows{ncrucesRows: rows.(ncrucesRows), conn: c, stmt: s, reprepares: reprepares}, nil
+	return &cachedRows{ncrucesRows: rows.(ncrucesRows), conn: c, stmt: s, reprepares: reprepares, gated: gated}, nil
 }
 
 // Close implements [driver.Conn]: it finalizes the cached statements, then
 // closes the SQLite connection.
 func (c *sqliteConn) Close() error {
+	c.leaveGate(true) // a transaction left open by a connection closed under it
 	c.stmts.close()
 	c.db.untrack(c)
 	return c.Conn.Close()
@@ -158,6 +268,7 @@ type cachedRows struct {
 	stmt       *cachedStmt
 	columns    []string // as reported by Columns
 	reprepares int      // the statement's re-prepare count when taken; -1 once checked
+	gated      bool     // holds the writer gate until it closes
 }
 
 // Columns implements [driver.Rows].
@@ -195,6 +306,7 @@ func sameColumns(s ncrucesStmt, names []string) bool {
 // reports the last error of its iteration, and clears its bindings.
 func (r *cachedRows) Close() error {
 	err := r.ncrucesRows.Close()
+	r.conn.leaveGate(r.gated)
 	r.conn.stmts.release(r.stmt, err != nil)
 	return err
 }

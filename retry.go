@@ -1,0 +1,137 @@
+package qlsqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/failsafe-go/failsafe-go"
+	"github.com/failsafe-go/failsafe-go/retrypolicy"
+)
+
+// Defaults of retrying (DSN: "_retry").
+const (
+	DefaultRetry       = 3                      // attempts, the first one included
+	DefaultRetryDelay  = 10 * time.Millisecond  // the first backoff
+	DefaultRetryMaxGap = 500 * time.Millisecond // the longest backoff
+)
+
+// retrier retries work that lost a race for SQLite's lock where nothing was
+// applied, with exponential backoff and jitter, bounded by the context.
+//
+// It runs only after a first attempt failed: the call path of a statement
+// that succeeds builds nothing.
+type retrier struct {
+	attempts int
+	policy   retrypolicy.RetryPolicy[any]
+}
+
+func newRetrier(attempts int, onRetry func(error)) *retrier {
+	if attempts <= 1 {
+		return nil
+	}
+	b := retrypolicy.NewBuilder[any]().
+		HandleIf(func(_ any, err error) bool { return err != nil && dialectOf(err).retryable(err) }).
+		WithMaxAttempts(attempts).
+		WithBackoff(DefaultRetryDelay, DefaultRetryMaxGap).
+		WithJitterFactor(0.5).
+		ReturnLastFailure()
+	if onRetry != nil {
+		b = b.OnRetry(func(e failsafe.ExecutionEvent[any]) { onRetry(e.LastError()) })
+	}
+	return &retrier{attempts: attempts, policy: b.Build()}
+}
+
+// again runs fn again after its first attempt failed with first, while the
+// failures are retryable and attempts and ctx last. It returns fn's last
+// result; when ctx ends first, the error matches both ctx's error and the
+// last failure.
+func again[R any](ctx context.Context, r *retrier, first error, fn func() (R, error)) (R, error) {
+	var zero R
+	if r == nil || !dialectOf(first).retryable(first) {
+		return zero, first
+	}
+	var res R
+	last := first
+	tried := false
+	_, err := failsafe.With[any](r.policy).WithContext(ctx).Get(func() (any, error) {
+		if !tried { // the attempt already made
+			tried = true
+			return nil, first
+		}
+		var err error
+		res, err = fn()
+		last = err
+		return nil, err
+	})
+	if err == nil {
+		return res, nil
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(last, ctxErr) {
+		return zero, &timeoutError{classOf: classOf{Performance}, ctxErr: ctxErr, err: last}
+	}
+	if dialectOf(last).retryable(last) {
+		return zero, &retriesError{classOf: classOf{Performance}, attempts: r.attempts, err: last}
+	}
+	return zero, last
+}
+
+// retriesError is the error of work still locked out after every attempt.
+type retriesError struct {
+	classOf
+	attempts int
+	err      error
+}
+
+func (e *retriesError) Error() string {
+	return fmt.Sprintf("qlsqlite: the database stayed locked through %d attempts (raise _retry or the busy timeout, or shorten the transactions that hold the lock): %v", e.attempts, e.err)
+}
+
+func (e *retriesError) Unwrap() error { return e.err }
+
+// RunTx runs fn in a transaction of db and commits it.
+//
+// When fn, BEGIN or COMMIT fails because the database was locked
+// (sqlite3.BUSY, including BUSY_SNAPSHOT, or sqlite3.LOCKED), RunTx rolls the
+// transaction back and runs fn again from the start, with exponential backoff
+// and jitter, up to the database's "_retry" attempts and for as long as ctx
+// lasts. Any other error from fn rolls the transaction back and is returned
+// as it is. fn must not commit or roll back tx itself, and should have no
+// effects outside the transaction, since it may run more than once.
+//
+// db may be any *sql.DB; opened with qlsqlite, it uses its "_retry" setting,
+// otherwise [DefaultRetry].
+func RunTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*sql.Tx) error) error {
+	r := newRetrier(DefaultRetry, nil)
+	if d, err := stateOf(db); err == nil {
+		r = d.retrier
+	}
+	err := runTxOnce(ctx, db, opts, fn)
+	if err == nil || r == nil {
+		return err
+	}
+	_, err = again(ctx, r, err, func() (struct{}, error) {
+		return struct{}{}, runTxOnce(ctx, db, opts, fn)
+	})
+	return err
+}
+
+func runTxOnce(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*sql.Tx) error) (err error) {
+	tx, err := db.BeginTx(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			tx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
