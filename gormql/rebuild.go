@@ -1,0 +1,496 @@
+package gormql
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// rebuild changes table the way SQLite documents for what ALTER TABLE
+// cannot do (https://sqlite.org/lang_altertable.html#otheralter): a new
+// table is made from the old one's CREATE TABLE as edit changed it, the
+// rows are copied into it, the old table is dropped and the new one takes
+// its name; indexes, triggers and views are made again, and the
+// AUTOINCREMENT counter and the planner's statistics are carried over.
+//
+// Foreign keys are the dangerous part (DESIGN.md, trap 7): with them on,
+// dropping the old table deletes its rows first, which fires ON DELETE
+// CASCADE in every child table. So the rebuild runs on one connection of
+// its own, where foreign keys are turned off before BEGIN (inside a
+// transaction SQLite ignores the PRAGMA), PRAGMA foreign_key_check vets the
+// result before COMMIT, and foreign keys are turned back on whatever
+// happens; a connection on which that fails is discarded, never returned
+// to the pool.
+//
+// Called inside a transaction (the migrator of a *gorm.DB from db.Begin or
+// db.Transaction), the rebuild runs in a savepoint of that transaction.
+// Foreign keys cannot be turned off there, so it refuses when they are on
+// and another table references this one.
+func (m Migrator) rebuild(table, what string, edit func(*tableDDL) error) (err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("gormql: rebuilding table %q to %s: %w", table, what, err)
+		}
+	}()
+	if m.DB.DryRun {
+		return m.rebuildDryRun(table, edit)
+	}
+
+	ctx, cancel := m.dialector.migrateContext(m.DB.Statement.Context)
+	defer cancel()
+	db := m.DB.Session(&gorm.Session{Context: ctx, NewDB: true})
+
+	switch pool := db.Statement.ConnPool.(type) {
+	case gorm.TxCommitter:
+		return rebuildInTx(db, table, edit)
+	case *sql.Conn:
+		return rebuildOnConn(db, pool, false, table, edit)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return fmt.Errorf("finding the *sql.DB to take a connection from: %w", err)
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	db.Statement.ConnPool = conn
+	return rebuildOnConn(db, conn, true, table, edit)
+}
+
+// rebuildOnConn runs the rebuild on conn, with foreign keys off. owned
+// says whether the connection is the rebuild's own, to discard if foreign
+// keys cannot be turned back on.
+func rebuildOnConn(db *gorm.DB, conn *sql.Conn, owned bool, table string, edit func(*tableDDL) error) (err error) {
+	var fkOn bool
+	if err := db.Raw("PRAGMA foreign_keys").Row().Scan(&fkOn); err != nil {
+		return err
+	}
+	if fkOn {
+		if err := db.Exec("PRAGMA foreign_keys = OFF").Error; err != nil {
+			return err
+		}
+		defer func() {
+			if rerr := restoreForeignKeys(db, conn, owned); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+		}()
+	}
+
+	if err := db.Exec("BEGIN IMMEDIATE").Error; err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			// ROLLBACK even if the context is done, or foreign keys could
+			// not be turned back on.
+			cdb, cancel := cleanup(db)
+			defer cancel()
+			rerr := cdb.Exec("ROLLBACK").Error
+			if rerr != nil {
+				err = errors.Join(err, fmt.Errorf("rolling back: %w", rerr))
+			}
+		}
+	}()
+	if err := rebuildSteps(db, db, table, edit, fkOn); err != nil {
+		return err
+	}
+	if err := db.Exec("COMMIT").Error; err != nil {
+		return err
+	}
+	committed = true
+	return nil
+}
+
+// cleanupTimeout bounds what a rebuild does to clean up after itself.
+const cleanupTimeout = time.Minute
+
+// cleanup returns db under a context for cleaning up: not canceled with the
+// rebuild's (a timed-out rebuild must still roll back and turn foreign keys
+// back on), with a deadline of its own.
+func cleanup(db *gorm.DB) (*gorm.DB, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(db.Statement.Context), cleanupTimeout)
+	return db.WithContext(ctx), cancel
+}
+
+// restoreForeignKeys turns foreign keys back on and checks they are. If
+// they are not, a connection of the rebuild's own is discarded; the
+// caller's own connection cannot be, and the error says so.
+func restoreForeignKeys(db *gorm.DB, conn *sql.Conn, owned bool) error {
+	db, cancel := cleanup(db)
+	defer cancel()
+	err := db.Exec("PRAGMA foreign_keys = ON").Error
+	var on bool
+	if err == nil {
+		err = db.Raw("PRAGMA foreign_keys").Row().Scan(&on)
+	}
+	if err == nil && !on {
+		err = errors.New("PRAGMA foreign_keys = ON did not take (is a transaction still open?)")
+	}
+	if err == nil {
+		return nil
+	}
+	if owned {
+		conn.Raw(func(any) error { return driver.ErrBadConn }) // closes it
+		return fmt.Errorf("turning foreign keys back on failed, so the connection was closed instead of returned to the pool: %w", err)
+	}
+	return fmt.Errorf("turning foreign keys back on failed: they are still OFF on the connection given as the ConnPool: %w", err)
+}
+
+// rebuildInTx runs the rebuild in a savepoint of the caller's transaction.
+func rebuildInTx(db *gorm.DB, table string, edit func(*tableDDL) error) error {
+	var fkOn bool
+	if err := db.Raw("PRAGMA foreign_keys").Row().Scan(&fkOn); err != nil {
+		return err
+	}
+	if fkOn {
+		children, err := referencingTables(db, table)
+		if err != nil {
+			return err
+		}
+		if len(children) > 0 {
+			return fmt.Errorf("inside a transaction foreign keys stay on, and dropping the old table would fire the foreign keys of %s (ON DELETE actions, or violations): run this migration outside the transaction", strings.Join(children, ", "))
+		}
+	}
+	const sp = `"gormql_rebuild"`
+	if err := db.Exec("SAVEPOINT " + sp).Error; err != nil {
+		return err
+	}
+	if err := rebuildSteps(db, db, table, edit, false); err != nil {
+		cdb, cancel := cleanup(db)
+		defer cancel()
+		rerr := cdb.Exec("ROLLBACK TO " + sp + "; RELEASE " + sp).Error
+		return errors.Join(err, rerr)
+	}
+	return db.Exec("RELEASE " + sp).Error
+}
+
+// rebuildDryRun logs the statements of a rebuild without running them, for
+// GORM's DryRun mode; the schema is read for real.
+func (m Migrator) rebuildDryRun(table string, edit func(*tableDDL) error) error {
+	q := m.DB.Session(&gorm.Session{NewDB: true})
+	q.DryRun = false
+	x := m.DB
+	for _, s := range []string{"PRAGMA foreign_keys = OFF", "BEGIN IMMEDIATE"} {
+		x.Exec(s)
+	}
+	if err := rebuildSteps(q, x, table, edit, false); err != nil {
+		return err
+	}
+	for _, s := range []string{"COMMIT", "PRAGMA foreign_keys = ON"} {
+		x.Exec(s)
+	}
+	return nil
+}
+
+// schemaObject is a row of sqlite_schema.
+type schemaObject struct {
+	typ, name, sql string
+}
+
+// rebuildSteps does the work of a rebuild in the open transaction: q reads,
+// x writes (the same handle except in a dry run). With checkFK, it runs
+// PRAGMA foreign_key_check on the table and on the tables that reference
+// it, and fails if any row breaks a foreign key.
+func rebuildSteps(q, x *gorm.DB, table string, edit func(*tableDDL) error, checkFK bool) error {
+	var name, createSQL string
+	err := q.Raw("SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND name = ? COLLATE NOCASE", table).
+		Row().Scan(&name, &createSQL)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("no such table")
+	}
+	if err != nil {
+		return err
+	}
+	ddl, err := parseCreateTable(createSQL)
+	if err != nil {
+		return err
+	}
+	oldCols := ddl.columns()
+	if err := edit(ddl); err != nil {
+		return err
+	}
+	var cols []string
+	for _, c := range ddl.columns() {
+		for _, o := range oldCols {
+			if strings.EqualFold(c, o) {
+				cols = append(cols, quoteIdent(c))
+				break
+			}
+		}
+	}
+
+	// What must be made again: the table's indexes, and every view and
+	// trigger (renaming the new table fails while a view or trigger
+	// refers to the dropped one).
+	var objects []schemaObject
+	rows, err := q.Raw(`SELECT type, name, sql FROM sqlite_schema
+		WHERE sql IS NOT NULL AND (type IN ('view', 'trigger') OR type = 'index' AND tbl_name = ? COLLATE NOCASE)
+		ORDER BY rowid`, name).Rows()
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var o schemaObject
+		if err := rows.Scan(&o.typ, &o.name, &o.sql); err != nil {
+			rows.Close()
+			return err
+		}
+		objects = append(objects, o)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	seq, hasSeq, err := sequenceOf(q, name)
+	if err != nil {
+		return err
+	}
+	stats, err := statsOf(q, name)
+	if err != nil {
+		return err
+	}
+	autoBefore, err := autoIndexes(q, name)
+	if err != nil {
+		return err
+	}
+
+	tmp := "_gormql_new_" + name
+	var taken int
+	if err := q.Raw("SELECT count(*) FROM sqlite_schema WHERE name = ? COLLATE NOCASE", tmp).Row().Scan(&taken); err != nil {
+		return err
+	}
+	if taken > 0 {
+		return fmt.Errorf("the name %q it needs for the new table is taken", tmp)
+	}
+
+	exec := func(sql string, args ...any) error { return x.Exec(sql, args...).Error }
+	for _, o := range objects {
+		if o.typ == "trigger" {
+			if err := exec("DROP TRIGGER " + quoteIdent(o.name)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, o := range objects {
+		if o.typ == "view" {
+			if err := exec("DROP VIEW " + quoteIdent(o.name)); err != nil {
+				return err
+			}
+		}
+	}
+	list := strings.Join(cols, ", ")
+	steps := []string{
+		ddl.create(tmp),
+		"INSERT INTO " + quoteIdent(tmp) + " (" + list + ") SELECT " + list + " FROM " + quoteIdent(name),
+		"DROP TABLE " + quoteIdent(name),
+		"ALTER TABLE " + quoteIdent(tmp) + " RENAME TO " + quoteIdent(name),
+	}
+	for _, s := range steps {
+		if err := exec(s); err != nil {
+			return err
+		}
+	}
+
+	kept := map[string]bool{}
+	for _, typ := range []string{"index", "view", "trigger"} {
+		for _, o := range objects {
+			if o.typ != typ {
+				continue
+			}
+			if typ == "index" && indexMentions(o.sql, ddl.dropped) {
+				continue // its column is gone, and so is the index
+			}
+			if err := exec(o.sql); err != nil {
+				return fmt.Errorf("making %s %q again: %w", o.typ, o.name, err)
+			}
+			if typ == "view" {
+				// CREATE VIEW does not look at the columns a view reads.
+				if err := compiles(q, "SELECT * FROM "+quoteIdent(o.name)+" LIMIT 0"); err != nil {
+					return fmt.Errorf("view %q would break: %w", o.name, err)
+				}
+			}
+			kept[strings.ToLower(o.name)] = true
+		}
+	}
+
+	// SQLite makes the indexes of UNIQUE and PRIMARY KEY constraints with
+	// the table; their statistics still hold if they index the same columns.
+	autoAfter, err := autoIndexes(q, name)
+	if err != nil {
+		return err
+	}
+	for index, cols := range autoBefore {
+		if autoAfter[index] == cols {
+			kept[index] = true
+		}
+	}
+
+	if hasSeq && ddl.autoIncrement() {
+		err := exec(`INSERT OR REPLACE INTO sqlite_sequence (rowid, name, seq)
+			SELECT (SELECT rowid FROM sqlite_sequence WHERE name = ?), ?, max(?, coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?), 0))`,
+			name, name, seq, name)
+		if err != nil {
+			return fmt.Errorf("keeping the AUTOINCREMENT counter: %w", err)
+		}
+	}
+	for _, st := range stats {
+		insert := "INSERT INTO " + st.table + " (" + strings.Join(st.cols, ", ") + ") VALUES (?" +
+			strings.Repeat(", ?", len(st.cols)-1) + ")"
+		for _, row := range st.rows {
+			if idx, ok := row[1].(string); ok && !kept[strings.ToLower(idx)] {
+				continue // the index is gone
+			}
+			if err := exec(insert, row...); err != nil {
+				return fmt.Errorf("keeping the planner's statistics: %w", err)
+			}
+		}
+	}
+
+	if checkFK {
+		return checkForeignKeys(q, name)
+	}
+	return nil
+}
+
+// compiles reports why a query does not compile, if it does not.
+func compiles(q *gorm.DB, query string) error {
+	rows, err := q.Raw(query).Rows()
+	if err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+// indexMentions reports whether the CREATE INDEX statement reads any of
+// columns (in its column list, expressions or WHERE).
+func indexMentions(createIndex string, columns []string) bool {
+	toks := tokenize(createIndex)
+	for i, t := range toks {
+		if t.is("ON") {
+			toks = toks[min(i+2, len(toks)):] // after ON table
+			break
+		}
+	}
+	for _, c := range columns {
+		if mentions(toks, c) {
+			return true
+		}
+	}
+	return false
+}
+
+// sequenceOf returns the AUTOINCREMENT counter of table, if it has one.
+func sequenceOf(q *gorm.DB, table string) (seq int64, ok bool, err error) {
+	var n int
+	if err := q.Raw("SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_sequence'").Row().Scan(&n); err != nil || n == 0 {
+		return 0, false, err
+	}
+	err = q.Raw("SELECT seq FROM sqlite_sequence WHERE name = ?", table).Row().Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	return seq, err == nil, err
+}
+
+// statRows are a table's rows of one of the tables where ANALYZE leaves
+// statistics for the query planner (sqlite_stat1, and sqlite_stat4 in this
+// build). Dropping a table drops its statistics; a rebuild puts them back.
+type statRows struct {
+	table string   // sqlite_stat1 or sqlite_stat4
+	cols  []string // its columns; the second is idx, the index's name
+	rows  [][]any
+}
+
+// statsOf returns table's statistics.
+func statsOf(q *gorm.DB, table string) ([]statRows, error) {
+	var tables []string
+	err := q.Raw("SELECT name FROM sqlite_schema WHERE name IN ('sqlite_stat1', 'sqlite_stat4') ORDER BY name").
+		Scan(&tables).Error
+	if err != nil {
+		return nil, err
+	}
+	var stats []statRows
+	for _, st := range tables {
+		rows, err := q.Raw("SELECT * FROM "+st+" WHERE tbl = ?", table).Rows()
+		if err != nil {
+			return nil, err
+		}
+		sr := statRows{table: st}
+		sr.cols, err = rows.Columns()
+		for err == nil && rows.Next() {
+			row := make([]any, len(sr.cols))
+			ptrs := make([]any, len(row))
+			for i := range row {
+				ptrs[i] = &row[i]
+			}
+			if err = rows.Scan(ptrs...); err == nil {
+				sr.rows = append(sr.rows, row)
+			}
+		}
+		if err := errors.Join(err, rows.Err(), rows.Close()); err != nil {
+			return nil, err
+		}
+		stats = append(stats, sr)
+	}
+	return stats, nil
+}
+
+// autoIndexes returns the indexes SQLite made for table's UNIQUE and
+// PRIMARY KEY constraints, lowercase, with the columns they index.
+func autoIndexes(q *gorm.DB, table string) (map[string]string, error) {
+	type autoIndex struct{ Name, Cols string }
+	var list []autoIndex
+	err := q.Raw(`SELECT lower(il.name) AS name, group_concat(coalesce(ii.name, ''), ',' ORDER BY ii.seqno) AS cols
+		FROM pragma_index_list(?) AS il, pragma_index_info(il.name) AS ii
+		WHERE il.origin IN ('u', 'pk') GROUP BY il.name`, table).Scan(&list).Error
+	indexes := map[string]string{}
+	for _, ix := range list {
+		indexes[ix.Name] = ix.Cols
+	}
+	return indexes, err
+}
+
+// referencingTables returns the other tables with a foreign key to table.
+func referencingTables(q *gorm.DB, table string) ([]string, error) {
+	var names []string
+	err := q.Raw(`SELECT DISTINCT m.name FROM sqlite_schema AS m, pragma_foreign_key_list(m.name) AS f
+		WHERE m.type = 'table' AND f."table" = ? COLLATE NOCASE AND m.name <> ? COLLATE NOCASE
+		ORDER BY m.name`, table, table).Scan(&names).Error
+	return names, err
+}
+
+// checkForeignKeys runs PRAGMA foreign_key_check on table and on the tables
+// that reference it, and fails if any row breaks a foreign key.
+func checkForeignKeys(q *gorm.DB, table string) error {
+	children, err := referencingTables(q, table)
+	if err != nil {
+		return err
+	}
+	type violation struct {
+		Table  string
+		Rowid  sql.NullInt64
+		Parent string
+	}
+	for _, t := range append([]string{table}, children...) {
+		var vs []violation
+		err := q.Raw(`SELECT "table" AS "table", rowid AS rowid, parent AS parent FROM pragma_foreign_key_check(?)`, t).
+			Scan(&vs).Error
+		if err != nil {
+			return fmt.Errorf("PRAGMA foreign_key_check(%q): %w", t, err)
+		}
+		if len(vs) > 0 {
+			v := vs[0]
+			return fmt.Errorf("%d row(s) of %q would break a foreign key (the first, rowid %d, has no parent row in %q); nothing was changed",
+				len(vs), v.Table, v.Rowid.Int64, v.Parent)
+		}
+	}
+	return nil
+}
