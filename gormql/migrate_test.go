@@ -593,6 +593,57 @@ func TestAddUniqueColumn(t *testing.T) {
 	checkAccounts(t, db)
 }
 
+func TestDropTableKeepsOtherTablesRows(t *testing.T) {
+	// The hazard, shown with plain SQL: with foreign keys on, SQLite
+	// empties a parent table before dropping it, and the cascade takes the
+	// child table's rows with it.
+	plain, _ := open(t)
+	seedAccounts(t, plain)
+	mustExec(t, plain, "DROP TABLE accounts")
+	if n := count(t, plain, "SELECT count(*) FROM invoices"); n != 0 {
+		t.Fatalf("plain DROP TABLE left %d invoices: the hazard is not there to guard against", n)
+	}
+
+	db, _ := open(t)
+	seedAccounts(t, db)
+	if err := db.Migrator().DropTable(&Account{}); err != nil {
+		t.Fatal(err)
+	}
+	if db.Migrator().HasTable(&Account{}) {
+		t.Error("accounts is still there")
+	}
+	if n := count(t, db, "SELECT count(*) FROM invoices"); n != 12 {
+		t.Errorf("%d invoices after dropping accounts, want all 12", n)
+	}
+	for i, on := range foreignKeysOnAll(t, db) {
+		if !on {
+			t.Errorf("connection %d went back to the pool with foreign keys off", i)
+		}
+	}
+
+	// Dropping both, in either order, drops the child first.
+	if err := db.AutoMigrate(&Account{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrator().DropTable(&Account{}, &Invoice{}); err != nil {
+		t.Fatal(err)
+	}
+	if tables, _ := db.Migrator().GetTables(); len(tables) != 0 {
+		t.Errorf("tables left: %v", tables)
+	}
+
+	// In a transaction, dropping a referenced table alone is refused.
+	seedAccounts(t, db)
+	err := db.Transaction(func(tx *gorm.DB) error { return tx.Migrator().DropTable(&Account{}) })
+	if err == nil || !strings.Contains(err.Error(), "invoices") {
+		t.Errorf("dropping a referenced table in a transaction: %v", err)
+	}
+	err = db.Transaction(func(tx *gorm.DB) error { return tx.Migrator().DropTable(&Invoice{}, &Account{}) })
+	if err != nil {
+		t.Errorf("dropping parent and child in a transaction: %v", err)
+	}
+}
+
 func TestRebuildDryRun(t *testing.T) {
 	db, log := open(t)
 	seedAccounts(t, db)

@@ -50,6 +50,48 @@ func (m Migrator) HasTable(value any) bool {
 	return n > 0
 }
 
+// DropTable implements [gorm.Migrator]: it drops the tables, those that
+// depend on others first, in one transaction, with foreign keys off. With
+// them on, SQLite would delete each table's rows before dropping it, and so
+// delete the rows of any other table that references it ON DELETE CASCADE,
+// or fail on the first row another table still references. So rows of the
+// tables left are never touched; a foreign key that referred to a dropped
+// table refers to none until a table of that name exists again. In a
+// transaction, foreign keys cannot be turned off: dropping a table that a
+// table not being dropped references is refused there.
+func (m Migrator) DropTable(values ...any) error {
+	values = m.ReorderModels(values, false)
+	var (
+		names []string
+		exprs []any
+	)
+	for i := len(values) - 1; i >= 0; i-- {
+		if err := m.RunWithValue(values[i], func(stmt *gorm.Statement) error {
+			names = append(names, stmt.Table)
+			exprs = append(exprs, m.CurrentTable(stmt))
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	drop := func(db *gorm.DB) error {
+		for _, e := range exprs {
+			if err := db.Exec("DROP TABLE IF EXISTS ?", e).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if m.DB.DryRun {
+		return drop(m.DB)
+	}
+	err := m.withoutForeignKeys(names, func(db *gorm.DB, _ bool) error { return drop(db) })
+	if err != nil {
+		return fmt.Errorf("gormql: dropping %s: %w", strings.Join(names, ", "), err)
+	}
+	return nil
+}
+
 // TableType implements [gorm.Migrator]: "table" or "view", in schema "main".
 func (m Migrator) TableType(value any) (gorm.TableType, error) {
 	var tt migrator.TableType

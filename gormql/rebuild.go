@@ -1,13 +1,10 @@
 package gormql
 
 import (
-	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"gorm.io/gorm"
 )
@@ -19,19 +16,10 @@ import (
 // its name; indexes, triggers and views are made again, and the
 // AUTOINCREMENT counter and the planner's statistics are carried over.
 //
-// Foreign keys are the dangerous part (DESIGN.md, trap 7): with them on,
-// dropping the old table deletes its rows first, which fires ON DELETE
-// CASCADE in every child table. So the rebuild runs on one connection of
-// its own, where foreign keys are turned off before BEGIN (inside a
-// transaction SQLite ignores the PRAGMA), PRAGMA foreign_key_check vets the
-// result before COMMIT, and foreign keys are turned back on whatever
-// happens; a connection on which that fails is discarded, never returned
-// to the pool.
-//
-// Called inside a transaction (the migrator of a *gorm.DB from db.Begin or
-// db.Transaction), the rebuild runs in a savepoint of that transaction.
-// Foreign keys cannot be turned off there, so it refuses when they are on
-// and another table references this one.
+// It runs with foreign keys off (see [Migrator.withoutForeignKeys]):
+// dropping the old table with them on would first delete its rows, firing
+// ON DELETE CASCADE in every table that references it (DESIGN.md, trap 7).
+// PRAGMA foreign_key_check vets the result before COMMIT.
 func (m Migrator) rebuild(table, what string, edit func(*tableDDL) error) (err error) {
 	defer func() {
 		if err != nil {
@@ -41,136 +29,9 @@ func (m Migrator) rebuild(table, what string, edit func(*tableDDL) error) (err e
 	if m.DB.DryRun {
 		return m.rebuildDryRun(table, edit)
 	}
-
-	ctx, cancel := m.dialector.migrateContext(m.DB.Statement.Context)
-	defer cancel()
-	db := m.DB.Session(&gorm.Session{Context: ctx, NewDB: true})
-
-	switch pool := db.Statement.ConnPool.(type) {
-	case gorm.TxCommitter:
-		return rebuildInTx(db, table, edit)
-	case *sql.Conn:
-		return rebuildOnConn(db, pool, false, table, edit)
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		return fmt.Errorf("finding the *sql.DB to take a connection from: %w", err)
-	}
-	conn, err := sqlDB.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	db.Statement.ConnPool = conn
-	return rebuildOnConn(db, conn, true, table, edit)
-}
-
-// rebuildOnConn runs the rebuild on conn, with foreign keys off. owned
-// says whether the connection is the rebuild's own, to discard if foreign
-// keys cannot be turned back on.
-func rebuildOnConn(db *gorm.DB, conn *sql.Conn, owned bool, table string, edit func(*tableDDL) error) (err error) {
-	var fkOn bool
-	if err := db.Raw("PRAGMA foreign_keys").Row().Scan(&fkOn); err != nil {
-		return err
-	}
-	if fkOn {
-		if err := db.Exec("PRAGMA foreign_keys = OFF").Error; err != nil {
-			return err
-		}
-		defer func() {
-			if rerr := restoreForeignKeys(db, conn, owned); rerr != nil {
-				err = errors.Join(err, rerr)
-			}
-		}()
-	}
-
-	if err := db.Exec("BEGIN IMMEDIATE").Error; err != nil {
-		return err
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			// ROLLBACK even if the context is done, or foreign keys could
-			// not be turned back on.
-			cdb, cancel := cleanup(db)
-			defer cancel()
-			rerr := cdb.Exec("ROLLBACK").Error
-			if rerr != nil {
-				err = errors.Join(err, fmt.Errorf("rolling back: %w", rerr))
-			}
-		}
-	}()
-	if err := rebuildSteps(db, db, table, edit, fkOn); err != nil {
-		return err
-	}
-	if err := db.Exec("COMMIT").Error; err != nil {
-		return err
-	}
-	committed = true
-	return nil
-}
-
-// cleanupTimeout bounds what a rebuild does to clean up after itself.
-const cleanupTimeout = time.Minute
-
-// cleanup returns db under a context for cleaning up: not canceled with the
-// rebuild's (a timed-out rebuild must still roll back and turn foreign keys
-// back on), with a deadline of its own.
-func cleanup(db *gorm.DB) (*gorm.DB, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(db.Statement.Context), cleanupTimeout)
-	return db.WithContext(ctx), cancel
-}
-
-// restoreForeignKeys turns foreign keys back on and checks they are. If
-// they are not, a connection of the rebuild's own is discarded; the
-// caller's own connection cannot be, and the error says so.
-func restoreForeignKeys(db *gorm.DB, conn *sql.Conn, owned bool) error {
-	db, cancel := cleanup(db)
-	defer cancel()
-	err := db.Exec("PRAGMA foreign_keys = ON").Error
-	var on bool
-	if err == nil {
-		err = db.Raw("PRAGMA foreign_keys").Row().Scan(&on)
-	}
-	if err == nil && !on {
-		err = errors.New("PRAGMA foreign_keys = ON did not take (is a transaction still open?)")
-	}
-	if err == nil {
-		return nil
-	}
-	if owned {
-		conn.Raw(func(any) error { return driver.ErrBadConn }) // closes it
-		return fmt.Errorf("turning foreign keys back on failed, so the connection was closed instead of returned to the pool: %w", err)
-	}
-	return fmt.Errorf("turning foreign keys back on failed: they are still OFF on the connection given as the ConnPool: %w", err)
-}
-
-// rebuildInTx runs the rebuild in a savepoint of the caller's transaction.
-func rebuildInTx(db *gorm.DB, table string, edit func(*tableDDL) error) error {
-	var fkOn bool
-	if err := db.Raw("PRAGMA foreign_keys").Row().Scan(&fkOn); err != nil {
-		return err
-	}
-	if fkOn {
-		children, err := referencingTables(db, table)
-		if err != nil {
-			return err
-		}
-		if len(children) > 0 {
-			return fmt.Errorf("inside a transaction foreign keys stay on, and dropping the old table would fire the foreign keys of %s (ON DELETE actions, or violations): run this migration outside the transaction", strings.Join(children, ", "))
-		}
-	}
-	const sp = `"gormql_rebuild"`
-	if err := db.Exec("SAVEPOINT " + sp).Error; err != nil {
-		return err
-	}
-	if err := rebuildSteps(db, db, table, edit, false); err != nil {
-		cdb, cancel := cleanup(db)
-		defer cancel()
-		rerr := cdb.Exec("ROLLBACK TO " + sp + "; RELEASE " + sp).Error
-		return errors.Join(err, rerr)
-	}
-	return db.Exec("RELEASE " + sp).Error
+	return m.withoutForeignKeys([]string{table}, func(db *gorm.DB, check bool) error {
+		return rebuildSteps(db, db, table, edit, check)
+	})
 }
 
 // rebuildDryRun logs the statements of a rebuild without running them, for
@@ -456,15 +317,6 @@ func autoIndexes(q *gorm.DB, table string) (map[string]string, error) {
 		indexes[ix.Name] = ix.Cols
 	}
 	return indexes, err
-}
-
-// referencingTables returns the other tables with a foreign key to table.
-func referencingTables(q *gorm.DB, table string) ([]string, error) {
-	var names []string
-	err := q.Raw(`SELECT DISTINCT m.name FROM sqlite_schema AS m, pragma_foreign_key_list(m.name) AS f
-		WHERE m.type = 'table' AND f."table" = ? COLLATE NOCASE AND m.name <> ? COLLATE NOCASE
-		ORDER BY m.name`, table, table).Scan(&names).Error
-	return names, err
 }
 
 // checkForeignKeys runs PRAGMA foreign_key_check on table and on the tables
