@@ -370,3 +370,20 @@ func TestTables(t *testing.T) {
 		t.Error("CurrentDatabase")
 	}
 }
+
+// Every model of these tests migrates once: a second AutoMigrate finds the
+// schema as the models describe it and writes nothing.
+func TestAutoMigrateIsIdempotent(t *testing.T) {
+	db, log := open(t)
+	models := []any{&User{}, &Profile{}, &Order{}, &Account{}, &Invoice{}, &Product{}, &Gadget{}, &Book{}, &Event{}}
+	if err := db.AutoMigrate(models...); err != nil {
+		t.Fatal(err)
+	}
+	log.take()
+	if err := db.AutoMigrate(models...); err != nil {
+		t.Fatal(err)
+	}
+	if w := writes(log.take()); len(w) > 0 {
+		t.Errorf("the second AutoMigrate wrote:\n%s", strings.Join(w, "\n"))
+	}
+}
