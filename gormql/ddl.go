@@ -28,6 +28,9 @@ func parseCreateTable(sql string) (*tableDDL, error) {
 	if len(toks) < 3 || !toks[0].is("CREATE") {
 		return nil, fmt.Errorf("not a CREATE TABLE statement: %q", sql)
 	}
+	if toks[1].is("VIRTUAL") {
+		return nil, fmt.Errorf("a virtual table cannot be rebuilt: %q", sql)
+	}
 	open := -1
 	for i, t := range toks {
 		if t.isPunct('(') {

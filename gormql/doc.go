@@ -45,9 +45,14 @@
 // before BEGIN (SQLite ignores the PRAGMA inside a transaction), checks the
 // result with PRAGMA foreign_key_check before COMMIT, and turns foreign keys
 // back on whatever happens; a connection on which that fails is closed
-// rather than returned to the pool. Inside a transaction the rebuild runs
-// in a savepoint, and refuses if other tables reference the table, because
-// there foreign keys cannot be turned off.
+// rather than returned to the pool. Rows that broke a foreign key before
+// the change do not stop it; rows it would break do. Inside a transaction
+// the rebuild runs in a savepoint, and refuses if other tables reference
+// the table, because there foreign keys cannot be turned off.
+//
+// [Migrator.DropTable] runs the same way: with foreign keys on, SQLite
+// deletes a table's rows before dropping it, and with them the rows that
+// reference them ON DELETE CASCADE.
 //
 // A rebuild, a DROP COLUMN and a CREATE INDEX can take long on a large
 // table: when the context has no deadline they get [Config.MigrateTimeout]

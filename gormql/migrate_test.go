@@ -409,6 +409,23 @@ func TestRebuildRefusesBrokenForeignKeys(t *testing.T) {
 	if err := db.Create(&Note{AccountID: 42}).Error; !errors.Is(err, gorm.ErrForeignKeyViolated) {
 		t.Errorf("a note for a missing account: %v, want gorm.ErrForeignKeyViolated", err)
 	}
+
+	// An invoice that lost its account before the change (written with
+	// foreign keys off) does not stop a change that breaks nothing.
+	err = db.Connection(func(c *gorm.DB) error {
+		return errors.Join(c.Exec("PRAGMA foreign_keys = OFF").Error,
+			c.Exec("INSERT INTO invoices (account_id, total) VALUES (404, 1)").Error,
+			c.Exec("PRAGMA foreign_keys = ON").Error)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrator().AlterColumn(&accountV2{}, "Name"); err != nil {
+		t.Errorf("a change that breaks no foreign key, with an older orphan: %v", err)
+	}
+	if n := count(t, db, "SELECT count(*) FROM invoices WHERE account_id = 404"); n != 1 {
+		t.Errorf("the orphan invoice is gone (%d)", n)
+	}
 }
 
 func TestAlterColumnFailureChangesNothing(t *testing.T) {

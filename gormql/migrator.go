@@ -17,8 +17,14 @@ import (
 // sqlite_schema and SQLite's PRAGMAs, uses ALTER TABLE where SQLite has it
 // (RENAME TO, RENAME COLUMN, ADD COLUMN, DROP COLUMN), and rebuilds the
 // table where it does not (altering a column, adding or dropping a
-// constraint, and the cases ADD and DROP COLUMN refuse): see the package
-// documentation for how a rebuild keeps the rows of other tables safe.
+// constraint, and the cases ADD and DROP COLUMN refuse). Rebuilds and
+// DropTable run with foreign keys off, so that dropping a table never
+// deletes the rows of the tables that reference it: see the package
+// documentation.
+//
+// CreateTable, RenameTable, RenameColumn (ALTER TABLE RENAME COLUMN, which
+// SQLite carries into indexes, views, triggers and other tables' foreign
+// keys), DropView and AutoMigrate are GORM's own, on the methods here.
 //
 // Tables are those of the main database.
 type Migrator struct {

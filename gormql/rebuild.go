@@ -123,6 +123,14 @@ func rebuildSteps(q, x *gorm.DB, table string, edit func(*tableDDL) error, check
 		return err
 	}
 
+	// Rows that broke a foreign key before the change are not the change's
+	// doing. (A check that fails here, on a foreign key that does not match
+	// its parent's keys, is what the change may be there to fix.)
+	var broken map[violation]int
+	if checkFK {
+		broken, _ = fkViolations(q, name)
+	}
+
 	tmp := "_gormql_new_" + name
 	var taken int
 	if err := q.Raw("SELECT count(*) FROM sqlite_schema WHERE name = ? COLLATE NOCASE", tmp).Row().Scan(&taken); err != nil {
@@ -216,7 +224,7 @@ func rebuildSteps(q, x *gorm.DB, table string, edit func(*tableDDL) error, check
 	}
 
 	if checkFK {
-		return checkForeignKeys(q, name)
+		return checkForeignKeys(q, name, broken)
 	}
 	return nil
 }
@@ -319,29 +327,43 @@ func autoIndexes(q *gorm.DB, table string) (map[string]string, error) {
 	return indexes, err
 }
 
-// checkForeignKeys runs PRAGMA foreign_key_check on table and on the tables
-// that reference it, and fails if any row breaks a foreign key.
-func checkForeignKeys(q *gorm.DB, table string) error {
+// violation is a kind of foreign key violation PRAGMA foreign_key_check
+// reports: rows of table without their parent row in parent.
+type violation struct{ table, parent string }
+
+// fkViolations counts the rows that break a foreign key, in table and in
+// the tables that reference it.
+func fkViolations(q *gorm.DB, table string) (map[violation]int, error) {
 	children, err := referencingTables(q, table)
+	if err != nil {
+		return nil, err
+	}
+	counts := map[violation]int{}
+	for _, t := range append([]string{table}, children...) {
+		type row struct{ Table, Parent string }
+		var rows []row
+		err := q.Raw(`SELECT "table" AS "table", parent AS parent FROM pragma_foreign_key_check(?)`, t).Scan(&rows).Error
+		if err != nil {
+			return nil, fmt.Errorf("PRAGMA foreign_key_check(%q): %w", t, err)
+		}
+		for _, r := range rows {
+			counts[violation{r.Table, r.Parent}]++
+		}
+	}
+	return counts, nil
+}
+
+// checkForeignKeys fails if, after a change, more rows of table or of the
+// tables that reference it break a foreign key than did before.
+func checkForeignKeys(q *gorm.DB, table string, before map[violation]int) error {
+	after, err := fkViolations(q, table)
 	if err != nil {
 		return err
 	}
-	type violation struct {
-		Table  string
-		Rowid  sql.NullInt64
-		Parent string
-	}
-	for _, t := range append([]string{table}, children...) {
-		var vs []violation
-		err := q.Raw(`SELECT "table" AS "table", rowid AS rowid, parent AS parent FROM pragma_foreign_key_check(?)`, t).
-			Scan(&vs).Error
-		if err != nil {
-			return fmt.Errorf("PRAGMA foreign_key_check(%q): %w", t, err)
-		}
-		if len(vs) > 0 {
-			v := vs[0]
-			return fmt.Errorf("%d row(s) of %q would break a foreign key (the first, rowid %d, has no parent row in %q); nothing was changed",
-				len(vs), v.Table, v.Rowid.Int64, v.Parent)
+	for v, n := range after {
+		if n > before[v] {
+			return fmt.Errorf("%d row(s) of %q would break a foreign key, without a parent row in %q; nothing was changed (PRAGMA foreign_key_check(%s) lists them)",
+				n-before[v], v.table, v.parent, quoteString(v.table))
 		}
 	}
 	return nil
