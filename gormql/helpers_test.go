@@ -138,7 +138,7 @@ func foreignKeys(t *testing.T, db *gorm.DB, table string) []foreignKey {
 	return fks
 }
 
-// pragmaOn reports a boolean PRAGMA's value on every connection the pool
+// foreignKeysOnAll reports PRAGMA foreign_keys on every connection the pool
 // holds, taking them all at once.
 func foreignKeysOnAll(t *testing.T, db *gorm.DB) []bool {
 	t.Helper()
