@@ -1,0 +1,67 @@
+package qlsqlite
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+)
+
+// TestMain lets the test binary double as the child process of the
+// crash and multi-process tests: with QLSQLITE_CHILD set, it runs that child
+// instead of the tests.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv("QLSQLITE_CHILD"); mode != "" {
+		if err := runChild(mode, os.Getenv("QLSQLITE_DB")); err != nil {
+			fmt.Fprintln(os.Stderr, "child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// runChild is a process writing to the database at path:
+//   - "insert-loop" inserts rows one autocommit statement at a time, forever,
+//     printing each row's id once its commit returned;
+//   - "insert-n" inserts QLSQLITE_N rows tagged QLSQLITE_TAG, then exits.
+func runChild(mode, path string) error {
+	db, err := sql.Open(DriverName, "file:"+path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS log (id INTEGER PRIMARY KEY, tag TEXT, payload BLOB)`); err != nil {
+		return err
+	}
+	payload := make([]byte, 512)
+	switch mode {
+	case "insert-loop":
+		out := bufio.NewWriter(os.Stdout)
+		for {
+			res, err := db.ExecContext(ctx, `INSERT INTO log (tag, payload) VALUES (?, ?)`, "loop", payload)
+			if err != nil {
+				return err
+			}
+			id, _ := res.LastInsertId()
+			fmt.Fprintln(out, id)
+			out.Flush() // reported only after the commit returned
+		}
+	case "insert-n":
+		n, err := strconv.Atoi(os.Getenv("QLSQLITE_N"))
+		if err != nil {
+			return err
+		}
+		for range n {
+			if _, err := db.ExecContext(ctx, `INSERT INTO log (tag, payload) VALUES (?, ?)`, os.Getenv("QLSQLITE_TAG"), payload); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown child mode %q", mode)
+}
