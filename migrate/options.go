@@ -20,7 +20,8 @@ const DefaultMaxDuration = 24 * time.Hour
 
 // WithBackupDir puts the backup taken before each run that changes the
 // database in dir (created if needed) instead of next to the database file.
-// For an in-memory database, no backup is taken unless a directory is set.
+// For an in-memory database, no backup is taken unless a directory is set;
+// nor is one taken of a new database that has nothing in it yet.
 func WithBackupDir(dir string) Option { return func(o *options) { o.backupDir = dir } }
 
 // WithoutBackup disables the backup taken before each run that changes the

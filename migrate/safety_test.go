@@ -265,6 +265,9 @@ func TestBackup(t *testing.T) {
 	if err := m.UpTo(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
+	if m.LastBackup() != "" || events[0].Kind != EventApplied {
+		t.Fatalf("backed up a new, empty database: %q", m.LastBackup())
+	}
 	if err := m.Up(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +275,7 @@ func TestBackup(t *testing.T) {
 	if filepath.Dir(last) != backups || !strings.HasPrefix(filepath.Base(last), "app.db.") || !strings.HasSuffix(last, ".v1.bak") {
 		t.Fatalf("backup path %q", last)
 	}
-	if events[0].Kind != EventBackup || events[2].Kind != EventBackup || events[2].Path != last {
+	if len(events) != 3 || events[1].Kind != EventBackup || events[1].Path != last {
 		t.Fatalf("events = %+v", events)
 	}
 	// The backup holds the database as it was before the run: version 1.
@@ -284,7 +287,7 @@ func TestBackup(t *testing.T) {
 		t.Fatalf("backup at version %d, want 1", n)
 	}
 	st, _ := m.Status(ctx)
-	if st[1].Backup != last || st[0].Backup == "" || st[0].Backup == last {
+	if st[1].Backup != last || st[0].Backup != "" {
 		t.Fatalf("status backups %q %q", st[0].Backup, st[1].Backup)
 	}
 	// Nothing to do: no backup.

@@ -165,12 +165,19 @@ func (s *session) raw(ctx context.Context, fn func(c *sqlite3.Conn) error) error
 }
 
 // backup copies the database, online, to a new timestamped file and returns
-// its path ("" when backups are off, or for an in-memory database without a
-// backup directory). version is the database's version before the run.
+// its path ("" when backups are off, for an in-memory database without a
+// backup directory, and for a new database with nothing in it). version is the database's version before the run.
 func (s *session) backup(ctx context.Context, version int64) (string, error) {
 	o := &s.m.opts
 	if o.noBackup || (s.dbFile == "" && o.backupDir == "") {
 		return "", nil
+	}
+	var objects int
+	if err := s.conn.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE name <> '"+table+"'").Scan(&objects); err != nil {
+		return "", fmt.Errorf("migrate: reading the schema: %w", err)
+	}
+	if version == 0 && objects == 0 {
+		return "", nil // a new, empty database: nothing to save
 	}
 	dir, base := o.backupDir, "memory.db"
 	if s.dbFile != "" {

@@ -25,7 +25,9 @@ type command struct {
 
 // commands lists every subcommand; each lives in a file of its own.
 func commands() []command {
-	return []command{}
+	return []command{
+		{name: "migrate", summary: "apply, roll back and inspect schema migrations", run: cmdMigrate},
+	}
 }
 
 func main() {
