@@ -340,3 +340,32 @@ func TestInMemory(t *testing.T) {
 		t.Fatalf("files appeared: %v", entries)
 	}
 }
+
+// A script that switches foreign keys itself (possible outside a
+// transaction) cannot leave the pooled connection with them off: on an
+// in-memory database the setting is restored, on a file the connection is
+// replaced.
+func TestScriptCannotLeakForeignKeysOff(t *testing.T) {
+	files := map[string]string{
+		"001_a.sql": "-- qlsqlite:no-transaction\n-- qlsqlite:foreign-keys on\nCREATE TABLE a (x);\nPRAGMA foreign_keys = OFF;\n",
+	}
+	mem, err := sql.Open("sqlite3", ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Close()
+	mem.SetMaxOpenConns(1)
+	db, _, dir := setup(t, files)
+	db.SetMaxOpenConns(1)
+	for name, db := range map[string]*sql.DB{"memory": mem, "file": db} {
+		if err := newMigrator(t, db, dir, WithoutBackup()).Up(ctx); err != nil {
+			t.Fatal(name, err)
+		}
+		if !tableExists(t, db, "a") {
+			t.Fatal(name, "not migrated")
+		}
+		if n := queryInt(t, db, "PRAGMA foreign_keys"); n != 1 {
+			t.Fatalf("%s: foreign_keys left off", name)
+		}
+	}
+}

@@ -23,13 +23,14 @@ type rawConn interface{ Raw() *sqlite3.Conn }
 // PRAGMAs are per connection, so the foreign_keys switch, the statements and
 // the checks must all happen on the same one.
 type session struct {
-	m      *Migrator
-	conn   *sql.Conn
-	dbFile string // the main database's file; "" for an in-memory database
-	fkOrig bool   // foreign_keys as the pool handed the connection to us
-	fkNow  bool
-	broken bool // the connection's state is unknown: discard it
-	unlock func() error
+	m       *Migrator
+	conn    *sql.Conn
+	dbFile  string // the main database's file; "" for an in-memory database
+	fkOrig  bool   // foreign_keys as the pool handed the connection to us
+	fkNow   bool
+	broken  bool // the connection's state is unknown: discard it
+	touched bool // scripts ran on the connection
+	unlock  func() error
 }
 
 // cleanupCtx gives cleanup statements (restoring foreign_keys, marking a
@@ -91,13 +92,22 @@ func (m *Migrator) openSession(ctx context.Context, lock bool) (s *session, err 
 	return s, err
 }
 
-// close restores foreign_keys, releases the lock and returns the connection
-// to the pool, or discards it when its state could not be restored.
+// close releases the lock and returns the connection to the pool with
+// foreign_keys as it was. After a run that executed scripts on a database
+// file, the connection is discarded instead: a script may have set other
+// per-connection state (PRAGMA cache_size, recursive_triggers, temp tables)
+// that must not leak into the pool, and the next connection costs little.
+// An in-memory database would vanish with its connection, so there only
+// foreign_keys is restored; a connection whose state could not be restored
+// is always discarded.
 func (s *session) close() error {
 	var errs []error
-	if !s.broken && s.fkNow != s.fkOrig {
+	if s.touched && s.dbFile != "" {
+		s.broken = true
+	}
+	if !s.broken {
 		ctx, cancel := cleanupCtx(context.Background())
-		errs = append(errs, s.setFK(ctx, s.fkOrig))
+		errs = append(errs, s.restoreFK(ctx))
 		cancel()
 	}
 	if s.broken {
@@ -105,11 +115,28 @@ func (s *session) close() error {
 		// connection instead of pooling it: never pool one with foreign keys off.
 		_ = s.conn.Raw(func(any) error { return driver.ErrBadConn })
 	}
-	errs = append(errs, s.conn.Close())
+	if err := s.conn.Close(); !errors.Is(err, sql.ErrConnDone) {
+		errs = append(errs, err)
+	}
 	if s.unlock != nil {
 		errs = append(errs, s.unlock())
 	}
 	return errors.Join(errs...)
+}
+
+// restoreFK puts foreign_keys back as the pool handed the connection over,
+// reading the actual setting: a no-transaction script may have changed it.
+func (s *session) restoreFK(ctx context.Context) error {
+	var now bool
+	if err := s.conn.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&now); err != nil {
+		s.broken = true
+		return fmt.Errorf("migrate: reading PRAGMA foreign_keys: %w", err)
+	}
+	s.fkNow = now
+	if now == s.fkOrig {
+		return nil
+	}
+	return s.setFK(ctx, s.fkOrig)
 }
 
 // setFK sets PRAGMA foreign_keys (outside any transaction, where it is not a
@@ -145,12 +172,11 @@ func (s *session) withFK(ctx context.Context, on bool, fn func() error) (err err
 		}
 	}
 	defer func() {
-		if s.fkNow != s.fkOrig {
-			cctx, cancel := cleanupCtx(ctx)
-			defer cancel()
-			err = errors.Join(err, s.setFK(cctx, s.fkOrig))
-		}
+		cctx, cancel := cleanupCtx(ctx)
+		defer cancel()
+		err = errors.Join(err, s.restoreFK(cctx))
 	}()
+	s.touched = true
 	return fn()
 }
 
