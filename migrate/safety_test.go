@@ -1,12 +1,16 @@
 package migrate
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ncruces/go-sqlite3"
 )
 
 const parentChild = `CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
@@ -367,5 +371,33 @@ func TestScriptCannotLeakForeignKeysOff(t *testing.T) {
 		if n := queryInt(t, db, "PRAGMA foreign_keys"); n != 1 {
 			t.Fatalf("%s: foreign_keys left off", name)
 		}
+	}
+}
+
+// The context bounds a run: a statement that would never end is
+// interrupted, errors.Is reports the deadline, and nothing is applied.
+func TestContextInterruptsStatement(t *testing.T) {
+	db, _, dir := setup(t, map[string]string{
+		"001_a.sql": "CREATE TABLE a (x);\n",
+		"002_forever.sql": `CREATE TABLE b (x);
+INSERT INTO b WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT i FROM n WHERE i < 0;
+`,
+	})
+	m := newMigrator(t, db, dir, WithoutBackup())
+	if err := m.UpTo(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	err := m.Up(short)
+	var se *StatementError
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &se) || se.Ordinal != 2 || se.File != "002_forever.sql" {
+		t.Fatalf("Up = %v, want DeadlineExceeded at 002_forever.sql statement 2", err)
+	}
+	if !errors.Is(err, sqlite3.INTERRUPT) {
+		t.Fatalf("the SQLite error is not in the chain: %v", err)
+	}
+	if tableExists(t, db, "b") || version(t, m) != 1 {
+		t.Fatal("the interrupted migration was not rolled back")
 	}
 }
