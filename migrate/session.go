@@ -28,6 +28,7 @@ type session struct {
 	dbFile  string // the main database's file; "" for an in-memory database
 	fkOrig  bool   // foreign_keys as the pool handed the connection to us
 	fkNow   bool
+	fkKnown bool // fkOrig was read
 	broken  bool // the connection's state is unknown: discard it
 	touched bool // scripts ran on the connection
 	unlock  func() error
@@ -71,7 +72,7 @@ func (m *Migrator) openSession(ctx context.Context, lock bool) (s *session, err 
 	if err := conn.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&s.fkOrig); err != nil {
 		return nil, fmt.Errorf("migrate: reading PRAGMA foreign_keys: %w", err)
 	}
-	s.fkNow = s.fkOrig
+	s.fkNow, s.fkKnown = s.fkOrig, true
 	if !lock {
 		return s, nil
 	}
@@ -105,7 +106,7 @@ func (s *session) close() error {
 	if s.touched && s.dbFile != "" {
 		s.broken = true
 	}
-	if !s.broken {
+	if !s.broken && s.fkKnown {
 		ctx, cancel := cleanupCtx(context.Background())
 		errs = append(errs, s.restoreFK(ctx))
 		cancel()
