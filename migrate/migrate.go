@@ -585,11 +585,13 @@ const (
 
 // MigrationStatus is one line of [Migrator.Status].
 type MigrationStatus struct {
+	// Version and Description identify the migration.
 	Version     int64
 	Description string
 	// Source is the migration's file ("" if it is gone).
 	Source string
-	State  State
+	// State is applied, pending, out of order, changed, partial or file missing.
+	State State
 	// AppliedAt, Duration, Checksum and Backup are set for applied migrations:
 	// when it was applied, how long it ran, the checksum recorded, and the
 	// backup taken before the run that applied it ("" if none).

@@ -87,10 +87,17 @@ const (
 
 // Event reports one step of a run to the function given to [WithNotify].
 type Event struct {
-	Kind        EventKind
-	Version     int64
+	// Kind says what happened.
+	Kind EventKind
+	// Version is the migration applied or reverted; for EventBackup, the
+	// database's version when it was backed up.
+	Version int64
+	// Description is the migration's description.
 	Description string
-	Source      string
-	Path        string
-	Duration    time.Duration
+	// Source is the file (or "go:<version>") that ran.
+	Source string
+	// Path is the backup file (EventBackup) or the lock file (EventLockWait).
+	Path string
+	// Duration is how long the step took, checks included.
+	Duration time.Duration
 }
