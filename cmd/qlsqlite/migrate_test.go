@@ -83,9 +83,17 @@ func TestMigrateCLITrading(t *testing.T) {
 func TestMigrateCLIRecoveryCommand(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "migrations")
-	os.Mkdir(dir, 0o755)
-	os.WriteFile(filepath.Join(dir, "001_a.sql"), []byte("CREATE TABLE a (x);\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "002_b.sql"), []byte("-- qlsqlite:no-transaction\nCREATE TABLE b (x);\nCREATE TABLE a (y);\n"), 0o644)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{
+		"001_a.sql": "CREATE TABLE a (x);\n",
+		"002_b.sql": "-- qlsqlite:no-transaction\nCREATE TABLE b (x);\nCREATE TABLE a (y);\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	db := filepath.Join(root, "app.db")
 	_, err := runCLI(t, "migrate", "up", "--db", db, "--dir", dir)
 	if err == nil {
