@@ -76,9 +76,6 @@ func BackupWith(ctx context.Context, db *sql.DB, destPath string, o BackupOption
 	if o.StepPages == 0 {
 		o.StepPages = DefaultStepPages
 	}
-	if err := checkReplaceable(destPath); err != nil {
-		return fmt.Errorf("lifecycle: backup: %w", err)
-	}
 	ctx, cancel := longContext(ctx)
 	defer cancel()
 
@@ -91,6 +88,9 @@ func BackupWith(ctx context.Context, db *sql.DB, destPath string, o BackupOption
 		return fmt.Errorf("lifecycle: backup: %w", err)
 	} else if file != "" && sameFile(file, destPath) {
 		return fmt.Errorf("lifecycle: backup: %s is the source database itself: back up to another file", destPath)
+	}
+	if err := checkReplaceable(destPath); err != nil {
+		return fmt.Errorf("lifecycle: backup: %w", err)
 	}
 
 	tmp, err := tempBeside(destPath)

@@ -10,11 +10,19 @@ import (
 	"github.com/ncruces/go-sqlite3"
 )
 
-// CheckpointResult is what PRAGMA wal_checkpoint reports.
+// CheckpointResult says what [Checkpoint] did.
 type CheckpointResult struct {
-	WAL          bool // whether the database is in WAL mode (if not, there was nothing to do)
-	LogFrames    int  // frames in the WAL before the checkpoint
-	Checkpointed int  // frames copied into the database file
+	WAL bool // whether the database is in WAL mode (if not, there was nothing to do)
+
+	// WALBytesBefore and WALBytesAfter are the sizes of the -wal file
+	// before and after the checkpoint (0 after a successful one).
+	WALBytesBefore, WALBytesAfter int64
+
+	// LogFrames and Checkpointed are what PRAGMA wal_checkpoint reports:
+	// the frames in the WAL and those copied into the database. After a
+	// successful TRUNCATE checkpoint SQLite reports 0 for both, as the WAL
+	// is then empty; they matter when it could not finish.
+	LogFrames, Checkpointed int
 }
 
 // Checkpoint runs PRAGMA wal_checkpoint(TRUNCATE) on the main database of db:
@@ -31,8 +39,24 @@ func Checkpoint(ctx context.Context, db *sql.DB) (CheckpointResult, error) {
 	ctx, cancel := longContext(ctx)
 	defer cancel()
 	var res CheckpointResult
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return res, fmt.Errorf("lifecycle: checkpoint: %w", err)
+	}
+	defer conn.Close()
+	file, err := mainFile(ctx, conn)
+	if err != nil {
+		return res, err
+	}
+	walSize := func() int64 {
+		if fi, err := os.Stat(file + "-wal"); file != "" && err == nil {
+			return fi.Size()
+		}
+		return 0
+	}
+	res.WALBytesBefore = walSize()
 	var busy int
-	err := db.QueryRowContext(ctx, `PRAGMA main.wal_checkpoint(TRUNCATE)`).Scan(&busy, &res.LogFrames, &res.Checkpointed)
+	err = conn.QueryRowContext(ctx, `PRAGMA main.wal_checkpoint(TRUNCATE)`).Scan(&busy, &res.LogFrames, &res.Checkpointed)
 	if err != nil {
 		return res, fmt.Errorf("lifecycle: checkpoint: %w", err)
 	}
@@ -40,6 +64,7 @@ func Checkpoint(ctx context.Context, db *sql.DB) (CheckpointResult, error) {
 		return CheckpointResult{}, nil
 	}
 	res.WAL = true
+	res.WALBytesAfter = walSize()
 	if busy != 0 {
 		return res, fmt.Errorf("lifecycle: checkpoint: readers or a writer kept it from finishing (%d of %d frames copied); run it again later: %w", res.Checkpointed, res.LogFrames, sqlite3.BUSY)
 	}

@@ -127,11 +127,23 @@ func runCheck(c *sqlite3.Conn, check string) ([]string, error) {
 	defer stmt.Close()
 	var problems []string
 	for stmt.Step() {
-		if line := stmt.ColumnText(0); line != "ok" {
-			problems = append(problems, line)
-		}
+		problems = appendProblems(problems, stmt.ColumnText(0))
 	}
 	return problems, stmt.Err()
+}
+
+// appendProblems adds the problems of one row of an integrity check to
+// problems: each line of it except "ok" and the "*** in database main ***"
+// headings.
+func appendProblems(problems []string, row string) []string {
+	for line := range strings.Lines(row) {
+		line = strings.TrimSpace(line)
+		if line == "" || line == "ok" || strings.HasPrefix(line, "*** in database ") {
+			continue
+		}
+		problems = append(problems, line)
+	}
+	return problems
 }
 
 // sqliteMagic starts the header of every SQLite database file.
@@ -194,9 +206,7 @@ func Check(ctx context.Context, db *sql.DB, full bool) error {
 		if err := rows.Scan(&line); err != nil {
 			return fmt.Errorf("lifecycle: %s: %w", check, err)
 		}
-		if line != "ok" {
-			problems = append(problems, line)
-		}
+		problems = appendProblems(problems, line)
 	}
 	if err := rows.Err(); err != nil {
 		if isCorruption(err) {
