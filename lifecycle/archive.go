@@ -360,9 +360,11 @@ type archiver struct {
 
 	attached bool
 	fkOn     bool // foreign keys were on when the run started
+	toggleFK bool // switch them on for each delete: other tables reference the source
 
 	// Prepared statements; first* variants have no lower key bound.
-	firstHi, nextHi         *sql.Stmt
+	firstNth, nextNth       *sql.Stmt // the BatchSize-th matching key
+	firstLast, nextLast     *sql.Stmt // the last matching key
 	firstPre, nextPre       *sql.Stmt
 	firstCopy, nextCopy     *sql.Stmt
 	firstDelete, nextDelete *sql.Stmt
@@ -380,6 +382,18 @@ type archiver struct {
 func (a *archiver) attach(ctx context.Context) error {
 	if err := a.conn.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&a.fkOn); err != nil {
 		return fmt.Errorf("lifecycle: archive: reading PRAGMA foreign_keys: %w", err)
+	}
+	if a.fkOn {
+		// Deleting rows that other tables reference needs enforcement; rows
+		// that only reference others can be deleted without it.
+		var refs int
+		err := a.conn.QueryRowContext(ctx, `
+			SELECT count(*) FROM main.sqlite_schema AS s, pragma_foreign_key_list(s.name, 'main') AS f
+			WHERE s.type = 'table' AND f."table" = ? COLLATE NOCASE`, a.src.name).Scan(&refs)
+		if err != nil {
+			return fmt.Errorf("lifecycle: archive: reading the foreign keys that reference %s: %w", a.src.name, err)
+		}
+		a.toggleFK = refs > 0
 	}
 	if _, err := a.conn.ExecContext(ctx, `ATTACH DATABASE ? AS `+archiveSchema, a.p.DestPath); err != nil {
 		return fmt.Errorf("lifecycle: archive: attaching %q: %w", a.p.DestPath, err)
@@ -503,6 +517,14 @@ func (a *archiver) prepare(ctx context.Context) error {
 		return base + " AND " + lower
 	}
 	rng := func(first bool) string { return cond(first) + " AND " + upper }
+	// The delete does not evaluate Where again: a row of the range whose
+	// identical copy is in the archive is archived, whatever it matches now.
+	srcRange := func(first bool) string {
+		if first {
+			return kt + " <= " + s.paramTuple("qlsqlite_hi")
+		}
+		return lower + " AND " + upper
+	}
 	archRange := func(first bool) string {
 		if first {
 			return d.keyTuple("") + " <= " + s.paramTuple("qlsqlite_hi")
@@ -516,9 +538,8 @@ func (a *archiver) prepare(ctx context.Context) error {
 		quoted = append(quoted, "quote("+c.quoted+")")
 	}
 
-	build := func(first bool) (hi, pre, cp, del, left, fresh, key string) {
-		hi = `SELECT ` + s.plainKey("") + ` FROM (SELECT ` + s.keyList("") + ` FROM ` + sq +
-			` WHERE ` + cond(first) + ` ORDER BY ` + order + ` LIMIT :qlsqlite_n) ORDER BY ` + s.orderBy("", true) + ` LIMIT 1`
+	build := func(first bool) (nth, last, pre, cp, del, left, fresh, key string) {
+		nth, last = boundQueries(s, cond(first))
 		pre = `SELECT count(*) FROM ` + d.quoted + ` WHERE ` + archRange(first)
 		cp = `INSERT INTO ` + d.quoted + ` (` + colList + `) SELECT ` + colList + ` FROM ` + sq +
 			` WHERE ` + rng(first) + ` ORDER BY ` + order + ` ON CONFLICT DO NOTHING`
@@ -526,7 +547,7 @@ func (a *archiver) prepare(ctx context.Context) error {
 		// difference: no other connection committed to the source since
 		// before the copy (its data_version is unchanged), and every
 		// archive row of the range is one this batch's copy inserted.
-		del = `DELETE FROM ` + sq + ` WHERE ` + rng(first) +
+		del = `DELETE FROM ` + sq + ` WHERE ` + srcRange(first) +
 			` AND CASE WHEN (SELECT data_version FROM pragma_data_version) = :qlsqlite_dv` +
 			` AND (SELECT count(*) FROM ` + d.quoted + ` WHERE ` + archRange(first) + `) = :qlsqlite_copied` +
 			` THEN ` + inArchive + ` ELSE ` + identical + ` END`
@@ -563,12 +584,12 @@ func (a *archiver) prepare(ctx context.Context) error {
 		return err
 	}
 	for _, first := range []bool{true, false} {
-		hi, pre, cp, del, left, fresh, key := build(first)
-		var targets = [...]**sql.Stmt{&a.nextHi, &a.nextPre, &a.nextCopy, &a.nextDelete, &a.nextLeft, &a.nextFresh, &a.nextKey}
+		nth, last, pre, cp, del, left, fresh, key := build(first)
+		var targets = [...]**sql.Stmt{&a.nextNth, &a.nextLast, &a.nextPre, &a.nextCopy, &a.nextDelete, &a.nextLeft, &a.nextFresh, &a.nextKey}
 		if first {
-			targets = [...]**sql.Stmt{&a.firstHi, &a.firstPre, &a.firstCopy, &a.firstDelete, &a.firstLeft, &a.firstFresh, &a.firstKey}
+			targets = [...]**sql.Stmt{&a.firstNth, &a.firstLast, &a.firstPre, &a.firstCopy, &a.firstDelete, &a.firstLeft, &a.firstFresh, &a.firstKey}
 		}
-		for i, q := range []string{hi, pre, cp, del, left, fresh, key} {
+		for i, q := range []string{nth, last, pre, cp, del, left, fresh, key} {
 			if err := prep(targets[i], q); err != nil {
 				return err
 			}
@@ -584,7 +605,7 @@ func (a *archiver) run(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("lifecycle: archive: stopped after %d batches (%d rows moved; run it again to finish): %w", a.rep.Batches, a.rep.Moved, err)
 		}
-		hi, err := a.batch(ctx, lo)
+		hi, final, err := a.batch(ctx, lo)
 		if err != nil && ctx.Err() != nil {
 			// SQLite reports an interrupted statement, not why it was.
 			return fmt.Errorf("lifecycle: archive: stopped in batch %d (%d rows moved; nothing is lost, run it again to finish): %w (%w)", a.rep.Batches+1, a.rep.Moved, ctx.Err(), err)
@@ -599,14 +620,17 @@ func (a *archiver) run(ctx context.Context) error {
 		if a.p.Progress != nil {
 			a.p.Progress(*a.rep)
 		}
+		if final {
+			return nil
+		}
 		lo = hi
 	}
 }
 
 // batch moves the matching rows with keys in (lo, hi], where hi is the
-// BatchSize-th matching key after lo, and returns hi (nil when no matching
-// row is left).
-func (a *archiver) batch(ctx context.Context, lo []any) ([]any, error) {
+// BatchSize-th matching key after lo, or the last one if there are fewer
+// (final is then true). It returns hi, nil when no matching row is left.
+func (a *archiver) batch(ctx context.Context, lo []any) (hi []any, final bool, err error) {
 	first := lo == nil
 	pick := func(f, n *sql.Stmt) *sql.Stmt {
 		if first {
@@ -618,18 +642,10 @@ func (a *archiver) batch(ctx context.Context, lo []any) ([]any, error) {
 	bounds := namedKey("qlsqlite_lo", lo)
 
 	// 1. The batch's upper key bound.
-	hiArgs := append(append(append([]any{}, whereArgs...), bounds...), sql.Named("qlsqlite_n", a.p.BatchSize))
-	hi := make([]any, len(a.src.key))
-	ptrs := make([]any, len(hi))
-	for i := range hi {
-		ptrs[i] = &hi[i]
-	}
-	err := pick(a.firstHi, a.nextHi).QueryRowContext(ctx, hiArgs...).Scan(ptrs...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("finding the batch's keys: %w", err)
+	hi, final, err = upperBound(ctx, pick(a.firstNth, a.nextNth), pick(a.firstLast, a.nextLast),
+		append(append([]any{}, whereArgs...), bounds...), a.p.BatchSize, len(a.src.key))
+	if hi == nil || err != nil {
+		return nil, false, err
 	}
 	rangeBounds := append(append([]any{}, bounds...), namedKey("qlsqlite_hi", hi)...)
 	rangeArgs := append(append([]any{}, whereArgs...), rangeBounds...)
@@ -639,20 +655,20 @@ func (a *archiver) batch(ctx context.Context, lo []any) ([]any, error) {
 	// every archive row of the range is this run's own copy.
 	var pre int64
 	if err := pick(a.firstPre, a.nextPre).QueryRowContext(ctx, rangeBounds...).Scan(&pre); err != nil {
-		return nil, fmt.Errorf("looking for earlier copies in the archive: %w", err)
+		return nil, false, fmt.Errorf("looking for earlier copies in the archive: %w", err)
 	}
 
 	// The source's data_version before the copy: if it is unchanged when
 	// the delete runs, no other connection changed the source meanwhile.
 	var dv int64
 	if err := a.dataVersion.QueryRowContext(ctx).Scan(&dv); err != nil {
-		return nil, fmt.Errorf("reading the source's data_version: %w", err)
+		return nil, false, fmt.Errorf("reading the source's data_version: %w", err)
 	}
 
 	// 2. Copy, with foreign keys off (the archive has no parent tables).
 	copied, err := a.copyRange(ctx, pick(a.firstCopy, a.nextCopy), rangeArgs)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	a.rep.Copied += copied
 	a.callHook("copied", batchNo)
@@ -662,19 +678,19 @@ func (a *archiver) batch(ctx context.Context, lo []any) ([]any, error) {
 	if pre == 0 {
 		fast = copied
 	}
-	moved, err := a.deleteRange(ctx, pick(a.firstDelete, a.nextDelete), rangeArgs, dv, fast)
+	moved, err := a.deleteRange(ctx, pick(a.firstDelete, a.nextDelete), rangeBounds, dv, fast)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	a.rep.Moved += moved
 	a.callHook("deleted", batchNo)
 
 	var left int64
 	if err := pick(a.firstLeft, a.nextLeft).QueryRowContext(ctx, rangeArgs...).Scan(&left); err != nil {
-		return nil, fmt.Errorf("counting rows left in the source: %w", err)
+		return nil, false, fmt.Errorf("counting rows left in the source: %w", err)
 	}
 	if left == 0 {
-		return hi, nil
+		return hi, final, nil
 	}
 
 	// Some rows of the range are still in the source: inserted into the
@@ -682,36 +698,36 @@ func (a *archiver) batch(ctx context.Context, lo []any) ([]any, error) {
 	// older archive row. Copy again; refresh this run's own stale copies.
 	copied, err = a.copyRange(ctx, pick(a.firstCopy, a.nextCopy), rangeArgs)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	a.rep.Copied += copied
 	if fresh := pick(a.firstFresh, a.nextFresh); pre == 0 && fresh != nil {
 		if _, err := a.copyRange(ctx, fresh, rangeArgs); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
-	moved, err = a.deleteRange(ctx, pick(a.firstDelete, a.nextDelete), rangeArgs, dv, -1)
+	moved, err = a.deleteRange(ctx, pick(a.firstDelete, a.nextDelete), rangeBounds, dv, -1)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	a.rep.Moved += moved
 	if err := pick(a.firstLeft, a.nextLeft).QueryRowContext(ctx, rangeArgs...).Scan(&left); err != nil {
-		return nil, fmt.Errorf("counting rows left in the source: %w", err)
+		return nil, false, fmt.Errorf("counting rows left in the source: %w", err)
 	}
 	if left > 0 {
 		a.rep.Conflicts += left
 		if a.firstConflict == "" {
 			if err := pick(a.firstKey, a.nextKey).QueryRowContext(ctx, rangeArgs...).Scan(&a.firstConflict); err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return nil, fmt.Errorf("reading a conflicting key: %w", err)
+				return nil, false, fmt.Errorf("reading a conflicting key: %w", err)
 			}
 		}
 	}
-	return hi, nil
+	return hi, final, nil
 }
 
 // copyRange runs an INSERT into the archive with foreign keys off.
 func (a *archiver) copyRange(ctx context.Context, st *sql.Stmt, args []any) (int64, error) {
-	if a.fkOn {
+	if a.toggleFK {
 		if _, err := a.conn.ExecContext(ctx, fkPragma(false)); err != nil {
 			return 0, fmt.Errorf("switching foreign keys off for the copy: %w", err)
 		}
@@ -732,7 +748,7 @@ func (a *archiver) copyRange(ctx context.Context, st *sql.Stmt, args []any) (int
 // number of rows the copy inserted, or -1 to compare every row's content.
 func (a *archiver) deleteRange(ctx context.Context, st *sql.Stmt, args []any, dv, copied int64) (int64, error) {
 	args = append(args[:len(args):len(args)], sql.Named("qlsqlite_dv", dv), sql.Named("qlsqlite_copied", copied))
-	if a.fkOn {
+	if a.toggleFK {
 		if _, err := a.conn.ExecContext(ctx, fkPragma(true)); err != nil {
 			return 0, fmt.Errorf("switching foreign keys back on for the delete: %w", err)
 		}
@@ -752,4 +768,39 @@ func (a *archiver) callHook(phase string, batch int) {
 	if a.p.hook != nil {
 		a.p.hook(phase, batch)
 	}
+}
+
+// boundQueries returns the two queries that find a batch's upper key bound
+// among the rows of t that satisfy cond: the n-th key (OFFSET :qlsqlite_skip)
+// and, when fewer rows are left, the last one. Neither sorts: both walk the
+// primary key, forwards or backwards.
+func boundQueries(t *table, cond string) (nth, last string) {
+	nth = `SELECT ` + t.plainKey("") + ` FROM ` + t.quoted + ` WHERE ` + cond +
+		` ORDER BY ` + t.orderBy("", false) + ` LIMIT 1 OFFSET :qlsqlite_skip`
+	last = `SELECT ` + t.plainKey("") + ` FROM ` + t.quoted + ` WHERE ` + cond +
+		` ORDER BY ` + t.orderBy("", true) + ` LIMIT 1`
+	return nth, last
+}
+
+// upperBound runs the queries of boundQueries: it returns the n-th key, or
+// the last key with final set when fewer than n rows are left, or nil when
+// none is.
+func upperBound(ctx context.Context, nth, last *sql.Stmt, args []any, n, keyLen int) (hi []any, final bool, err error) {
+	hi = make([]any, keyLen)
+	ptrs := make([]any, keyLen)
+	for i := range hi {
+		ptrs[i] = &hi[i]
+	}
+	err = nth.QueryRowContext(ctx, append(args[:len(args):len(args)], sql.Named("qlsqlite_skip", n-1))...).Scan(ptrs...)
+	if errors.Is(err, sql.ErrNoRows) {
+		final = true
+		err = last.QueryRowContext(ctx, args...).Scan(ptrs...)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("finding the batch's keys: %w", err)
+	}
+	return hi, final, nil
 }

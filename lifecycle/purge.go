@@ -115,7 +115,6 @@ func PurgeWith(ctx context.Context, db *sql.DB, p PurgePolicy) (rep PurgeReport,
 
 	s := t.quoted
 	kt := t.keyTuple("")
-	order := t.orderBy("", false)
 	cond := func(first bool) string {
 		c := "(" + p.Where + ")"
 		if !first {
@@ -123,7 +122,7 @@ func PurgeWith(ctx context.Context, db *sql.DB, p PurgePolicy) (rep PurgeReport,
 		}
 		return c
 	}
-	var stmts [2][2]*sql.Stmt // [first][hi, delete]
+	var stmts [2][3]*sql.Stmt // [next, first][nth, last, delete]
 	defer func() {
 		for _, pair := range stmts {
 			for _, st := range pair {
@@ -134,10 +133,9 @@ func PurgeWith(ctx context.Context, db *sql.DB, p PurgePolicy) (rep PurgeReport,
 		}
 	}()
 	for i, first := range []bool{false, true} {
-		hi := `SELECT ` + t.plainKey("") + ` FROM (SELECT ` + t.keyList("") + ` FROM ` + s + ` WHERE ` + cond(first) +
-			` ORDER BY ` + order + ` LIMIT :qlsqlite_n) ORDER BY ` + t.orderBy("", true) + ` LIMIT 1`
+		nth, last := boundQueries(t, cond(first))
 		del := `DELETE FROM ` + s + ` WHERE ` + cond(first) + ` AND ` + kt + ` <= ` + t.paramTuple("qlsqlite_hi")
-		for j, q := range []string{hi, del} {
+		for j, q := range []string{nth, last, del} {
 			if stmts[i][j], err = conn.PrepareContext(ctx, q); err != nil {
 				return rep, fmt.Errorf("lifecycle: purge: preparing %q: %w (check Where)", q, err)
 			}
@@ -153,24 +151,19 @@ func PurgeWith(ctx context.Context, db *sql.DB, p PurgePolicy) (rep PurgeReport,
 		if lo == nil {
 			st = stmts[1]
 		}
-		args := append(append(append([]any{}, p.Args...), namedKey("qlsqlite_lo", lo)...), sql.Named("qlsqlite_n", p.BatchSize))
-		hi := make([]any, len(t.key))
-		ptrs := make([]any, len(hi))
-		for i := range hi {
-			ptrs[i] = &hi[i]
-		}
-		err := st[0].QueryRowContext(ctx, args...).Scan(ptrs...)
-		if errors.Is(err, sql.ErrNoRows) {
+		args := append(append([]any{}, p.Args...), namedKey("qlsqlite_lo", lo)...)
+		hi, final, err := upperBound(ctx, st[0], st[1], args, p.BatchSize, len(t.key))
+		if hi == nil && err == nil {
 			return rep, nil
 		}
 		if err != nil && ctx.Err() != nil {
 			return rep, fmt.Errorf("lifecycle: purge: stopped after %d rows (run it again to finish): %w (%w)", rep.Deleted, ctx.Err(), err)
 		}
 		if err != nil {
-			return rep, fmt.Errorf("lifecycle: purge: batch %d: finding the batch's keys: %w", rep.Batches+1, err)
+			return rep, fmt.Errorf("lifecycle: purge: batch %d: %w", rep.Batches+1, err)
 		}
 		args = append(append(append([]any{}, p.Args...), namedKey("qlsqlite_lo", lo)...), namedKey("qlsqlite_hi", hi)...)
-		res, err := st[1].ExecContext(ctx, args...)
+		res, err := st[2].ExecContext(ctx, args...)
 		if err != nil && ctx.Err() != nil {
 			return rep, fmt.Errorf("lifecycle: purge: stopped after %d rows (run it again to finish): %w (%w)", rep.Deleted, ctx.Err(), err)
 		}
@@ -185,6 +178,9 @@ func PurgeWith(ctx context.Context, db *sql.DB, p PurgePolicy) (rep PurgeReport,
 		rep.Batches++
 		if p.Progress != nil {
 			p.Progress(rep)
+		}
+		if final {
+			return rep, nil
 		}
 		lo = hi
 	}
