@@ -117,17 +117,25 @@ type ArchiveReport struct {
 // Archive moves the rows of p.Table that match p.Where from the main
 // database of db into the same table in the database file p.DestPath.
 //
-// Rows move in primary-key order, in batches of p.BatchSize. For each batch
+// Rows move in primary-key order, in batches of p.BatchSize; the run ends
+// with the first batch that finds fewer rows (rows that start to match
+// later are left for the next run). For each batch
 // Archive, on one dedicated connection with the archive attached:
 //
-//  1. finds the batch's key range: the next p.BatchSize matching keys;
+//  1. finds the batch's key range: up to the p.BatchSize-th matching key;
 //  2. copies the matching rows of that range into the archive, skipping keys
 //     already there (INSERT ... ON CONFLICT DO NOTHING), and commits: this
 //     transaction writes the archive file only;
-//  3. deletes from the source the matching rows of that range whose
-//     identical copy (same key, every column equal under BINARY collation)
-//     is present in the archive, and commits: this transaction writes the
-//     source file only.
+//  3. deletes from the source the rows of that range whose identical copy
+//     (same key, every column equal under BINARY collation) is present in
+//     the archive, and commits: this transaction writes the source file
+//     only. Where is not evaluated again: a row whose identical copy is in
+//     the archive is archived.
+//
+// Step 3 compares every column unless that cannot find a difference: when
+// the source's PRAGMA data_version shows that no other connection committed
+// to it since before the copy, and the archive's rows in the range are
+// exactly those the copy inserted, key presence is proof enough.
 //
 // The archive's copy is made durable (synchronous=FULL) before the delete
 // starts, so a crash, a kill or a power cut at any point leaves every row in
@@ -156,10 +164,11 @@ type ArchiveReport struct {
 //
 // Foreign keys: the archive holds no parent tables, so foreign-key
 // enforcement is switched off on the dedicated connection while rows are
-// copied into the archive and switched back on (if it was on) for the
-// delete from the source, where it guards the source's integrity: deleting
-// a row that other rows still reference fails with SQLite's constraint
-// error. Archive refuses a table that other tables reference with ON DELETE
+// copied into the archive. If other tables reference the archived table
+// (and enforcement was on), it is switched back on for each delete from
+// the source, where it guards the source's integrity: deleting a row that
+// other rows still reference fails with SQLite's constraint error, after
+// the copy (rerun after fixing the references; the copies are reused). Archive refuses a table that other tables reference with ON DELETE
 // CASCADE, SET NULL or SET DEFAULT, since deleting its rows would change
 // rows that are not archived. Triggers on the source table fire as for any
 // DELETE.

@@ -25,7 +25,7 @@ type command struct {
 
 // commands lists every subcommand; each lives in a file of its own.
 func commands() []command {
-	return []command{}
+	return []command{archiveCmd(), purgeCmd(), backupCmd(), verifyCmd(), restoreCmd()}
 }
 
 func main() {
