@@ -183,8 +183,8 @@ type RecoveryReport struct {
 
 // RejectedBackup is a backup that [RecoverFromBackup] did not use.
 type RejectedBackup struct {
-	Path string
-	Err  error
+	Path string // the backup file
+	Err  error  // why it was passed over: the error of [Verify]
 }
 
 // RecoverFromBackup checks the database file destPath and, if it is
