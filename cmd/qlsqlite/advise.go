@@ -7,9 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 
 	_ "github.com/ncruces/go-sqlite3/driver"
@@ -57,7 +54,7 @@ func runAdvise(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.Usage()
 		return errors.New("advise: --db FILE is required and takes no other arguments")
 	}
-	db, err := adviseOpen(*dbPath)
+	db, err := openDB(*dbPath, false)
 	if err != nil {
 		return err
 	}
@@ -135,23 +132,6 @@ func runAdvise(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	return nil
-}
-
-// adviseOpen opens an existing database file read-write (never creating it).
-func adviseOpen(path string) (*sql.DB, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("advise: %w", err)
-	}
-	if _, err := os.Stat(abs); err != nil {
-		return nil, fmt.Errorf("advise: %w", err)
-	}
-	u := url.URL{Scheme: "file", OmitHost: true, Path: filepath.ToSlash(abs), RawQuery: "mode=rw&_pragma=busy_timeout(5000)"}
-	db, err := sql.Open("sqlite3", u.String())
-	if err != nil {
-		return nil, fmt.Errorf("advise: open %s: %w", path, err)
-	}
-	return db, nil
 }
 
 func adviseHasTrading(ctx context.Context, db *sql.DB) (bool, error) {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/quantumleap/qlsqlite"
 	"github.com/quantumleap/qlsqlite/internal/trading"
-	"github.com/schollz/progressbar/v3"
 )
 
 // demoMarker is the table that marks a database file as the demo's own, so
@@ -72,7 +71,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	data := trading.Data{Users: f.users, Trades: f.trades, Seed: 1}
 	fmt.Fprintf(stdout, "qlsqlite demo: %s, %d users, %d trades\n", f.db, f.users, f.trades)
 	start := time.Now()
-	bar := newBar(f.progress, -1, "loading")
+	bar := newBar(os.Stderr, f.progress, -1, "loading")
 	err = trading.Load(ctx, db, data, func(done, total int) {
 		bar.ChangeMax(total)
 		bar.Set(done)
@@ -140,7 +139,7 @@ func runWorkload(ctx context.Context, db *sql.DB, data trading.Data, f demoFlags
 	if total == 0 {
 		total = f.duration.Milliseconds()
 	}
-	bar := newBar(f.progress, total, "workload")
+	bar := newBar(os.Stderr, f.progress, total, "workload")
 	defer bar.Finish()
 
 	parts := make([]*workloadResult, f.workers)
@@ -241,16 +240,4 @@ func fmtDuration(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%.2fs", d.Seconds())
 	}
-}
-
-// newBar returns a progress bar on stderr, or an invisible one.
-func newBar(visible bool, max int64, what string) *progressbar.ProgressBar {
-	return progressbar.NewOptions64(max,
-		progressbar.OptionSetDescription(what),
-		progressbar.OptionSetWriter(os.Stderr),
-		progressbar.OptionSetVisibility(visible),
-		progressbar.OptionShowCount(),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-	)
 }

@@ -78,3 +78,11 @@ func TestUnknownCommand(t *testing.T) {
 		t.Errorf("help: %v\n%s", err, out.String())
 	}
 }
+
+// runCLI runs the tool with args and returns what it printed.
+func runCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	err := run(context.Background(), args, &out)
+	return out.String(), err
+}

@@ -29,6 +29,7 @@ func commands() []command {
 		demoCommand(),
 		{"advise", "suggest indexes verified with SQLite's planner; --apply creates them", runAdvise},
 		{name: "migrate", summary: "apply, roll back and inspect schema migrations", run: cmdMigrate},
+		archiveCmd(), purgeCmd(), backupCmd(), verifyCmd(), restoreCmd(),
 	}
 }
 

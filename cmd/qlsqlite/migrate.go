@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"io/fs"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -126,13 +124,9 @@ func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 
 	// Only up and to may create the database; elsewhere a mistyped path is an error.
-	mode := "rw"
-	if action == "up" || action == "to" {
-		mode = "rwc"
-	}
-	db, err := sql.Open("sqlite3", "file:"+(&url.URL{Path: *dbPath}).EscapedPath()+"?mode="+mode+"&_pragma=busy_timeout(10000)")
+	db, err := openDB(*dbPath, action == "up" || action == "to")
 	if err != nil {
-		return err
+		return fmt.Errorf("migrate: %w", err)
 	}
 	defer db.Close()
 	if err := db.PingContext(ctx); err != nil {

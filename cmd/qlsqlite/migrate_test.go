@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,17 +8,10 @@ import (
 	"testing"
 )
 
-func runCLI(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	var buf bytes.Buffer
-	err := run(context.Background(), args, &buf)
-	return buf.String(), err
-}
-
 func TestMigrateCLITrading(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "trading.db")
 	out, err := runCLI(t, "migrate", "plan", "--db", db, "--dir", "embed:trading")
-	if err == nil || !strings.Contains(err.Error(), "unable to open") {
+	if err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Fatalf("plan on a missing database: %v\n%s", err, out)
 	}
 	out, err = runCLI(t, "migrate", "up", "--db", db, "--dir", "embed:trading")

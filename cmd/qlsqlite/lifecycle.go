@@ -1,0 +1,299 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/ncruces/go-sqlite3/driver"
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/quantumleap/qlsqlite/lifecycle"
+)
+
+// This file holds the data-lifecycle subcommands: archive, purge, backup,
+// verify and restore, over package lifecycle.
+
+func archiveCmd() command {
+	return command{"archive", "move old rows into an archive database, never losing one", runArchive}
+}
+
+func purgeCmd() command {
+	return command{"purge", "delete old rows in short batches (retention)", runPurge}
+}
+
+func backupCmd() command {
+	return command{"backup", "take a consistent online backup of a database", runBackup}
+}
+
+func verifyCmd() command {
+	return command{"verify", "check database files for corruption", runVerify}
+}
+
+func restoreCmd() command {
+	return command{"restore", "replace a database with a verified backup", runRestore}
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// selection holds the flags that say which rows of which table.
+type selection struct {
+	db, table, where, column, before string
+	args                             stringList
+	batch                            int
+	progress                         bool
+}
+
+func (s *selection) register(fs *flag.FlagSet, verb string) {
+	fs.StringVar(&s.db, "db", "", "the database `file` (required)")
+	fs.StringVar(&s.table, "table", "", "the `table` to "+verb+" (required)")
+	fs.StringVar(&s.where, "where", "", "SQL condition selecting the rows to "+verb+", with ? for each -arg")
+	fs.Var(&s.args, "arg", "a `value` for a ? in -where (repeat for each, in order)")
+	fs.StringVar(&s.column, "column", "timestamp", "the date `column` that -before compares")
+	fs.StringVar(&s.before, "before", "", "select rows whose -column is older than this `cutoff`: a date (2006-01-02), a time (2006-01-02 15:04:05, UTC), or an age (90d, 36h)")
+	fs.IntVar(&s.batch, "batch", 0, "rows per batch (0: the default, "+strconv.Itoa(lifecycle.DefaultBatchSize)+")")
+	fs.BoolVar(&s.progress, "progress", true, "show a progress bar on standard error")
+}
+
+// condition returns the Where and Args the flags describe.
+func (s *selection) condition(now time.Time) (string, []any, error) {
+	if s.db == "" || s.table == "" {
+		return "", nil, errors.New("-db and -table are required")
+	}
+	var conds []string
+	var args []any
+	if s.where != "" {
+		conds = append(conds, "("+s.where+")")
+	}
+	for _, a := range s.args {
+		args = append(args, a)
+	}
+	if s.before != "" {
+		cutoff, err := parseCutoff(s.before, now)
+		if err != nil {
+			return "", nil, err
+		}
+		// The column name is quoted, never spliced in raw; SQLite says
+		// "no such column" if it is wrong.
+		conds = append(conds, `"`+strings.ReplaceAll(s.column, `"`, `""`)+`" < ?`)
+		args = append(args, cutoff.UTC().Format(time.DateTime))
+	}
+	if len(conds) == 0 {
+		return "", nil, errors.New("give -before (a cutoff on -column) or -where (a condition) to say which rows")
+	}
+	return strings.Join(conds, " AND "), args, nil
+}
+
+// parseCutoff reads a date, a time (UTC unless it has a zone) or an age.
+func parseCutoff(v string, now time.Time) (time.Time, error) {
+	for _, layout := range []string{time.DateOnly, time.DateTime, time.RFC3339Nano} {
+		if t, err := time.ParseInLocation(layout, v, time.UTC); err == nil {
+			return t, nil
+		}
+	}
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			return now.AddDate(0, 0, -n), nil
+		}
+	}
+	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("-before %q is neither a date (2006-01-02), a time (2006-01-02 15:04:05) nor an age (90d, 36h)", v)
+}
+
+func runArchive(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("archive", flag.ContinueOnError)
+	var sel selection
+	sel.register(fs, "archive")
+	to := fs.String("to", "", "the archive database `file` (created if missing)")
+	dry := fs.Bool("dry-run", false, "count the rows that would be archived and change nothing")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	where, wargs, err := sel.condition(time.Now())
+	if err != nil {
+		return fmt.Errorf("archive: %w", err)
+	}
+	if *to == "" && !*dry {
+		return errors.New("archive: -to is required: the archive database file")
+	}
+	db, err := openDB(sel.db, false)
+	if err != nil {
+		return fmt.Errorf("archive: %w", err)
+	}
+	defer db.Close()
+
+	var bar *progressbar.ProgressBar
+	p := lifecycle.ArchivePolicy{Table: sel.table, Where: where, Args: wargs, DestPath: *to, BatchSize: sel.batch, DryRun: *dry}
+	if sel.progress && !*dry {
+		p.Progress = func(r lifecycle.ArchiveReport) {
+			if bar == nil {
+				bar = newBar(os.Stderr, true, r.Total, "archiving "+r.Table)
+			}
+			bar.Set64(r.Moved + r.Conflicts)
+		}
+	}
+	rep, err := lifecycle.Archive(ctx, db, p)
+	if bar != nil {
+		bar.Finish()
+	}
+	if err != nil {
+		return err
+	}
+	if *dry {
+		fmt.Fprintf(stdout, "dry run: %d rows of %s match; nothing was changed\n", rep.Total, rep.Table)
+		return nil
+	}
+	fmt.Fprintf(stdout, "archived %d rows of %s into %s in %v (%.0f rows/s)\n",
+		rep.Moved, rep.Table, *to, rep.Elapsed.Round(time.Millisecond), float64(rep.Moved)/rep.Elapsed.Seconds())
+	if rep.Moved > rep.Copied {
+		fmt.Fprintf(stdout, "%d of them had been copied by an interrupted run and were only removed from the source\n", rep.Moved-rep.Copied)
+	}
+	return nil
+}
+
+func runPurge(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("purge", flag.ContinueOnError)
+	var sel selection
+	sel.register(fs, "delete")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	where, wargs, err := sel.condition(time.Now())
+	if err != nil {
+		return fmt.Errorf("purge: %w", err)
+	}
+	db, err := openDB(sel.db, false)
+	if err != nil {
+		return fmt.Errorf("purge: %w", err)
+	}
+	defer db.Close()
+	var bar *progressbar.ProgressBar
+	p := lifecycle.PurgePolicy{Table: sel.table, Where: where, Args: wargs, BatchSize: sel.batch}
+	if sel.progress {
+		p.Progress = func(r lifecycle.PurgeReport) {
+			if bar == nil {
+				bar = newBar(os.Stderr, true, r.Total, "purging "+r.Table)
+			}
+			bar.Set64(r.Deleted)
+		}
+	}
+	rep, err := lifecycle.PurgeWith(ctx, db, p)
+	if bar != nil {
+		bar.Finish()
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "purged %d rows of %s in %d batches (%v)\n", rep.Deleted, rep.Table, rep.Batches, rep.Elapsed.Round(time.Millisecond))
+	return nil
+}
+
+func runBackup(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	dbPath := fs.String("db", "", "the database `file` to back up (required)")
+	to := fs.String("to", "", "the backup `file` to write (replaced atomically if it exists)")
+	progress := fs.Bool("progress", true, "show a progress bar on standard error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dbPath == "" || *to == "" {
+		return errors.New("backup: -db and -to are required")
+	}
+	db, err := openDB(*dbPath, false)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer db.Close()
+	start := time.Now()
+	var bar *progressbar.ProgressBar
+	var o lifecycle.BackupOptions
+	if *progress {
+		o.Progress = func(p lifecycle.BackupProgress) {
+			if bar == nil {
+				bar = newBar(os.Stderr, true, int64(p.PageCount), "backing up (pages)")
+			}
+			bar.Set(p.PageCount - p.Remaining)
+		}
+	}
+	err = lifecycle.BackupWith(ctx, db, *to, o)
+	if bar != nil {
+		bar.Finish()
+	}
+	if err != nil {
+		return err
+	}
+	fi, err := os.Stat(*to)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "backed up %s to %s (%d bytes) in %v\n", *dbPath, *to, fi.Size(), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	quick := fs.Bool("quick", false, "run quick_check instead of the full integrity_check")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: qlsqlite verify [-quick] file...")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return errors.New("verify: name at least one database file")
+	}
+	check := lifecycle.Verify
+	if *quick {
+		check = lifecycle.QuickVerify
+	}
+	failed := 0
+	for _, path := range fs.Args() {
+		err := check(ctx, path)
+		switch {
+		case err == nil:
+			fmt.Fprintf(stdout, "ok        %s\n", path)
+			continue
+		case errors.Is(err, lifecycle.ErrNotDatabase):
+			fmt.Fprintf(stdout, "not-a-db  %s: %v\n", path, err)
+		case errors.Is(err, lifecycle.ErrCorrupt):
+			fmt.Fprintf(stdout, "corrupt   %s: %v\n", path, err)
+		default:
+			fmt.Fprintf(stdout, "error     %s: %v\n", path, err)
+		}
+		failed++
+	}
+	if failed > 0 {
+		return fmt.Errorf("verify: %d of %d files failed", failed, fs.NArg())
+	}
+	return nil
+}
+
+func runRestore(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
+	from := fs.String("from", "", "the backup `file` to restore (it is verified first)")
+	to := fs.String("to", "", "the database `file` to replace (it must not be in use)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *from == "" || *to == "" {
+		return errors.New("restore: -from and -to are required")
+	}
+	if err := lifecycle.Restore(ctx, *from, *to); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "restored %s from %s (verified)\n", *to, *from)
+	return nil
+}

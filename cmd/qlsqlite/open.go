@@ -1,0 +1,51 @@
+package main
+
+import (
+	"database/sql"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/quantumleap/qlsqlite"
+	"github.com/schollz/progressbar/v3"
+)
+
+// openDB opens the database file at path through the qlsqlite driver for a
+// command. Unless create is set the file must exist, so that a mistyped path
+// is an error rather than a new empty database. The commands set only a busy
+// timeout: they leave the file's journal mode as they find it.
+func openDB(path string, create bool) (*sql.DB, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	mode := "rw"
+	if create {
+		mode = "rwc"
+	} else if _, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("database %s: %w", path, err)
+	}
+	u := url.URL{Scheme: "file", OmitHost: true, Path: filepath.ToSlash(abs), RawQuery: "mode=" + mode + "&_pragma=busy_timeout(10000)"}
+	return sql.Open(qlsqlite.DriverName, u.String())
+}
+
+// newBar returns a progress bar on w for long work, invisible unless show.
+func newBar(w io.Writer, show bool, max int64, what string) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(max,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetVisibility(show),
+		progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionOnCompletion(func() {
+			if show {
+				fmt.Fprintln(w)
+			}
+		}),
+	)
+}

@@ -1,0 +1,299 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/ncruces/go-sqlite3"
+)
+
+// ErrInUse is wrapped by the error of [Restore] when another connection
+// holds the destination database open.
+var ErrInUse = errors.New("lifecycle: database is in use")
+
+// Restore replaces the database file destPath with a copy of the backup at
+// backupPath. It is an offline operation: stop the programs that use
+// destPath first.
+//
+// Restore:
+//
+//  1. verifies the backup ([Verify]) and refuses one that does not pass;
+//  2. if destPath exists and SQLite can read it, checks that no other
+//     connection has it open, by taking SQLite's exclusive lock on it
+//     without waiting; it refuses with an error wrapping [ErrInUse] if that
+//     fails. In WAL mode (the platform's) every open connection that has
+//     read holds a shared lock, so this detects them; a rollback-journal
+//     database that is open but idle holds no lock and cannot be detected.
+//     If destPath is too damaged for SQLite to read its header, this check
+//     is not possible: make sure nothing uses it;
+//  3. copies the backup into a temporary file beside destPath with SQLite's
+//     backup API, sets it to WAL mode if destPath was in WAL mode (otherwise
+//     it keeps the backup's journal mode), checks it with quick_check and
+//     flushes it to disk;
+//  4. removes destPath's leftover -wal, -shm and -journal files (they belong
+//     to the database being replaced, and a stale WAL must never be applied
+//     to the restored file), then renames the copy to destPath atomically
+//     and flushes the directory.
+//
+// Until the rename, destPath is untouched; if Restore is interrupted after
+// step 4 began, run it again. Everything written to destPath after the
+// backup was taken is lost: that is what restoring means.
+//
+// A context without a deadline is given one [LongDeadline] ahead.
+func Restore(ctx context.Context, backupPath, destPath string) (err error) {
+	if backupPath == "" || destPath == "" {
+		return errors.New("lifecycle: restore: the backup path and the destination path are both required")
+	}
+	ctx, cancel := longContext(ctx)
+	defer cancel()
+	if err := Verify(ctx, backupPath); err != nil {
+		return fmt.Errorf("lifecycle: restore: the backup does not verify, refusing it: %w", err)
+	}
+	if sameFile(backupPath, destPath) {
+		return fmt.Errorf("lifecycle: restore: %s is the backup itself", destPath)
+	}
+	if fi, err := os.Stat(filepath.Dir(destPath)); err != nil || !fi.IsDir() {
+		return fmt.Errorf("lifecycle: restore: the directory of %s does not exist: create it first", destPath)
+	}
+
+	wal, err := checkNotInUse(ctx, destPath)
+	if err != nil {
+		return fmt.Errorf("lifecycle: restore: %w", err)
+	}
+
+	tmp, err := tempBeside(destPath)
+	if err != nil {
+		return fmt.Errorf("lifecycle: restore: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			removeDatabase(tmp)
+		}
+	}()
+	if err := copyDatabase(ctx, backupPath, tmp); err != nil {
+		return fmt.Errorf("lifecycle: restore: %w", err)
+	}
+	if err := finishCopy(ctx, tmp, wal); err != nil {
+		return fmt.Errorf("lifecycle: restore: %w", err)
+	}
+	for _, suffix := range []string{"-wal", "-shm", "-journal"} {
+		if err := os.Remove(destPath + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("lifecycle: restore: removing the old %s%s: %w", destPath, suffix, err)
+		}
+	}
+	if err := renameDurably(tmp, destPath); err != nil {
+		return fmt.Errorf("lifecycle: restore: %w", err)
+	}
+	return nil
+}
+
+// checkNotInUse returns whether the database at path (if any) is in WAL
+// mode, after making sure no other connection has it open (see Restore).
+func checkNotInUse(ctx context.Context, path string) (wal bool, err error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err := checkHeader(path); err != nil {
+		// Not a database, or damaged in its header: SQLite cannot lock it
+		// meaningfully. Restore documents this case.
+		return false, nil
+	}
+	c, err := sqlite3.OpenFlags(path, sqlite3.OPEN_READWRITE)
+	if err != nil {
+		return false, fmt.Errorf("opening %s: %w", path, err)
+	}
+	defer c.Close()
+	c.SetInterrupt(ctx)
+	// No busy timeout: a lock held by anyone else is an immediate answer.
+	if err := c.BusyTimeout(0); err != nil {
+		return false, err
+	}
+	var mode string
+	err = c.Exec(`PRAGMA locking_mode = EXCLUSIVE`)
+	if err == nil {
+		mode, err = pragmaText(c, `PRAGMA journal_mode`)
+	}
+	if err == nil {
+		// In exclusive locking mode the first write transaction takes the
+		// database file's EXCLUSIVE lock and keeps it until the connection
+		// closes; it cannot while another connection holds a SHARED lock.
+		err = c.Exec(`BEGIN EXCLUSIVE; COMMIT;`)
+	}
+	switch {
+	case errors.Is(err, sqlite3.BUSY) || errors.Is(err, sqlite3.LOCKED):
+		return false, fmt.Errorf("%s: %w: another connection has it open; stop the programs using it, then restore: %w", path, ErrInUse, err)
+	case isCorruption(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("locking %s: %w", path, err)
+	}
+	return strings.EqualFold(mode, "wal"), nil
+}
+
+// pragmaText runs a PRAGMA that returns one text value.
+func pragmaText(c *sqlite3.Conn, query string) (string, error) {
+	stmt, _, err := c.Prepare(query)
+	if err != nil {
+		return "", err
+	}
+	defer stmt.Close()
+	var v string
+	if stmt.Step() {
+		v = stmt.ColumnText(0)
+	}
+	return v, stmt.Err()
+}
+
+// copyDatabase copies the database at src into the (empty) file dst with
+// SQLite's backup API, so that a WAL beside src is taken into account.
+func copyDatabase(ctx context.Context, src, dst string) error {
+	c, err := sqlite3.Open(dst)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", dst, err)
+	}
+	c.SetInterrupt(ctx)
+	err = c.Restore("main", src)
+	if cerr := c.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("copying %s into %s: %w", src, dst, err)
+	}
+	return nil
+}
+
+// RecoveryReport says what [RecoverFromBackup] found and did.
+type RecoveryReport struct {
+	// DestProblem is why the destination needed recovery (the error of
+	// [Verify], or of a missing file); nil if it verified and was left alone.
+	DestProblem error
+
+	// Restored is the backup that was restored, "" if none was.
+	Restored string
+
+	// Rejected lists the newer backups that were passed over, with why.
+	Rejected []RejectedBackup
+}
+
+// RejectedBackup is a backup that [RecoverFromBackup] did not use.
+type RejectedBackup struct {
+	Path string // the backup file
+	Err  error  // why it was passed over: the error of [Verify]
+}
+
+// RecoverFromBackup checks the database file destPath and, if it is
+// corrupt, not a database, or missing, restores it from the newest backup
+// among candidates that verifies.
+//
+// Each candidate is a backup file or a directory; a directory stands for
+// the regular files in it (not recursively), leaving out temporary files of
+// [Backup] and SQLite's -wal, -shm and -journal files. Backups are tried
+// newest first, by modification time ([Backup] sets it when it renames the
+// finished copy into place); each is checked with [Verify], and the first
+// that passes is restored with [Restore], whose rules apply (destPath must
+// not be in use).
+//
+// If destPath verifies, nothing is changed and the report's DestProblem is
+// nil. If destPath cannot be checked for another reason (permissions, a
+// lock), that error is returned and nothing is changed. If no candidate
+// verifies, the error lists why each was rejected and destPath is left as
+// it was.
+func RecoverFromBackup(ctx context.Context, destPath string, candidates []string) (RecoveryReport, error) {
+	var rep RecoveryReport
+	ctx, cancel := longContext(ctx)
+	defer cancel()
+	err := Verify(ctx, destPath)
+	switch {
+	case err == nil:
+		return rep, nil
+	case errors.Is(err, ErrCorrupt), errors.Is(err, ErrNotDatabase), errors.Is(err, fs.ErrNotExist):
+		rep.DestProblem = err
+	default:
+		return rep, fmt.Errorf("lifecycle: recover: cannot tell whether %s is sound: %w", destPath, err)
+	}
+
+	backups, err := listBackups(candidates, destPath)
+	if err != nil {
+		return rep, fmt.Errorf("lifecycle: recover: %w", err)
+	}
+	if len(backups) == 0 {
+		return rep, fmt.Errorf("lifecycle: recover: %s needs recovery (%w) but no backup was found among %q", destPath, rep.DestProblem, candidates)
+	}
+	for _, b := range backups {
+		if err := ctx.Err(); err != nil {
+			return rep, fmt.Errorf("lifecycle: recover: %w", err)
+		}
+		if err := Verify(ctx, b); err != nil {
+			rep.Rejected = append(rep.Rejected, RejectedBackup{Path: b, Err: err})
+			continue
+		}
+		if err := Restore(ctx, b, destPath); err != nil {
+			return rep, fmt.Errorf("lifecycle: recover: %w", err)
+		}
+		rep.Restored = b
+		return rep, nil
+	}
+	var reasons []string
+	for _, r := range rep.Rejected {
+		reasons = append(reasons, r.Err.Error())
+	}
+	return rep, fmt.Errorf("lifecycle: recover: %s needs recovery (%w) but none of the %d backups verifies: %s", destPath, rep.DestProblem, len(backups), strings.Join(reasons, "; "))
+}
+
+// listBackups expands candidates into backup files, newest first.
+func listBackups(candidates []string, destPath string) ([]string, error) {
+	type backup struct {
+		path string
+		fi   fs.FileInfo
+	}
+	var found []backup
+	add := func(path string, fi fs.FileInfo) {
+		name := fi.Name()
+		if !fi.Mode().IsRegular() || strings.Contains(name, ".tmp-") ||
+			strings.HasSuffix(name, "-wal") || strings.HasSuffix(name, "-shm") || strings.HasSuffix(name, "-journal") {
+			return
+		}
+		if sameFile(path, destPath) {
+			return
+		}
+		found = append(found, backup{path, fi})
+	}
+	for _, c := range candidates {
+		fi, err := os.Stat(c)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			add(c, fi)
+			continue
+		}
+		entries, err := os.ReadDir(c)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			fi, err := e.Info()
+			if err != nil {
+				continue // removed meanwhile
+			}
+			add(filepath.Join(c, e.Name()), fi)
+		}
+	}
+	slices.SortStableFunc(found, func(a, b backup) int {
+		if c := b.fi.ModTime().Compare(a.fi.ModTime()); c != 0 {
+			return c
+		}
+		return strings.Compare(b.path, a.path)
+	})
+	paths := make([]string, len(found))
+	for i, b := range found {
+		paths[i] = b.path
+	}
+	return paths, nil
+}
