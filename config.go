@@ -24,6 +24,7 @@ type config struct {
 	breaker    *BreakerConfig
 	writerGate bool
 	txLock     string // the DSN's _txlock, read to know which transactions write from BEGIN
+	pool       PoolConfig
 
 	now     func() time.Time // the clock; tests replace it
 	onRetry func(error)      // called before each retry; tests watch it

@@ -27,10 +27,16 @@ type mwConn interface {
 // stays reachable (DESIGN.md, trap 1).
 type conn struct {
 	mwConn
-	raw *sqlite3.Conn
+	raw   *sqlite3.Conn
+	inner *sqliteConn
 }
 
 var _ ncruces.Conn = &conn{}
 
-// Raw returns the underlying SQLite connection.
-func (c *conn) Raw() *sqlite3.Conn { return c.raw }
+// Raw returns the underlying SQLite connection. Whatever is done with it is
+// out of qlsqlite's sight, so the connection's session is checked before it
+// is reused.
+func (c *conn) Raw() *sqlite3.Conn {
+	c.inner.health.dirty = true
+	return c.raw
+}

@@ -46,15 +46,28 @@ func (d *Driver) OpenConnector(name string) (driver.Connector, error) {
 	return NewConnector(name)
 }
 
-// Open opens a database through the qlsqlite driver. It is [sql.OpenDB] over
-// [NewConnector]: like [sql.Open] it does not connect; the first statement or
-// Ping does.
+// Open opens a database through the qlsqlite driver: [sql.OpenDB] over
+// [NewConnector], with the pool sized by [ConfigurePool]. It opens the
+// pool's minimum of warm connections ("_min_open", default
+// [DefaultMinOpen]) before it returns, and returns the error if it cannot;
+// with "_min_open=0" it connects on first use, like [sql.Open].
 func Open(dsn string, opts ...Option) (*sql.DB, error) {
 	c, err := NewConnector(dsn, opts...)
 	if err != nil {
 		return nil, err
 	}
-	return sql.OpenDB(c), nil
+	db := sql.OpenDB(c)
+	ctx := context.Background()
+	if t := c.(*Connector).db.cfg.pool.ConnTimeout; t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	if err := ConfigurePool(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 // NewConnector parses dsn (see the package documentation for its
@@ -70,11 +83,12 @@ func NewConnector(dsn string, opts ...Option) (driver.Connector, error) {
 	for _, opt := range opts {
 		opt(&cfg)
 	}
+	cfg.pool = cfg.pool.withDefaults()
 	inner, err := (&ncruces.SQLite{}).OpenConnector(rest)
 	if err != nil {
 		return nil, fmt.Errorf("qlsqlite: %w", err)
 	}
-	db := &database{cfg: cfg, inner: inner, retrier: newRetrier(cfg.retry, cfg.onRetry)}
+	db := &database{cfg: cfg, inner: inner, retrier: newRetrier(cfg.retry, cfg.onRetry), done: make(chan struct{})}
 	db.planner = newPlanner(db, DefaultPlanCache)
 	if cfg.breaker != nil {
 		db.breaker = newBreaker(*cfg.breaker, cfg.now)
@@ -93,6 +107,10 @@ type database struct {
 	retrier *retrier         // nil when retrying is off
 	breaker *breaker         // nil when the breaker is off
 	gate    *writerGate      // nil when the writer gate is off
+	done    chan struct{}    // closed when the connector closes
+
+	keepOnce sync.Once // starts the pool keeper
+	stopOnce sync.Once
 
 	schemaGen atomic.Uint64 // bumped when a statement may have changed the schema
 
@@ -133,6 +151,7 @@ func (c *Connector) Driver() driver.Driver { return c.driver }
 // Close implements [io.Closer]; [sql.DB.Close] calls it. It stops the
 // database's background work.
 func (c *Connector) Close() error {
+	c.db.stopOnce.Do(func() { close(c.db.done) })
 	c.db.planner.close()
 	return nil
 }
@@ -142,7 +161,27 @@ func (c *Connector) Close() error {
 // on top of it (outermost first): the conn that [sql.Conn.Raw] hands out,
 // the interceptor, the statement cache, the ncruces conn.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
-	dc, err := c.db.inner.Connect(ctx)
+	dc, err := c.db.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	nc := dc.(ncruces.Conn)
+	inner, err := newSQLiteConn(nc, c.db)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	mw, err := sqlmw.Driver(opened{inner}, newInterceptor(c.db, inner)).Open("")
+	if err != nil {
+		inner.Close()
+		return nil, err
+	}
+	return &conn{mwConn: mw.(mwConn), raw: nc.Raw(), inner: inner}, nil
+}
+
+// connectOnce opens an ncruces connection with the production defaults.
+func (d *database) connectOnce(ctx context.Context) (driver.Conn, error) {
+	dc, err := d.inner.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -151,17 +190,11 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		dc.Close()
 		return nil, errors.New("qlsqlite: the ncruces driver returned a connection without Raw()")
 	}
-	if err := c.db.setup(ctx, nc.Raw()); err != nil {
+	if err := d.setup(ctx, nc.Raw()); err != nil {
 		nc.Close()
 		return nil, err
 	}
-	inner := newSQLiteConn(nc, c.db)
-	mw, err := sqlmw.Driver(opened{inner}, newInterceptor(c.db, inner)).Open("")
-	if err != nil {
-		inner.Close()
-		return nil, err
-	}
-	return &conn{mwConn: mw.(mwConn), raw: nc.Raw()}, nil
+	return nc, nil
 }
 
 // setup runs the production defaults on a new connection.

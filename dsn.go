@@ -62,6 +62,49 @@ var dsnParams = [...]dsnParam{
 		c.writerGate, err = parseBool(v)
 		return err
 	}},
+	{"_max_open", func(c *config, v string) (err error) {
+		c.pool.MaxOpen, err = parsePoolCount(v)
+		return err
+	}},
+	{"_max_idle", func(c *config, v string) (err error) {
+		c.pool.MaxIdle, err = parsePoolCount(v)
+		return err
+	}},
+	{"_min_open", func(c *config, v string) (err error) {
+		c.pool.MinOpen, err = parsePoolCount(v)
+		return err
+	}},
+	{"_idle_timeout", func(c *config, v string) (err error) {
+		c.pool.IdleTimeout, err = parsePoolDuration(v)
+		return err
+	}},
+	{"_max_lifetime", func(c *config, v string) (err error) {
+		c.pool.MaxLifetime, err = parsePoolDuration(v)
+		return err
+	}},
+	{"_conn_timeout", func(c *config, v string) (err error) {
+		c.pool.ConnTimeout, err = parsePoolDuration(v)
+		return err
+	}},
+}
+
+// parsePoolCount reads a pool size where 0 means none or no limit, as in
+// database/sql (PoolConfig spells that -1: its zero means the default).
+func parsePoolCount(v string) (int, error) {
+	n, err := parseCount(v)
+	if n == 0 {
+		n = -1
+	}
+	return n, err
+}
+
+// parsePoolDuration reads a pool duration where 0 means never.
+func parsePoolDuration(v string) (time.Duration, error) {
+	d, err := parseDuration(v)
+	if d == 0 {
+		d = -1
+	}
+	return d, err
 }
 
 // setBreaker applies a breaker setting unless the breaker is off (then the

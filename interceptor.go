@@ -36,6 +36,16 @@ type session interface {
 	// inTx reports whether a transaction is open, in which case no single
 	// statement may be retried.
 	inTx() bool
+	// observe is told every call's error and whether a transaction was
+	// open when the call began: after a fatal error the connection is not
+	// reused.
+	observe(err error, inTx bool)
+}
+
+// outcome records a call's error with the breaker and the connection.
+func (i *interceptor) outcome(err error, inTx bool) {
+	i.breaker.record(err)
+	i.session.observe(err, inTx)
 }
 
 func newInterceptor(db *database, s session) *interceptor {
@@ -74,7 +84,7 @@ func (i *interceptor) ConnExecContext(ctx context.Context, conn driver.ExecerCon
 		res, err = again(ctx, i.retrier, err, func() (driver.Result, error) { return conn.ExecContext(ctx, query, args) })
 	}
 	err = surfaceCtxErr(ctx, err)
-	i.breaker.record(err)
+	i.outcome(err, !autocommit)
 	sc.release()
 	return res, err
 }
@@ -92,7 +102,7 @@ func (i *interceptor) ConnQueryContext(ctx context.Context, conn driver.QueryerC
 	}
 	if err != nil {
 		err = surfaceCtxErr(ctx, err)
-		i.breaker.record(err)
+		i.outcome(err, i.session.inTx())
 		sc.release()
 		return ctx, nil, err
 	}
@@ -110,7 +120,7 @@ func (i *interceptor) ConnPrepareContext(ctx context.Context, conn driver.ConnPr
 		stmt, err = again(sctx, i.retrier, err, func() (driver.Stmt, error) { return conn.PrepareContext(sctx, query) })
 	}
 	err = surfaceCtxErr(sctx, err)
-	i.breaker.record(err)
+	i.outcome(err, i.session.inTx())
 	sc.release()
 	return ctx, stmt, err
 }
@@ -128,7 +138,7 @@ func (i *interceptor) ConnBeginTx(ctx context.Context, conn driver.ConnBeginTx, 
 		tx, err = again(sctx, i.retrier, err, func() (driver.Tx, error) { return conn.BeginTx(sctx, opts) })
 	}
 	err = surfaceCtxErr(sctx, err)
-	i.breaker.record(err)
+	i.outcome(err, i.session.inTx())
 	sc.release()
 	return ctx, tx, err
 }
@@ -137,7 +147,7 @@ func (i *interceptor) ConnBeginTx(ctx context.Context, conn driver.ConnBeginTx, 
 // shows, so the breaker counts it.
 func (i *interceptor) TxCommit(ctx context.Context, tx driver.Tx) error {
 	err := tx.Commit()
-	i.breaker.record(err)
+	i.outcome(err, i.session.inTx())
 	return err
 }
 
@@ -153,7 +163,7 @@ func (i *interceptor) StmtExecContext(ctx context.Context, stmt driver.StmtExecC
 		res, err = again(ctx, i.retrier, err, func() (driver.Result, error) { return stmt.ExecContext(ctx, args) })
 	}
 	err = surfaceCtxErr(ctx, err)
-	i.breaker.record(err)
+	i.outcome(err, !autocommit)
 	sc.release()
 	return res, err
 }
@@ -178,7 +188,7 @@ func (i *interceptor) RowsNext(ctx context.Context, rows driver.Rows, dest []dri
 	err := rows.Next(dest)
 	if err != nil && err != io.EOF {
 		err = surfaceCtxErr(ctx, err)
-		i.breaker.record(err)
+		i.outcome(err, i.session.inTx())
 	}
 	return err
 }

@@ -24,12 +24,19 @@ type sqliteConn struct {
 	stmts        *stmtCache
 	gateHeld     bool          // a write transaction holds the database's writer gate
 	waited       time.Duration // time spent waiting for the writer gate, summed
+	health       health        // what the pool checks (pool.go)
 }
 
-func newSQLiteConn(nc ncruces.Conn, db *database) *sqliteConn {
+func newSQLiteConn(nc ncruces.Conn, db *database) (*sqliteConn, error) {
 	c := &sqliteConn{Conn: nc, exec: nc.(driver.ExecerContext), db: db, stmts: newStmtCache(db.cfg.stmtCache, &db.schemaGen)}
+	var err error
+	if c.health.queryOnly, c.health.foreignKeys, err = c.readSession(); err != nil {
+		return nil, err
+	}
+	c.health.created = db.cfg.now()
+	c.health.returned = c.health.created
 	db.track(c)
-	return c
+	return c, nil
 }
 
 var (
@@ -75,6 +82,7 @@ func (c *sqliteConn) ExecContext(ctx context.Context, query string, args []drive
 		c.leaveGate(gated)
 		if mayChangeSchema(query) {
 			c.db.schemaChanged()
+			c.health.dirty = true
 		}
 		return res, err
 	}
@@ -228,7 +236,11 @@ func (c *sqliteConn) take(ctx context.Context, query string) (*cachedStmt, error
 			return nil, err
 		}
 	}
-	return c.stmts.take(ctx, query, c.prepare)
+	s, err := c.stmts.take(ctx, query, c.prepare)
+	if err == nil && s.ddl {
+		c.health.dirty = true
+	}
+	return s, err
 }
 
 // prepare prepares one statement; SQL with a tail (several statements) is an
