@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -16,6 +18,8 @@ import (
 
 	"github.com/quantumleap/qlsqlite"
 	"github.com/quantumleap/qlsqlite/internal/trading"
+	"github.com/quantumleap/qlsqlite/lifecycle"
+	"github.com/quantumleap/qlsqlite/migrate"
 )
 
 // demoMarker is the table that marks a database file as the demo's own, so
@@ -43,12 +47,12 @@ type demoFlags struct {
 func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	var f demoFlags
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.StringVar(&f.db, "db", "qlsqlite-demo.db", "database file (made by the demo; recreated on each run)")
+	fs.StringVar(&f.db, "db", "qlsqlite-demo.db", "database file (made by the demo; recreated on each run, with its -archive.db and -backup.db)")
 	fs.IntVar(&f.users, "users", 2000, "synthetic users")
 	fs.IntVar(&f.trades, "trades", 100_000, "synthetic trades")
 	fs.IntVar(&f.workers, "workers", 16, "concurrent goroutines running the workload")
-	fs.DurationVar(&f.duration, "duration", 10*time.Second, "how long to run the workload")
-	fs.IntVar(&f.ops, "ops", 0, "run this many operations instead of running for --duration")
+	fs.DurationVar(&f.duration, "duration", 10*time.Second, "how long each workload run lasts (one before the advice, one after)")
+	fs.IntVar(&f.ops, "ops", 0, "run this many operations per workload run instead of running for --duration")
 	fs.BoolVar(&f.progress, "progress", true, "show progress bars on stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -56,23 +60,32 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	if f.workers < 1 || f.users < 1 || f.trades < 0 || f.ops < 0 || f.duration <= 0 && f.ops == 0 {
 		return errors.New("demo: --workers and --users must be at least 1, --trades and --ops at least 0, and --duration positive unless --ops is set")
 	}
-
-	if err := removeDemoDB(ctx, f.db); err != nil {
+	archivePath, backupPath := demoSibling(f.db, "archive"), demoSibling(f.db, "backup")
+	if err := removeDemoDB(ctx, f.db, archivePath, backupPath); err != nil {
 		return err
 	}
-	db, err := qlsqlite.Open("file:" + f.db)
+	db, err := qlsqlite.Open("file:"+f.db, qlsqlite.WithPool(qlsqlite.PoolConfig{MaxOpen: max(f.workers, 4), MinOpen: 4}))
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(max(f.workers, 4))
-	db.SetMaxIdleConns(max(f.workers, 4))
+	fmt.Fprintf(stdout, "qlsqlite demo: %s, %d users, %d trades, %d workers\n\n", f.db, f.users, f.trades, f.workers)
+
+	// The schema, as migration 1 (no secondary indexes: the advisor's job).
+	m, err := migrate.New(db, trading.Migrations, migrate.WithoutBackup())
+	if err != nil {
+		return err
+	}
+	if err := m.UpTo(ctx, 1); err != nil {
+		return err
+	}
+	v, _ := m.Version(ctx)
+	fmt.Fprintf(stdout, "schema: migrated to version %d (migration 2, the platform's own index plan, left pending)\n", v)
 
 	data := trading.Data{Users: f.users, Trades: f.trades, Seed: 1}
-	fmt.Fprintf(stdout, "qlsqlite demo: %s, %d users, %d trades\n", f.db, f.users, f.trades)
 	start := time.Now()
 	bar := newBar(os.Stderr, f.progress, -1, "loading")
-	err = trading.Load(ctx, db, data, func(done, total int) {
+	err = trading.Fill(ctx, db, data, func(done, total int) {
 		bar.ChangeMax(total)
 		bar.Set(done)
 	})
@@ -85,18 +98,104 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "loaded in %v\n\n", time.Since(start).Round(time.Millisecond))
 
-	res, err := runWorkload(ctx, db, data, f)
+	before, err := runWorkload(ctx, db, data, f)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "mixed workload: %d workers, %v\n", f.workers, res.elapsed.Round(time.Millisecond))
-	res.print(stdout)
+	fmt.Fprintf(stdout, "mixed workload, no secondary indexes: %d workers, %v\n", f.workers, before.elapsed.Round(time.Millisecond))
+	before.print(stdout)
+
+	if err := demoAdvice(ctx, db, stdout); err != nil {
+		return err
+	}
+	after, err := runWorkload(ctx, db, data, f)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nmixed workload, with the advised indexes: %d workers, %v\n", f.workers, after.elapsed.Round(time.Millisecond))
+	after.print(stdout)
+	fmt.Fprintf(stdout, "p95 of all statements: %s before, %s after\n", pct(before.all(), 95), pct(after.all(), 95))
+
+	if err := demoLifecycle(ctx, db, data, archivePath, backupPath, stdout); err != nil {
+		return err
+	}
 	return nil
 }
 
-// removeDemoDB deletes a database the demo made earlier, and refuses to
-// touch any other file.
-func removeDemoDB(ctx context.Context, path string) error {
+// demoSibling names a file the demo makes beside its database.
+func demoSibling(db, what string) string {
+	return strings.TrimSuffix(db, filepath.Ext(db)) + "-" + what + ".db"
+}
+
+// demoAdvice asks the advisor about the platform's typical statements,
+// prints its suggestions and applies them.
+func demoAdvice(ctx context.Context, db *sql.DB, w io.Writer) error {
+	var queries []string
+	for _, s := range trading.Statements() {
+		queries = append(queries, s.SQL)
+	}
+	advice, err := qlsqlite.Advise(ctx, db, queries...)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nindex advice (verified with EXPLAIN QUERY PLAN): %d indexes\n", len(advice))
+	for _, a := range advice {
+		fmt.Fprintf(w, "  %s\n", a.CreateSQL)
+		for _, p := range a.Plans {
+			fmt.Fprintf(w, "      %s\n        before: %s\n        after:  %s\n", oneLine(p.Query), planLine(p.Before), planLine(p.After))
+		}
+	}
+	if err := qlsqlite.ApplyAdvice(ctx, db, advice...); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "applied.")
+	return nil
+}
+
+// demoLifecycle archives the trades older than a week and backs the
+// database up.
+func demoLifecycle(ctx context.Context, db *sql.DB, data trading.Data, archivePath, backupPath string, w io.Writer) error {
+	cutoff := time.Now().UTC().AddDate(0, 0, -7)
+	rep, err := lifecycle.Archive(ctx, db, lifecycle.ArchivePolicy{
+		Table:    "trades",
+		Where:    "timestamp < ?",
+		Args:     []any{cutoff.Format(trading.TimeLayout)},
+		DestPath: archivePath,
+	})
+	if err != nil {
+		return err
+	}
+	rate := float64(rep.Moved) / max(rep.Elapsed.Seconds(), 1e-9)
+	fmt.Fprintf(w, "\narchived %d trades older than %s into %s in %v (%.0f rows/s)\n",
+		rep.Moved, cutoff.Format(time.DateOnly), archivePath, rep.Elapsed.Round(time.Millisecond), rate)
+
+	start := time.Now()
+	if err := lifecycle.Backup(ctx, db, backupPath); err != nil {
+		return err
+	}
+	if err := lifecycle.Verify(ctx, backupPath); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "backed up to %s and verified in %v\n", backupPath, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func oneLine(q string) string { return strings.Join(strings.Fields(q), " ") }
+
+// planLine renders a multi-line plan on one line.
+func planLine(plan string) string {
+	var steps []string
+	for _, l := range strings.Split(plan, "\n") {
+		if l = strings.TrimLeft(strings.TrimSpace(l), "|-`"); l != "" && l != "QUERY PLAN" {
+			steps = append(steps, l)
+		}
+	}
+	return strings.Join(steps, "; ")
+}
+
+// removeDemoDB deletes a database the demo made earlier, with the files
+// it made beside it, and refuses to touch any other file.
+func removeDemoDB(ctx context.Context, path string, siblings ...string) error {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -110,9 +209,11 @@ func removeDemoDB(ctx context.Context, path string) error {
 	if err != nil || n == 0 {
 		return fmt.Errorf("demo: %s exists and is not a database the demo made; pass --db with a new path", path)
 	}
-	for _, p := range []string{path, path + "-wal", path + "-shm"} {
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
+	for _, base := range append([]string{path}, siblings...) {
+		for _, p := range []string{base, base + "-wal", base + "-shm"} {
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
 		}
 	}
 	return nil
@@ -198,6 +299,15 @@ func runWorkload(ctx context.Context, db *sql.DB, data trading.Data, f demoFlags
 		}
 	}
 	return res, nil
+}
+
+// all returns every latency of the run.
+func (r *workloadResult) all() []time.Duration {
+	var all []time.Duration
+	for _, lat := range r.lat {
+		all = append(all, lat...)
+	}
+	return all
 }
 
 // print writes the latency table.

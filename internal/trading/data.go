@@ -66,10 +66,16 @@ func UserID(i int) string { return fmt.Sprintf("user-%05d", i) }
 // batched transactions; progress, if not nil, is called with the rows
 // written so far and the total.
 func Load(ctx context.Context, db *sql.DB, d Data, progress func(done, total int)) error {
-	d = d.withDefaults()
 	if _, err := db.ExecContext(ctx, Schema); err != nil {
 		return fmt.Errorf("trading: creating the schema: %w", err)
 	}
+	return Fill(ctx, db, d, progress)
+}
+
+// Fill is [Load] on a database that has the schema already, made by
+// [Migrations] for instance; its tables must be empty.
+func Fill(ctx context.Context, db *sql.DB, d Data, progress func(done, total int)) error {
+	d = d.withDefaults()
 	r := rand.New(rand.NewPCG(d.Seed, d.Seed^0x9e3779b97f4a7c15))
 	zipf := rand.NewZipf(r, 1.2, 1, uint64(d.Symbols-1))
 	span := time.Duration(d.Days) * 24 * time.Hour
