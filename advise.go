@@ -337,13 +337,22 @@ type StatisticsIssue struct {
 }
 
 // AuditIndexes audits the indexes of db's main database against the plans
-// of in: the indexes no plan reads, those another index makes redundant, and
+// of in (when in is empty and db was opened with qlsqlite, against the plans
+// qlsqlite captured for the statements run so far, see [CapturedPlans]): the
+// indexes no plan reads, those another index makes redundant, and
 // the tables whose statistics are missing or stale, each with the statement
 // that fixes it. It never changes db.
 //
 // A query of in that does not prepare is reported in an error joining one
 // [*AdviceQueryError] per failed query, returned with the audit of the rest.
 func AuditIndexes(ctx context.Context, db *sql.DB, in AuditInput) (IndexAudit, error) {
+	if len(in.Plans) == 0 && len(in.Queries) == 0 {
+		if plans, err := CapturedPlans(ctx, db); err == nil {
+			for _, p := range plans {
+				in.Plans = append(in.Plans, p.String())
+			}
+		}
+	}
 	a, err := advise.AuditIndexes(ctx, db, in.Plans, in.Queries, advise.Options{})
 	out := IndexAudit{PlansSeen: a.PlansSeen}
 	for _, i := range a.Unused {

@@ -110,6 +110,21 @@ func (b *breaker) allow() error {
 	return &circuitOpenError{classOf: classOf{Connection}, cause: b.cause, retryIn: b.delay - b.now().Sub(b.openedAt)}
 }
 
+// refuse is allow for work that is no trial of the storage (opening a
+// connection): it fails fast while the breaker is open and its delay runs,
+// and takes no trial permit.
+func (b *breaker) refuse() error {
+	if b == nil || !b.notClosed.Load() || !b.cb.IsOpen() {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if wait := b.delay - b.now().Sub(b.openedAt); wait > 0 {
+		return &circuitOpenError{classOf: classOf{Connection}, cause: b.cause, retryIn: wait}
+	}
+	return nil
+}
+
 // record counts a call's outcome. Infrastructure failures and work still
 // locked out after every retry count as failures; timeouts and cancellations
 // count as nothing; anything else, errors of the statement included, is a

@@ -26,6 +26,9 @@ type config struct {
 	txLock     string // the DSN's _txlock, read to know which transactions write from BEGIN
 	pool       PoolConfig
 
+	optimize      bool          // statistics upkeep (optimize.go)
+	optimizeEvery time.Duration // how often; 0: only at open and close
+
 	now     func() time.Time // the clock; tests replace it
 	onRetry func(error)      // called before each retry; tests watch it
 
@@ -36,13 +39,15 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		timeout:    DefaultTimeout,
-		stmtCache:  DefaultStmtCache,
-		defaults:   true,
-		retry:      DefaultRetry,
-		breaker:    &BreakerConfig{Failures: DefaultBreakerFailures, Delay: DefaultBreakerDelay, Successes: DefaultBreakerSuccesses},
-		writerGate: true,
-		now:        time.Now,
+		timeout:       DefaultTimeout,
+		stmtCache:     DefaultStmtCache,
+		defaults:      true,
+		retry:         DefaultRetry,
+		breaker:       &BreakerConfig{Failures: DefaultBreakerFailures, Delay: DefaultBreakerDelay, Successes: DefaultBreakerSuccesses},
+		writerGate:    true,
+		optimize:      true,
+		optimizeEvery: DefaultOptimizeEvery,
+		now:           time.Now,
 	}
 }
 

@@ -109,7 +109,8 @@ type database struct {
 	gate    *writerGate      // nil when the writer gate is off
 	done    chan struct{}    // closed when the connector closes
 
-	keepOnce sync.Once // starts the pool keeper
+	keepOnce     sync.Once // starts the pool keeper
+	optimizeOnce sync.Once // starts the statistics upkeep
 	stopOnce sync.Once
 
 	schemaGen atomic.Uint64 // bumped when a statement may have changed the schema
@@ -165,6 +166,7 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.db.optimizeLoop()
 	nc := dc.(ncruces.Conn)
 	inner, err := newSQLiteConn(nc, c.db)
 	if err != nil {
@@ -194,6 +196,7 @@ func (d *database) connectOnce(ctx context.Context) (driver.Conn, error) {
 		nc.Close()
 		return nil, err
 	}
+	d.optimizeOnOpen(nc)
 	return nc, nil
 }
 

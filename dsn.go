@@ -82,6 +82,14 @@ var dsnParams = [...]dsnParam{
 		c.pool.MaxLifetime, err = parsePoolDuration(v)
 		return err
 	}},
+	{"_optimize", func(c *config, v string) (err error) {
+		c.optimize, err = parseBool(v)
+		return err
+	}},
+	{"_optimize_every", func(c *config, v string) (err error) {
+		c.optimizeEvery, err = parseDuration(v)
+		return err
+	}},
 	{"_conn_timeout", func(c *config, v string) (err error) {
 		c.pool.ConnTimeout, err = parsePoolDuration(v)
 		return err

@@ -35,6 +35,9 @@ func (g *writerGate) acquire(ctx context.Context) (time.Duration, error) {
 	return time.Since(start), err
 }
 
+// tryAcquire takes the gate if it is free now. A nil gate always is.
+func (g *writerGate) tryAcquire() bool { return g == nil || g.sem.TryAcquire(1) }
+
 func (g *writerGate) release() {
 	if g != nil {
 		g.sem.Release(1)

@@ -104,3 +104,27 @@ func TestPlannerStopsWithDB(t *testing.T) {
 		t.Error("flush after close succeeded")
 	}
 }
+
+func TestAuditWithCapturedPlans(t *testing.T) {
+	db, err := sql.Open(DriverName, "file:"+filepath.Join(t.TempDir(), "audit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if _, err := db.Exec(`CREATE TABLE t (a, b, c); CREATE INDEX t_a ON t (a); CREATE INDEX t_c ON t (c)`); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Query(`SELECT b FROM t WHERE a = ?`, 1) // uses t_a, never t_c
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	audit, err := AuditIndexes(ctx, db, AuditInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if audit.PlansSeen == 0 || len(audit.Unused) != 1 || audit.Unused[0].Index != "t_c" {
+		t.Errorf("audit from captured plans: %+v", audit)
+	}
+}

@@ -279,8 +279,12 @@ func (c *sqliteConn) sessionChanged() error {
 
 // connect opens an ncruces connection, bounded by "_conn_timeout" and
 // retried while the database is locked (applying the production defaults
-// switches the journal mode, which needs a lock).
+// switches the journal mode, which needs a lock). While the circuit breaker
+// is open it fails fast, and a failure to open counts toward opening it.
 func (d *database) connect(ctx context.Context) (driver.Conn, error) {
+	if err := d.breaker.refuse(); err != nil {
+		return nil, err // the storage is failing: do not even open
+	}
 	if t := d.cfg.pool.ConnTimeout; t > 0 {
 		if _, ok := ctx.Deadline(); !ok {
 			var cancel context.CancelFunc
@@ -293,7 +297,9 @@ func (d *database) connect(ctx context.Context) (driver.Conn, error) {
 		dc, err = again(ctx, d.retrier, err, func() (driver.Conn, error) { return d.connectOnce(ctx) })
 	}
 	if err != nil {
-		return nil, surfaceCtxErr(ctx, err)
+		err = surfaceCtxErr(ctx, err)
+		d.breaker.record(err) // opening is no trial of writing: only failures count
+		return nil, err
 	}
 	return dc, nil
 }

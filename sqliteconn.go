@@ -222,6 +222,7 @@ func (c *sqliteConn) QueryContext(ctx context.Context, query string, args []driv
 func (c *sqliteConn) Close() error {
 	c.leaveGate(true) // a transaction left open by a connection closed under it
 	c.stmts.close()
+	c.optimizeOnClose()
 	c.db.untrack(c)
 	return c.Conn.Close()
 }
