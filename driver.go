@@ -111,7 +111,7 @@ type database struct {
 
 	keepOnce     sync.Once // starts the pool keeper
 	optimizeOnce sync.Once // starts the statistics upkeep
-	stopOnce sync.Once
+	stopOnce     sync.Once
 
 	schemaGen atomic.Uint64 // bumped when a statement may have changed the schema
 

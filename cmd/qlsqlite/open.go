@@ -16,7 +16,8 @@ import (
 // openDB opens the database file at path through the qlsqlite driver for a
 // command. Unless create is set the file must exist, so that a mistyped path
 // is an error rather than a new empty database. The commands set only a busy
-// timeout: they leave the file's journal mode as they find it.
+// timeout and change nothing in the file unasked: its journal mode stays as
+// they find it, and no statistics are gathered (_optimize=off).
 func openDB(path string, create bool) (*sql.DB, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -28,7 +29,7 @@ func openDB(path string, create bool) (*sql.DB, error) {
 	} else if _, err := os.Stat(abs); err != nil {
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
-	u := url.URL{Scheme: "file", OmitHost: true, Path: filepath.ToSlash(abs), RawQuery: "mode=" + mode + "&_pragma=busy_timeout(10000)"}
+	u := url.URL{Scheme: "file", OmitHost: true, Path: filepath.ToSlash(abs), RawQuery: "mode=" + mode + "&_pragma=busy_timeout(10000)&_optimize=off"}
 	return sql.Open(qlsqlite.DriverName, u.String())
 }
 
