@@ -6,28 +6,50 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // stmtContext is the context a statement runs under when its caller's
 // context has no deadline: the caller's context plus the default deadline.
 //
-// It exists only because it is cheaper than [context.WithTimeout] on the
-// per-statement path: SQLite learns about cancellation by polling Err from its
-// progress handler (ncruces never waits on Done), so Err compares the clock
-// with the deadline and no timer is armed unless somebody asks for Done.
+// It exists because it is cheaper than [context.WithTimeout] on the
+// per-statement path. SQLite learns about cancellation by polling Err (ncruces
+// polls it as each row is stepped and every 1000 virtual machine
+// instructions, and never waits on Done), so:
+//   - no timer is armed unless somebody asks for Done;
+//   - Err reads the clock on one poll in [pollsPerClockRead], so a statement
+//     notices its deadline a few polls late (microseconds of work, or a few
+//     busy-handler retries) and a short one never reads the clock at all;
+//   - each connection's interceptor keeps one spare, so that steady traffic
+//     allocates none.
 type stmtContext struct {
 	context.Context // the caller's
 	deadline        time.Time
 	timeout         time.Duration
+	polls           atomic.Uint32
+	expired         atomic.Bool
 
 	mu   sync.Mutex
 	done chan struct{} // made by Done, on demand
 	stop func() bool   // stops what closes done
 }
 
+// pollsPerClockRead is how often Err reads the clock. Deadlines under a
+// millisecond (tests) are checked on every poll.
+const pollsPerClockRead = 16
+
 func newStmtContext(parent context.Context, timeout time.Duration) *stmtContext {
-	return &stmtContext{Context: parent, deadline: time.Now().Add(timeout), timeout: timeout}
+	c := &stmtContext{}
+	c.reset(parent, timeout)
+	return c
+}
+
+// reset makes c a fresh context for a new statement.
+func (c *stmtContext) reset(parent context.Context, timeout time.Duration) {
+	c.Context, c.timeout, c.deadline = parent, timeout, time.Now().Add(timeout)
+	c.polls.Store(0)
+	c.expired.Store(false)
 }
 
 // Deadline implements [context.Context].
@@ -38,9 +60,16 @@ func (c *stmtContext) Err() error {
 	if err := c.Context.Err(); err != nil {
 		return err
 	}
+	if c.expired.Load() {
+		return context.DeadlineExceeded
+	}
+	if c.polls.Add(1)%pollsPerClockRead != 0 && c.timeout >= time.Millisecond {
+		return nil
+	}
 	if time.Now().Before(c.deadline) {
 		return nil
 	}
+	c.expired.Store(true)
 	return context.DeadlineExceeded
 }
 
@@ -59,7 +88,7 @@ func (c *stmtContext) Done() <-chan struct{} {
 				close(done)
 			}
 		}
-		timer := time.AfterFunc(time.Until(c.deadline), closeDone)
+		timer := time.AfterFunc(time.Until(c.deadline), func() { c.expired.Store(true); closeDone() })
 		stopParent := context.AfterFunc(c.Context, closeDone)
 		c.done = done
 		c.stop = func() bool { stopParent(); return timer.Stop() }
@@ -67,16 +96,20 @@ func (c *stmtContext) Done() <-chan struct{} {
 	return c.done
 }
 
-// release frees what Done armed, if anything. The statement is over.
-func (c *stmtContext) release() {
+// release frees what Done armed, if anything, and reports whether c can
+// be reused for another statement (it can unless Done was asked for).
+func (c *stmtContext) release() (reusable bool) {
 	if c == nil {
-		return
+		return false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stop != nil {
 		c.stop()
+		return false
 	}
+	c.Context = context.Background() // no reference to the caller's context kept
+	return true
 }
 
 // timeoutError is returned by a statement that was stopped because its

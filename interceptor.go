@@ -25,10 +25,11 @@ import (
 //     released when the rows close.
 type interceptor struct {
 	sqlmw.NullInterceptor
-	timeout timeout  // the default statement deadline
-	retrier *retrier // nil: no retries
-	breaker *breaker // nil: no breaker
-	session session  // the connection beneath
+	timeout time.Duration // the default statement deadline; 0: none
+	retrier *retrier      // nil: no retries
+	breaker *breaker      // nil: no breaker
+	session session       // the connection beneath
+	spare   *stmtContext  // a released statement context, for the next statement
 }
 
 // session is what the interceptor asks of the connection beneath it.
@@ -49,23 +50,34 @@ func (i *interceptor) outcome(err error, inTx bool) {
 }
 
 func newInterceptor(db *database, s session) *interceptor {
-	return &interceptor{timeout: timeout(db.cfg.timeout), retrier: db.retrier, breaker: db.breaker, session: s}
+	return &interceptor{timeout: db.cfg.timeout, retrier: db.retrier, breaker: db.breaker, session: s}
 }
 
-// timeout is the default statement deadline, applied when the caller's
-// context has none.
-type timeout time.Duration
-
-// apply returns the context a statement should run under.
-func (t timeout) apply(ctx context.Context) (context.Context, *stmtContext) {
-	if t <= 0 {
+// deadline returns the context a statement should run under: the caller's,
+// with the default deadline added when it has none.
+func (i *interceptor) deadline(ctx context.Context) (context.Context, *stmtContext) {
+	if i.timeout <= 0 {
 		return ctx, nil
 	}
 	if _, ok := ctx.Deadline(); ok {
 		return ctx, nil
 	}
-	sc := newStmtContext(ctx, time.Duration(t))
+	sc := i.spare
+	if sc != nil {
+		i.spare = nil
+		sc.reset(ctx, i.timeout)
+	} else {
+		sc = newStmtContext(ctx, i.timeout)
+	}
 	return sc, sc
+}
+
+// release ends a statement's context, keeping it as the spare if it can be
+// reused.
+func (i *interceptor) release(sc *stmtContext) {
+	if sc.release() && i.spare == nil {
+		i.spare = sc
+	}
 }
 
 // ConnExecContext implements [sqlmw.Interceptor]. An autocommit statement
@@ -77,7 +89,7 @@ func (i *interceptor) ConnExecContext(ctx context.Context, conn driver.ExecerCon
 	if err := i.breaker.allow(); err != nil {
 		return nil, err
 	}
-	ctx, sc := i.timeout.apply(ctx)
+	ctx, sc := i.deadline(ctx)
 	autocommit := !i.session.inTx()
 	res, err := conn.ExecContext(ctx, query, args)
 	if err != nil && autocommit {
@@ -85,7 +97,7 @@ func (i *interceptor) ConnExecContext(ctx context.Context, conn driver.ExecerCon
 	}
 	err = surfaceCtxErr(ctx, err)
 	i.outcome(err, !autocommit)
-	sc.release()
+	i.release(sc)
 	return res, err
 }
 
@@ -95,7 +107,7 @@ func (i *interceptor) ConnQueryContext(ctx context.Context, conn driver.QueryerC
 	if err := i.breaker.allow(); err != nil {
 		return ctx, nil, err
 	}
-	ctx, sc := i.timeout.apply(ctx)
+	ctx, sc := i.deadline(ctx)
 	rows, err := conn.QueryContext(ctx, query, args)
 	if err != nil {
 		rows, err = again(ctx, i.retrier, err, func() (driver.Rows, error) { return conn.QueryContext(ctx, query, args) })
@@ -103,7 +115,7 @@ func (i *interceptor) ConnQueryContext(ctx context.Context, conn driver.QueryerC
 	if err != nil {
 		err = surfaceCtxErr(ctx, err)
 		i.outcome(err, i.session.inTx())
-		sc.release()
+		i.release(sc)
 		return ctx, nil, err
 	}
 	return ctx, rows, nil
@@ -114,14 +126,14 @@ func (i *interceptor) ConnPrepareContext(ctx context.Context, conn driver.ConnPr
 	if err := i.breaker.allow(); err != nil {
 		return ctx, nil, err
 	}
-	sctx, sc := i.timeout.apply(ctx)
+	sctx, sc := i.deadline(ctx)
 	stmt, err := conn.PrepareContext(sctx, query)
 	if err != nil {
 		stmt, err = again(sctx, i.retrier, err, func() (driver.Stmt, error) { return conn.PrepareContext(sctx, query) })
 	}
 	err = surfaceCtxErr(sctx, err)
 	i.outcome(err, i.session.inTx())
-	sc.release()
+	i.release(sc)
 	return ctx, stmt, err
 }
 
@@ -132,14 +144,14 @@ func (i *interceptor) ConnBeginTx(ctx context.Context, conn driver.ConnBeginTx, 
 	if err := i.breaker.allow(); err != nil {
 		return ctx, nil, err
 	}
-	sctx, sc := i.timeout.apply(ctx)
+	sctx, sc := i.deadline(ctx)
 	tx, err := conn.BeginTx(sctx, opts)
 	if err != nil {
 		tx, err = again(sctx, i.retrier, err, func() (driver.Tx, error) { return conn.BeginTx(sctx, opts) })
 	}
 	err = surfaceCtxErr(sctx, err)
 	i.outcome(err, i.session.inTx())
-	sc.release()
+	i.release(sc)
 	return ctx, tx, err
 }
 
@@ -156,7 +168,7 @@ func (i *interceptor) StmtExecContext(ctx context.Context, stmt driver.StmtExecC
 	if err := i.breaker.allow(); err != nil {
 		return nil, err
 	}
-	ctx, sc := i.timeout.apply(ctx)
+	ctx, sc := i.deadline(ctx)
 	autocommit := !i.session.inTx()
 	res, err := stmt.ExecContext(ctx, args)
 	if err != nil && autocommit {
@@ -164,7 +176,7 @@ func (i *interceptor) StmtExecContext(ctx context.Context, stmt driver.StmtExecC
 	}
 	err = surfaceCtxErr(ctx, err)
 	i.outcome(err, !autocommit)
-	sc.release()
+	i.release(sc)
 	return res, err
 }
 
@@ -173,11 +185,11 @@ func (i *interceptor) StmtQueryContext(ctx context.Context, stmt driver.StmtQuer
 	if err := i.breaker.allow(); err != nil {
 		return ctx, nil, err
 	}
-	ctx, sc := i.timeout.apply(ctx)
+	ctx, sc := i.deadline(ctx)
 	rows, err := stmt.QueryContext(ctx, args)
 	if err != nil {
 		err = surfaceCtxErr(ctx, err)
-		sc.release()
+		i.release(sc)
 		return ctx, nil, err
 	}
 	return ctx, rows, nil
@@ -197,7 +209,7 @@ func (i *interceptor) RowsNext(ctx context.Context, rows driver.Rows, dest []dri
 func (i *interceptor) RowsClose(ctx context.Context, rows driver.Rows) error {
 	err := rows.Close()
 	if sc, ok := ctx.(*stmtContext); ok {
-		sc.release()
+		i.release(sc)
 	}
 	return err
 }

@@ -83,15 +83,12 @@ func WithPool(p PoolConfig) Option {
 	return func(c *config) { c.pool = p }
 }
 
-// ConfigurePool applies the pool settings of db's DSN and options to db,
-// and opens the minimum of connections, bounded by ctx. [Open] calls it; a
-// program that opened db with sql.Open calls it once after, since
-// database/sql keeps its pool to itself.
-//
-// Without it, the driver still closes connections past "_max_lifetime" or
-// idle past "_idle_timeout" (through [driver.Validator] and
-// [driver.SessionResetter]), but the caps and the minimum are database/sql's
-// defaults.
+// ConfigurePool applies the pool settings of db's DSN and options to db
+// (database/sql's SetMaxOpenConns, SetMaxIdleConns, SetConnMaxIdleTime and
+// SetConnMaxLifetime), and opens the minimum of connections, bounded by ctx.
+// [Open] calls it; a program that opened db with sql.Open calls it once
+// after, since database/sql keeps its pool to itself and a driver cannot
+// size it. Without it, db has database/sql's defaults.
 func ConfigurePool(ctx context.Context, db *sql.DB) error {
 	d, err := stateOf(db)
 	if err != nil {
@@ -168,10 +165,8 @@ func (d *database) keepWarm(db *sql.DB, p PoolConfig) {
 
 // health is a connection's state as the pool sees it.
 type health struct {
-	created  time.Time
-	returned time.Time // when it last went back to the pool
-	broken   error     // a failure after which the connection must not be reused
-	dirty    bool      // session state may have changed: check before reuse
+	broken error // a failure after which the connection must not be reused
+	dirty  bool  // session state may have changed: check before reuse
 
 	// What the session looked like when opened.
 	queryOnly, foreignKeys bool
@@ -180,13 +175,12 @@ type health struct {
 // IsValid implements [driver.Validator]; database/sql calls it when a
 // connection goes back to the pool, and closes the connection if it returns
 // false. A connection is not reused after a fatal error, inside a
-// transaction, past its lifetime, or with its session changed by the last
-// user: query_only left on, foreign keys left off, a temp schema or an
-// attached database left behind.
+// transaction, or with its session changed by the last user: query_only left
+// on, foreign keys left off, a temp schema or an attached database left
+// behind. It reads no clock: it runs after every statement.
 func (c *sqliteConn) IsValid() bool {
-	now := c.db.cfg.now()
 	switch {
-	case c.health.broken != nil, c.expired(now):
+	case c.health.broken != nil:
 		return false
 	case c.inTx():
 		return false
@@ -196,29 +190,17 @@ func (c *sqliteConn) IsValid() bool {
 		}
 		c.health.dirty = false
 	}
-	c.health.returned = now
 	return true
 }
 
 // ResetSession implements [driver.SessionResetter]; database/sql calls it
-// before it hands a used connection out again. A connection idle past
-// "_idle_timeout", or broken, is refused (database/sql then closes it and
-// opens another).
+// before it hands a used connection out again. A broken connection is
+// refused (database/sql then closes it and opens another).
 func (c *sqliteConn) ResetSession(ctx context.Context) error {
-	now := c.db.cfg.now()
-	if c.health.broken != nil || c.expired(now) {
-		return driver.ErrBadConn
-	}
-	if t := c.db.cfg.pool.IdleTimeout; t > 0 && now.Sub(c.health.returned) >= t {
+	if c.health.broken != nil {
 		return driver.ErrBadConn
 	}
 	return nil
-}
-
-// expired reports whether the connection is past "_max_lifetime".
-func (c *sqliteConn) expired(now time.Time) bool {
-	t := c.db.cfg.pool.MaxLifetime
-	return t > 0 && now.Sub(c.health.created) >= t
 }
 
 // observe records a call's error: after a fatal one, the connection is not

@@ -215,41 +215,6 @@ func TestPoolFatalErrorReplacesConnection(t *testing.T) {
 	}
 }
 
-// Without ConfigurePool (sql.Open), the driver still retires connections
-// past their lifetime or idle timeout.
-func TestLifetimeAndIdleTimeoutWithoutConfigurePool(t *testing.T) {
-	for _, tt := range []struct {
-		params  string
-		advance time.Duration
-	}{
-		{"?_max_lifetime=1h&_idle_timeout=0", 61 * time.Minute},
-		{"?_idle_timeout=5m&_max_lifetime=0", 6 * time.Minute},
-	} {
-		clock := newTestClock()
-		c, err := NewConnector("file:"+filepath.Join(t.TempDir(), "age.db")+tt.params, withClock(clock.now))
-		if err != nil {
-			t.Fatal(err)
-		}
-		db := sql.OpenDB(c)
-		ctx := context.Background()
-		conn, _ := db.Conn(ctx)
-		first := rawOf(t, conn)
-		conn.Close()
-		conn, _ = db.Conn(ctx)
-		if rawOf(t, conn) != first {
-			t.Errorf("%s: replaced before its time", tt.params)
-		}
-		conn.Close()
-		clock.advance(tt.advance)
-		conn, _ = db.Conn(ctx)
-		if rawOf(t, conn) == first {
-			t.Errorf("%s: reused after %v", tt.params, tt.advance)
-		}
-		conn.Close()
-		db.Close()
-	}
-}
-
 func TestPoolExhaustion(t *testing.T) {
 	db, err := Open("file:"+filepath.Join(t.TempDir(), "full.db"), WithPool(PoolConfig{MaxOpen: 2}))
 	if err != nil {

@@ -33,8 +33,6 @@ func newSQLiteConn(nc ncruces.Conn, db *database) (*sqliteConn, error) {
 	if c.health.queryOnly, c.health.foreignKeys, err = c.readSession(); err != nil {
 		return nil, err
 	}
-	c.health.created = db.cfg.now()
-	c.health.returned = c.health.created
 	db.track(c)
 	return c, nil
 }

@@ -3,6 +3,10 @@
 # run, and prints them side by side with benchstat (time ratios and the
 # significance of each difference).
 #
+# The rounds are separate `go test -count 1` runs, so that within a round
+# each benchmark runs on both drivers back to back: on a shared machine whose
+# load drifts, both drivers see the same drift.
+#
 #   bench/run.sh                       # everything, 10 rounds
 #   COUNT=5 BENCH='PointSelect' bench/run.sh
 #
@@ -16,7 +20,12 @@ benchtime=${BENCHTIME:-1s}
 mkdir -p bench/results
 out=bench/results/$(date -u +%Y%m%dT%H%M%SZ).txt
 
-go test -run '^$' -bench "$filter" -benchmem -count "$count" -benchtime "$benchtime" ./bench | tee "$out"
+go test -c -o bench/results/bench.test ./bench
+for round in $(seq "$count"); do
+  echo "# round $round of $count" >&2
+  (cd bench && ./results/bench.test -test.run '^$' -test.bench "$filter" -test.benchmem -test.count 1 -test.benchtime "$benchtime") | tee -a "$out"
+done
+rm -f bench/results/bench.test
 
 benchstat=(go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da)
 echo
