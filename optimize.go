@@ -93,22 +93,7 @@ func (d *database) optimizeLoop() {
 	if !d.cfg.optimize || every <= 0 {
 		return
 	}
-	d.optimizeOnce.Do(func() { go d.optimizeEvery(every) })
-}
-
-func (d *database) optimizeEvery(every time.Duration) {
-	{
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		for {
-			select {
-			case <-d.done:
-				return
-			case <-tick.C:
-				d.optimizeNow()
-			}
-		}
-	}
+	d.optimizeOnce.Do(func() { d.every(every, func() { d.optimizeNow() }) })
 }
 
 // optimizeNow runs PRAGMA optimize once, on a connection of its own.

@@ -46,24 +46,8 @@ type PoolConfig struct {
 }
 
 func (p PoolConfig) withDefaults() PoolConfig {
-	def := func(v, d int) int {
-		switch {
-		case v == 0:
-			return d
-		case v < 0:
-			return 0
-		}
-		return v
-	}
-	defDur := func(v, d time.Duration) time.Duration {
-		switch {
-		case v == 0:
-			return d
-		case v < 0:
-			return 0
-		}
-		return v
-	}
+	def := orDefault[int]
+	defDur := orDefault[time.Duration]
 	p.MaxOpen = def(p.MaxOpen, DefaultMaxOpen)
 	p.MaxIdle = def(p.MaxIdle, max(p.MaxOpen, DefaultMaxIdle))
 	p.MinOpen = def(p.MinOpen, DefaultMinOpen)
@@ -76,6 +60,17 @@ func (p PoolConfig) withDefaults() PoolConfig {
 	p.MaxLifetime = defDur(p.MaxLifetime, DefaultMaxLifetime)
 	p.ConnTimeout = defDur(p.ConnTimeout, DefaultConnTimeout)
 	return p
+}
+
+// orDefault returns d for 0 and 0 for a negative v (none, or no limit).
+func orDefault[T int | time.Duration](v, d T) T {
+	switch {
+	case v == 0:
+		return d
+	case v < 0:
+		return 0
+	}
+	return v
 }
 
 // WithPool sizes the connection pool. See [PoolConfig].
@@ -146,21 +141,29 @@ func (d *database) keepWarm(db *sql.DB, p PoolConfig) {
 		return // connections never age out
 	}
 	d.keepOnce.Do(func() {
-		go func() {
-			tick := time.NewTicker(every)
-			defer tick.Stop()
-			for {
-				select {
-				case <-d.done:
-					return
-				case <-tick.C:
-					ctx, cancel := context.WithTimeout(context.Background(), p.ConnTimeout)
-					warm(ctx, db, p.MinOpen)
-					cancel()
-				}
-			}
-		}()
+		d.every(every, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), p.ConnTimeout)
+			defer cancel()
+			warm(ctx, db, p.MinOpen)
+		})
 	})
+}
+
+// every runs f every interval in a goroutine of its own, until the database
+// closes.
+func (d *database) every(interval time.Duration, f func()) {
+	go func() {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-d.done:
+				return
+			case <-tick.C:
+				f()
+			}
+		}
+	}()
 }
 
 // health is a connection's state as the pool sees it.

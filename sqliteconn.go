@@ -84,17 +84,8 @@ func (c *sqliteConn) ExecContext(ctx context.Context, query string, args []drive
 		}
 		return res, err
 	}
-	s, err := c.take(ctx, query)
+	s, gated, err := c.start(ctx, query, len(args))
 	if err != nil {
-		return nil, err
-	}
-	if err := checkArgs(s, len(args)); err != nil {
-		c.stmts.release(s, false)
-		return nil, err
-	}
-	gated := !s.ReadOnly()
-	if err := c.enterGate(ctx, gated); err != nil {
-		c.stmts.release(s, false)
 		return nil, err
 	}
 	res, err := s.ExecContext(ctx, args)
@@ -192,17 +183,8 @@ func (t *gatedTx) Rollback() error {
 // QueryContext implements [driver.QueryerContext] with a cached prepared
 // statement, returned to the cache when the rows close.
 func (c *sqliteConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	s, err := c.take(ctx, query)
+	s, gated, err := c.start(ctx, query, len(args))
 	if err != nil {
-		return nil, err
-	}
-	if err := checkArgs(s, len(args)); err != nil {
-		c.stmts.release(s, false)
-		return nil, err
-	}
-	gated := !s.ReadOnly() // INSERT ... RETURNING and the like
-	if err := c.enterGate(ctx, gated); err != nil {
-		c.stmts.release(s, false)
 		return nil, err
 	}
 	reprepares := s.Status(sqlite3.STMTSTATUS_REPREPARE, false)
@@ -223,6 +205,24 @@ func (c *sqliteConn) Close() error {
 	c.optimizeOnClose()
 	c.db.untrack(c)
 	return c.Conn.Close()
+}
+
+// start readies a statement for query with nargs arguments: taken from the
+// cache, its arguments counted, and the writer gate taken if it writes
+// (INSERT ... RETURNING through Query too) in autocommit mode.
+func (c *sqliteConn) start(ctx context.Context, query string, nargs int) (s *cachedStmt, gated bool, err error) {
+	if s, err = c.take(ctx, query); err != nil {
+		return nil, false, err
+	}
+	if err = checkArgs(s, nargs); err == nil {
+		gated = !s.ReadOnly()
+		err = c.enterGate(ctx, gated)
+	}
+	if err != nil {
+		c.stmts.release(s, false)
+		return nil, false, err
+	}
+	return s, gated, nil
 }
 
 // take takes a statement for query from the cache. When a statement run

@@ -149,14 +149,9 @@ func (m *Migrator) up(ctx context.Context, target int64) (err error) {
 	if len(pending) == 0 && len(accept) == 0 {
 		return nil
 	}
-	backup, err := s.backup(ctx, currentVersion(applied))
+	backup, err := m.backup(ctx, s, applied)
 	if err != nil {
 		return err
-	}
-	if backup != "" {
-		m.mu.Lock()
-		m.lastBackup = backup
-		m.mu.Unlock()
 	}
 	for _, src := range accept {
 		if err := s.accept(ctx, src); err != nil {
@@ -169,6 +164,21 @@ func (m *Migrator) up(ctx context.Context, target int64) (err error) {
 		}
 	}
 	return nil
+}
+
+// backup backs the database up before anything changes, remembers where,
+// and returns the path ("" when no backup was taken).
+func (m *Migrator) backup(ctx context.Context, s *session, applied []appliedRow) (string, error) {
+	backup, err := s.backup(ctx, currentVersion(applied))
+	if err != nil {
+		return "", err
+	}
+	if backup != "" {
+		m.mu.Lock()
+		m.lastBackup = backup
+		m.mu.Unlock()
+	}
+	return backup, nil
 }
 
 func currentVersion(applied []appliedRow) int64 {
@@ -395,14 +405,8 @@ func (m *Migrator) Down(ctx context.Context, steps int) (err error) {
 			return fmt.Errorf("%w: %s has none stored in %s: nothing was rolled back; write the rollback by hand, or restore a backup", ErrNoRollback, name, table)
 		}
 	}
-	backup, err := s.backup(ctx, currentVersion(applied))
-	if err != nil {
+	if _, err := m.backup(ctx, s, applied); err != nil {
 		return err
-	}
-	if backup != "" {
-		m.mu.Lock()
-		m.lastBackup = backup
-		m.mu.Unlock()
 	}
 	for _, r := range todo {
 		if err := s.revert(ctx, r); err != nil {

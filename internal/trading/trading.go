@@ -7,10 +7,11 @@ import (
 	"io/fs"
 )
 
-// Schema is the platform's core schema as first specified, without secondary
-// indexes (finding the right ones is the index advisor's job).
+// Schema is the platform's core schema as first specified
+// (../shared/trading/schema.sql), without secondary indexes: finding the
+// right ones is the index advisor's job. It is migration 1 of [Migrations].
 //
-//go:embed schema.sql
+//go:embed migrations/001_initial_schema.sql
 var Schema string
 
 //go:embed migrations
