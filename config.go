@@ -20,6 +20,7 @@ type config struct {
 	timeout   time.Duration // default statement deadline; 0 disables
 	stmtCache int           // statements cached per connection; 0 disables
 	defaults  bool          // apply the production PRAGMA defaults
+	obs       observeConfig // statistics, spans, metrics, slow log, alerts
 
 	// Read from the DSN, not settable: what the user's own _pragma set.
 	hasPragma      bool
@@ -31,6 +32,7 @@ func defaultConfig() config {
 		timeout:   DefaultTimeout,
 		stmtCache: DefaultStmtCache,
 		defaults:  true,
+		obs:       defaultObserveConfig(),
 	}
 }
 

@@ -48,13 +48,20 @@ func (d *Driver) OpenConnector(name string) (driver.Connector, error) {
 
 // Open opens a database through the qlsqlite driver. It is [sql.OpenDB] over
 // [NewConnector]: like [sql.Open] it does not connect; the first statement or
-// Ping does.
+// Ping does. It also starts the database's [Monitor], which evaluates the
+// alerts and reports the connection pool in metrics; closing the database
+// stops it.
 func Open(dsn string, opts ...Option) (*sql.DB, error) {
 	c, err := NewConnector(dsn, opts...)
 	if err != nil {
 		return nil, err
 	}
-	return sql.OpenDB(c), nil
+	db := sql.OpenDB(c)
+	if _, err := c.(*Connector).db.obs.startMonitor(db, c.(*Connector).db.cfg.obs); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 // NewConnector parses dsn (see the package documentation for its
@@ -76,6 +83,7 @@ func NewConnector(dsn string, opts ...Option) (driver.Connector, error) {
 	}
 	db := &database{cfg: cfg, inner: inner}
 	db.planner = newPlanner(db, DefaultPlanCache)
+	db.obs = newObservability(db, rest)
 	return &Connector{db: db, driver: &Driver{db: db}}, nil
 }
 
@@ -84,6 +92,7 @@ type database struct {
 	cfg     config
 	inner   driver.Connector // the ncruces connector
 	planner *planner         // captures query plans in the background
+	obs     *observability   // statistics, telemetry, monitor
 
 	schemaGen atomic.Uint64 // bumped when a statement may have changed the schema
 
@@ -108,6 +117,7 @@ func (db *database) untrack(c *sqliteConn) {
 	defer db.mu.Unlock()
 	delete(db.conns, c)
 	db.closed.add(&c.stmts.cacheCounters)
+	db.obs.retire(&c.stats)
 }
 
 // Connector implements [database/sql/driver.Connector]. Get one from
@@ -125,13 +135,15 @@ func (c *Connector) Driver() driver.Driver { return c.driver }
 // database's background work.
 func (c *Connector) Close() error {
 	c.db.planner.close()
+	c.db.obs.close()
 	return nil
 }
 
 // Connect implements [database/sql/driver.Connector]. It opens an ncruces
 // connection, applies the production defaults, and stacks qlsqlite's layers
 // on top of it (outermost first): the conn that [sql.Conn.Raw] hands out,
-// the interceptor, the statement cache, the ncruces conn.
+// the observer (statistics, spans, metrics), the interceptor, the statement
+// cache, the ncruces conn.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	dc, err := c.db.inner.Connect(ctx)
 	if err != nil {
@@ -147,7 +159,7 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, err
 	}
 	inner := newSQLiteConn(nc, c.db)
-	mw, err := sqlmw.Driver(opened{inner}, newInterceptor(c.db)).Open("")
+	mw, err := sqlmw.Driver(opened{inner}, c.db.obs.interceptor(inner, newInterceptor(c.db))).Open("")
 	if err != nil {
 		inner.Close()
 		return nil, err

@@ -21,6 +21,8 @@ type sqliteConn struct {
 	exec         driver.ExecerContext // ncruces's own, for statements without arguments
 	db           *database
 	stmts        *stmtCache
+	stats        shard      // this connection's statistics
+	report       callReport // what the call in progress did, for the observer
 }
 
 func newSQLiteConn(nc ncruces.Conn, db *database) *sqliteConn {
@@ -118,7 +120,11 @@ func (c *sqliteConn) take(ctx context.Context, query string) (*cachedStmt, error
 			return nil, err
 		}
 	}
-	return c.stmts.take(ctx, query, c.prepare)
+	s, err := c.stmts.take(ctx, query, c.prepare)
+	if err == nil {
+		c.report.tookStmt(c.stmts.lastHit)
+	}
+	return s, err
 }
 
 // prepare prepares one statement; SQL with a tail (several statements) is an
