@@ -184,8 +184,8 @@ func (o *observer) begin(ctx context.Context, query string) (context.Context, ca
 }
 
 // end finishes observing a call. rows is the number of rows a query
-// returned or a statement changed, or -1 if unknown; query says which.
-func (o *observer) end(ctx context.Context, c *call, rows int64, query bool, nargs int, err error) {
+// returned or a statement changed, or -1 if unknown.
+func (o *observer) end(ctx context.Context, c *call, rows int64, nargs int, err error) {
 	d := time.Since(c.start)
 	if o.stats {
 		class := ""
@@ -201,11 +201,7 @@ func (o *observer) end(ctx context.Context, c *call, rows int64, query bool, nar
 		o.obs.tel.record(ctx, &c.rec.meta, d.Seconds(), err)
 	}
 	if c.span != nil {
-		spanRows := int64(-1)
-		if query {
-			spanRows = rows
-		}
-		o.obs.tel.endSpan(c.span, spanRows, err)
+		o.obs.tel.endSpan(c.span, err)
 	}
 	if o.slow > 0 && d >= o.slow {
 		o.obs.logSlow(ctx, c.rec, d, nargs, rows, err)
@@ -245,13 +241,13 @@ func (o *observer) endExec(ctx context.Context, c *call, res driver.Result, narg
 		return
 	}
 	rows := int64(-1)
-	if err == nil && res != nil {
+	if err == nil && res != nil && c.rec.meta.changes {
 		if n, rerr := res.RowsAffected(); rerr == nil {
 			rows = n
 		}
 	}
 	c.cache = o.report.cache
-	o.end(ctx, c, rows, false, nargs, err)
+	o.end(ctx, c, rows, nargs, err)
 }
 
 // queryCtx is the context a query's rows carry to RowsNext and RowsClose:
@@ -285,7 +281,7 @@ func (o *observer) opened(cctx, rctx context.Context, c call, rows driver.Rows, 
 	}
 	c.cache = o.report.cache
 	if err != nil {
-		o.end(cctx, &c, -1, true, nargs, err)
+		o.end(cctx, &c, -1, nargs, err)
 		return rctx, rows, err
 	}
 	return &queryCtx{Context: rctx, call: c, nargs: nargs}, rows, nil
@@ -318,7 +314,7 @@ func (o *observer) RowsClose(ctx context.Context, rows driver.Rows) error {
 	if callErr == nil {
 		callErr = err
 	}
-	o.end(qc, &qc.call, qc.rows, true, qc.nargs, callErr)
+	o.end(qc, &qc.call, qc.rows, qc.nargs, callErr)
 	return err
 }
 
@@ -335,7 +331,7 @@ const (
 func (o *observer) ConnBeginTx(ctx context.Context, conn driver.ConnBeginTx, opts driver.TxOptions) (context.Context, driver.Tx, error) {
 	cctx, c := o.begin(ctx, beginText)
 	_, tx, err := o.Interceptor.ConnBeginTx(cctx, conn, opts)
-	o.end(cctx, &c, -1, false, 0, err)
+	o.end(cctx, &c, -1, 0, err)
 	return ctx, tx, err
 }
 
@@ -343,7 +339,7 @@ func (o *observer) ConnBeginTx(ctx context.Context, conn driver.ConnBeginTx, opt
 func (o *observer) TxCommit(ctx context.Context, tx driver.Tx) error {
 	cctx, c := o.begin(ctx, commitText)
 	err := o.Interceptor.TxCommit(cctx, tx)
-	o.end(cctx, &c, -1, false, 0, err)
+	o.end(cctx, &c, -1, 0, err)
 	return err
 }
 
@@ -351,7 +347,7 @@ func (o *observer) TxCommit(ctx context.Context, tx driver.Tx) error {
 func (o *observer) TxRollback(ctx context.Context, tx driver.Tx) error {
 	cctx, c := o.begin(ctx, rollbackText)
 	err := o.Interceptor.TxRollback(cctx, tx)
-	o.end(cctx, &c, -1, false, 0, err)
+	o.end(cctx, &c, -1, 0, err)
 	return err
 }
 

@@ -186,8 +186,8 @@ type QueryStats struct {
 	// "performance" (busy, locked, deadline), "migration" or "integrity"
 	// (constraints), or "other".
 	Errors map[string]uint64
-	// Rows is the number of rows returned by queries and changed by other
-	// statements.
+	// Rows is the number of rows returned by queries and changed by
+	// INSERT, UPDATE, DELETE and REPLACE.
 	Rows uint64
 	// Total and Mean are the time the calls took, from the call until its
 	// rows were closed; Max is the longest call. P50, P95 and P99 are

@@ -100,11 +100,19 @@ func TestStatsPerFingerprint(t *testing.T) {
 		}
 	}
 	stmt.Close()
+	// SQLite's changes() still says 1 after DDL: not rows of the index's.
+	const ddl = `CREATE INDEX trades_qty ON trades (qty)`
+	if _, err := db.Exec(ddl); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := CapturedPlans(ctx, db); err != nil { // waits for the plans asked for
 		t.Fatal(err)
 	}
 
 	snap := mustStats(t, db)
+	if q := statsOf(t, snap, ddl); q.Calls != 1 || q.Rows != 0 {
+		t.Errorf("CREATE INDEX: calls %d rows %d, want 1 and 0", q.Calls, q.Rows)
+	}
 	ins := statsOf(t, snap, insert)
 	if ins.Calls != 22 || ins.Rows != 20 || ins.ErrorCount() != 2 || ins.Errors["integrity"] != 2 {
 		t.Errorf("INSERT: calls %d rows %d errors %v, want 22, 20 and 2 integrity", ins.Calls, ins.Rows, ins.Errors)
