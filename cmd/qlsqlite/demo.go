@@ -85,6 +85,9 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "loaded in %v\n\n", time.Since(start).Round(time.Millisecond))
+	if err := qlsqlite.ResetStats(db); err != nil { // the statistics below are the workload's
+		return err
+	}
 
 	res, err := runWorkload(ctx, db, data, f)
 	if err != nil {
@@ -92,6 +95,19 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "mixed workload: %d workers, %v\n", f.workers, res.elapsed.Round(time.Millisecond))
 	res.print(stdout)
+
+	snap, err := qlsqlite.Stats(db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nper-fingerprint statistics (qlsqlite.Stats), by total time:\n")
+	printStats(stdout, snap, 10)
+	report, err := qlsqlite.Health(ctx, db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nhealth (qlsqlite.Health):\n")
+	printHealth(stdout, report)
 	return nil
 }
 

@@ -28,6 +28,7 @@ func commands() []command {
 	return []command{
 		demoCommand(),
 		{"advise", "suggest indexes verified with SQLite's planner; --apply creates them", runAdvise},
+		healthCommand(),
 	}
 }
 
