@@ -166,7 +166,7 @@ type monitor struct {
 type monSample struct {
 	at    time.Time
 	tot   totals
-	hists map[string]*histogram // by fingerprint ID
+	hists map[string]*histogram // by fingerprint ID; nil in most samples of the history, see sample
 	fps   map[string]Fingerprint
 	util  float64 // pool utilization; -1 when the pool has no limit
 	size  int64   // -1 when unknown
@@ -349,7 +349,19 @@ func (m *monitor) sample(now time.Time) monSample {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.lastPool = pool.DBStats
-	m.history = append(m.history, s)
+	// The histograms of every fingerprint are the bulk of a sample: the
+	// history keeps them about every sixth of the window only, so a query's
+	// p95 is judged over the last 5/6 to 6/6 of the window.
+	kept := s
+	for i := len(m.history) - 1; i >= 0; i-- {
+		if m.history[i].hists != nil {
+			if now.Sub(m.history[i].at) < m.cfg.thresholds.Window/6 {
+				kept.hists, kept.fps = nil, nil
+			}
+			break
+		}
+	}
+	m.history = append(m.history, kept)
 	keepFrom := 0
 	for i, old := range m.history {
 		if !old.at.After(now.Add(-m.cfg.thresholds.Window)) {
@@ -384,7 +396,7 @@ type reading struct {
 func (m *monitor) evaluate(now time.Time, cur monSample) []Alert {
 	th := m.cfg.thresholds
 	m.mu.Lock()
-	var base *monSample
+	var base, histBase *monSample
 	var utils []float64
 	start := now.Add(-th.Window)
 	for i := range m.history {
@@ -394,6 +406,9 @@ func (m *monitor) evaluate(now time.Time, cur monSample) []Alert {
 		}
 		if base == nil {
 			base = s
+		}
+		if histBase == nil && s.hists != nil {
+			histBase = s
 		}
 		if s.util >= 0 {
 			utils = append(utils, s.util)
@@ -414,8 +429,8 @@ func (m *monitor) evaluate(now time.Time, cur monSample) []Alert {
 		var over []slow
 		for id, h := range cur.hists {
 			w := h.clone()
-			if base != nil {
-				if bh, ok := base.hists[id]; ok {
+			if histBase != nil {
+				if bh, ok := histBase.hists[id]; ok {
 					w.sub(bh)
 				}
 			}

@@ -420,3 +420,43 @@ func newTextLogger(w *strings.Builder, mu *sync.Mutex) *slog.Logger {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestMonitorHistoryBounded: the monitor keeps a window's worth of samples,
+// and the fingerprints' histograms in only a few of them; Stats in a loop
+// does not grow the samples kept for rates.
+func TestMonitorHistoryBounded(t *testing.T) {
+	db, m, clock, log := monitored(t, AlertThresholds{QueryP95: time.Nanosecond, MinCalls: 1})
+	if _, err := db.Exec(`CREATE TABLE t (n)`); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		if _, err := db.Exec(`INSERT INTO t VALUES (?)`, i); err != nil {
+			t.Fatal(err)
+		}
+		m.tick(clock.advance(10 * time.Second))
+	}
+	m.mu.Lock()
+	n, withHists := len(m.history), 0
+	for _, s := range m.history {
+		if s.hists != nil {
+			withHists++
+		}
+	}
+	m.mu.Unlock()
+	// 5 minutes of 10-second ticks: 30 samples and the one before the window.
+	if n > 32 || withHists > 8 || withHists < 5 {
+		t.Errorf("history of %d samples, %d with histograms", n, withHists)
+	}
+	if got := log.take(); len(got) != 1 || got[0].Name != AlertQueryP95 {
+		t.Errorf("alerts %+v", got)
+	}
+	for range 1000 {
+		mustStats(t, db)
+	}
+	o := db.Driver().(*Driver).db.obs
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.samples) > 32 {
+		t.Errorf("%d samples kept for rates", len(o.samples))
+	}
+}

@@ -399,10 +399,17 @@ type dbSample struct {
 	pool sql.DBStats
 }
 
+// minSampleGap is the shortest time between two samples kept for rates, so
+// that a program calling Stats in a loop keeps a bounded history.
+const minSampleGap = time.Second
+
 // addSample keeps s and forgets the samples the window no longer needs.
 func (o *observability) addSample(s dbSample) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if n := len(o.samples); n > 0 && s.at.Sub(o.samples[n-1].at) < minSampleGap {
+		return
+	}
 	o.samples = append(o.samples, s)
 	window := o.cfg.thresholds.Window
 	// Keep the newest sample at or before the window's start, and all after.
