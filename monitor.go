@@ -276,7 +276,7 @@ func (o *observability) startMonitor(sqlDB *sql.DB, cfg observeConfig) (*monitor
 
 	m.reg = o.tel.registerPool(sqlDB)
 	m.lastPool = sqlDB.Stats()
-	m.sample(clock.Now()) // the baseline of the first window
+	m.sample(clock.Now(), false) // the baseline of the first window; no connection yet: Open does not connect
 	ticks, stopTicker := clock.Ticker(cfg.interval)
 	go m.run(ticks, stopTicker)
 	return m, nil
@@ -313,14 +313,15 @@ func (m *monitor) stop() {
 
 // tick samples the database, evaluates the alerts and delivers the changes.
 func (m *monitor) tick(now time.Time) {
-	cur := m.sample(now)
+	cur := m.sample(now, true)
 	for _, a := range m.evaluate(now, cur) {
 		m.deliver(a)
 	}
 }
 
-// sample takes a sample of the database and keeps it in the history.
-func (m *monitor) sample(now time.Time) monSample {
+// sample takes a sample of the database and keeps it in the history;
+// storage says whether to read the database's size, which connects.
+func (m *monitor) sample(now time.Time, storage bool) monSample {
 	recs, _ := m.obs.merged()
 	s := monSample{
 		at:    now,
@@ -338,11 +339,13 @@ func (m *monitor) sample(now time.Time) monSample {
 	if pool.MaxOpenConnections > 0 {
 		s.util = pool.Utilization
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), max(m.cfg.interval, time.Second))
-	if st, err := m.obs.dialect.storage(ctx, m.sqlDB); err == nil {
-		s.size = st.SizeBytes
+	if storage {
+		ctx, cancel := context.WithTimeout(context.Background(), max(m.cfg.interval, time.Second))
+		if st, err := m.obs.dialect.storage(ctx, m.sqlDB); err == nil {
+			s.size = st.SizeBytes
+		}
+		cancel()
 	}
-	cancel()
 	m.obs.tel.recordPoolWait(context.Background(), m.lastPool, pool.DBStats)
 	m.obs.addSample(dbSample{at: now, tot: s.tot, size: s.size, pool: pool.DBStats})
 
@@ -378,7 +381,7 @@ func (m *monitor) resetHistory() {
 	m.mu.Lock()
 	m.history = nil
 	m.mu.Unlock()
-	m.sample(m.clock.Now())
+	m.sample(m.clock.Now(), false)
 }
 
 // reading is the value of one alert's measure now; ok is false when there

@@ -225,15 +225,17 @@ type DatabaseStats struct {
 	// the statistics started.
 	Calls, Errors uint64
 	Waited        time.Duration
-	// Window is the period OpsPerSecond, ErrorRate and GrowthBytesPerHour
-	// are computed over: the sliding alert window (5 minutes unless
-	// [AlertThresholds].Window says otherwise) when earlier samples cover
-	// it (each monitor tick and each call of [Stats] takes one), else the
-	// time since the statistics started.
-	Window             time.Duration
-	OpsPerSecond       float64
-	ErrorRate          float64 // failed calls / calls
-	GrowthBytesPerHour float64 // change of Storage.SizeBytes; 0 without an earlier sample
+	// Window is the period OpsPerSecond and ErrorRate are computed over:
+	// the sliding alert window (5 minutes unless [AlertThresholds].Window
+	// says otherwise) when earlier samples cover it (each monitor tick and
+	// each call of [Stats] takes one, at most one a second), else the time
+	// since the statistics started.
+	Window       time.Duration
+	OpsPerSecond float64
+	ErrorRate    float64 // failed calls / calls
+	// GrowthBytesPerHour is the change of Storage.SizeBytes since the
+	// earliest sample in the window that read it; 0 without one.
+	GrowthBytesPerHour float64
 	// Pool is the connection pool's state, from [sql.DB.Stats].
 	Pool PoolStats
 	// Storage is the database's size on disk; StorageError says why it
@@ -422,18 +424,24 @@ func (o *observability) addSample(s dbSample) {
 	o.samples = slices.Delete(o.samples, 0, keepFrom)
 }
 
-// baseline returns the earliest sample within the window before now, if
-// any.
-func (o *observability) baseline(now time.Time) (dbSample, bool) {
+// baseline returns the earliest sample within the window before now, and
+// the earliest one that knows the database's size, if any.
+func (o *observability) baseline(now time.Time) (base, sized dbSample, ok, sizeOK bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	start := now.Add(-o.cfg.thresholds.Window)
 	for _, s := range o.samples {
-		if !s.at.Before(start) && s.at.Before(now) {
-			return s, true
+		if s.at.Before(start) || !s.at.Before(now) {
+			continue
+		}
+		if !ok {
+			base, ok = s, true
+		}
+		if !sizeOK && s.size >= 0 {
+			sized, sizeOK = s, true
 		}
 	}
-	return dbSample{}, false
+	return base, sized, ok, sizeOK
 }
 
 // snapshot computes the statistics of the database. sqlDB is the *sql.DB
@@ -473,16 +481,16 @@ func (o *observability) snapshot(ctx context.Context, sqlDB *sql.DB) Snapshot {
 
 	// Rates over the window, from the earliest sample in it, else since
 	// the statistics started.
-	base, ok := o.baseline(now)
+	base, sized, ok, sizeOK := o.baseline(now)
 	if !ok || base.at.Before(since) {
 		base = dbSample{at: since, size: -1}
 	}
 	ds.Window = now.Sub(base.at)
 	if secs := ds.Window.Seconds(); secs > 0 {
 		ds.OpsPerSecond = float64(tot.calls-min(base.tot.calls, tot.calls)) / secs
-		if base.size >= 0 && size >= 0 {
-			ds.GrowthBytesPerHour = float64(size-base.size) / ds.Window.Hours()
-		}
+	}
+	if sizeOK && size >= 0 && now.After(sized.at) {
+		ds.GrowthBytesPerHour = float64(size-sized.size) / now.Sub(sized.at).Hours()
 	}
 	ds.ErrorRate = ratio(tot.errors-min(base.tot.errors, tot.errors), tot.calls-min(base.tot.calls, tot.calls))
 	snap.Database = ds

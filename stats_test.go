@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -593,5 +594,25 @@ func TestWorkloadFeedsAdvise(t *testing.T) {
 	}
 	if (&Driver{}).Workload() != nil {
 		t.Error("the registered driver reports a workload")
+	}
+}
+
+// TestOpenDoesNotConnect: qlsqlite.Open starts the monitor, which must not
+// connect (and so create the file) before the program does.
+func TestOpenDoesNotConnect(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "later.db")
+	db, err := Open("file:" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Open created the file: %v", err)
+	}
+	if err := db.Ping(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("Ping did not create the file: %v", err)
 	}
 }
