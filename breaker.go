@@ -134,7 +134,7 @@ func (b *breaker) record(err error) {
 		return
 	}
 	var exhausted *retriesError
-	if err != nil && (dialectOf(err).infrastructure(err) || errors.As(err, &exhausted)) {
+	if err != nil && (rulesOf(err).infrastructure(err) || errors.As(err, &exhausted)) {
 		b.mu.Lock()
 		b.cause = err
 		b.mu.Unlock()

@@ -31,6 +31,7 @@ type config struct {
 
 	now     func() time.Time // the clock; tests replace it
 	onRetry func(error)      // called before each retry; tests watch it
+	obs     observeConfig    // statistics, spans, metrics, slow log, alerts
 
 	// Read from the DSN, not settable: what the user's own _pragma set.
 	hasPragma      bool
@@ -48,6 +49,7 @@ func defaultConfig() config {
 		optimize:      true,
 		optimizeEvery: DefaultOptimizeEvery,
 		now:           time.Now,
+		obs:           defaultObserveConfig(),
 	}
 }
 

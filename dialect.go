@@ -6,10 +6,11 @@ import (
 	"github.com/ncruces/go-sqlite3"
 )
 
-// A dialect is what the generic policies (retry, breaker, error classes)
-// need to know about a database engine. SQLite is the only one today; a
-// second engine adds a dialect, not a rewrite of the policies.
-type dialect interface {
+// errorRules is what the generic policies (retry, breaker, error classes,
+// pool health) need to know about a database engine's errors. SQLite is the
+// only engine today; a second one adds its rules (and a [dialect], for
+// observability), not a rewrite of the policies.
+type errorRules interface {
 	// retryable reports whether err means the statement lost a race for a
 	// lock and nothing it did was applied, so running it again is safe
 	// where no transaction was open.
@@ -21,17 +22,17 @@ type dialect interface {
 	class(err error) Class
 }
 
-// dialectOf returns the dialect of an error. There is one.
-func dialectOf(error) dialect { return sqliteDialect{} }
+// rulesOf returns the rules for an error's engine. There is one.
+func rulesOf(error) errorRules { return sqliteRules{} }
 
-// sqliteDialect reads SQLite's result codes (https://sqlite.org/rescode.html).
-type sqliteDialect struct{}
+// sqliteRules reads SQLite's result codes (https://sqlite.org/rescode.html).
+type sqliteRules struct{}
 
-func (sqliteDialect) retryable(err error) bool {
+func (sqliteRules) retryable(err error) bool {
 	return errors.Is(err, sqlite3.BUSY) || errors.Is(err, sqlite3.LOCKED)
 }
 
-func (sqliteDialect) infrastructure(err error) bool {
+func (sqliteRules) infrastructure(err error) bool {
 	var code sqlite3.ErrorCode
 	if !errors.As(err, &code) {
 		return false
@@ -43,7 +44,7 @@ func (sqliteDialect) infrastructure(err error) bool {
 	return false
 }
 
-func (sqliteDialect) class(err error) Class {
+func (sqliteRules) class(err error) Class {
 	var code sqlite3.ErrorCode
 	if !errors.As(err, &code) {
 		return Unclassified

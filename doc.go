@@ -7,8 +7,8 @@
 //	db, err := sql.Open("qlsqlite", "file:trading.db")
 //
 // Every call then goes through one interceptor (see [github.com/ngrok/sqlmw])
-// that adds a per-statement deadline, and beneath it a per-connection cache
-// of prepared statements.
+// that records statistics, spans and metrics and adds a per-statement
+// deadline, and beneath it a per-connection cache of prepared statements.
 //
 // # Data source names
 //
@@ -48,6 +48,32 @@
 // A statement stopped by any deadline or cancellation returns an error for
 // which errors.Is(err, context.DeadlineExceeded) (or [context.Canceled])
 // holds, with SQLite's error ("sqlite3: interrupted") still in the chain.
+//
+// # Observability
+//
+// Each call (a statement, until its rows are closed; BEGIN, COMMIT and
+// ROLLBACK) is recorded per query fingerprint (see [FingerprintOf]): calls,
+// errors by class, rows, latency percentiles within 2%, time spent waiting,
+// statement-cache hits; [Stats] reads them, like PostgreSQL's
+// pg_stat_statements, and [ResetStats] starts over. Recording takes no lock
+// shared by all goroutines: each connection keeps its own share, and [Stats]
+// adds them up.
+//
+// A call slower than "_slow" (default 100ms, 0 disables) is logged through
+// [log/slog] with its fingerprint, duration, number of arguments (never their
+// values) and plan. "_stats=off" turns the statistics off.
+//
+// Each call is also an OpenTelemetry client span ("_trace=off" turns them
+// off) and a db.client.operation.duration measurement ("_metrics=off"),
+// through the global providers unless [WithTracerProvider] and
+// [WithMeterProvider] say otherwise, following the database semantic
+// conventions; a span carries the fingerprint's text, never argument values.
+//
+// A monitor ([Monitor]; [Open] starts one) samples the database off the query
+// path and raises an [Alert] when a threshold is crossed over a sliding
+// window: query p95 100ms, pool usage 80%, database size 5000 MB, error rate
+// 1%, lock wait 1s ([DefaultAlertThresholds]). [Health] runs quick_check and
+// sums it all up.
 //
 // # SQLite's own features
 //

@@ -50,7 +50,9 @@ func (d *Driver) OpenConnector(name string) (driver.Connector, error) {
 // [NewConnector], with the pool sized by [ConfigurePool]. It opens the
 // pool's minimum of warm connections ("_min_open", default
 // [DefaultMinOpen]) before it returns, and returns the error if it cannot;
-// with "_min_open=0" it connects on first use, like [sql.Open].
+// with "_min_open=0" it connects on first use, like [sql.Open]. It also
+// starts the database's [Monitor], which evaluates the alerts and reports
+// the connection pool in metrics; closing the database stops it.
 func Open(dsn string, opts ...Option) (*sql.DB, error) {
 	c, err := NewConnector(dsn, opts...)
 	if err != nil {
@@ -62,6 +64,10 @@ func Open(dsn string, opts ...Option) (*sql.DB, error) {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
+	}
+	if _, err := c.(*Connector).db.obs.startMonitor(db, c.(*Connector).db.cfg.obs); err != nil {
+		db.Close()
+		return nil, err
 	}
 	if err := ConfigurePool(ctx, db); err != nil {
 		db.Close()
@@ -96,6 +102,7 @@ func NewConnector(dsn string, opts ...Option) (driver.Connector, error) {
 	if cfg.writerGate {
 		db.gate = newWriterGate()
 	}
+	db.obs = newObservability(db, rest)
 	return &Connector{db: db, driver: &Driver{db: db}}, nil
 }
 
@@ -107,6 +114,7 @@ type database struct {
 	retrier *retrier         // nil when retrying is off
 	breaker *breaker         // nil when the breaker is off
 	gate    *writerGate      // nil when the writer gate is off
+	obs     *observability   // statistics, telemetry, monitor
 	done    chan struct{}    // closed when the connector closes
 
 	keepOnce     sync.Once // starts the pool keeper
@@ -136,6 +144,7 @@ func (db *database) untrack(c *sqliteConn) {
 	defer db.mu.Unlock()
 	delete(db.conns, c)
 	db.closed.add(&c.stmts.cacheCounters)
+	db.obs.retire(&c.stats)
 }
 
 // Connector implements [database/sql/driver.Connector]. Get one from
@@ -154,13 +163,15 @@ func (c *Connector) Driver() driver.Driver { return c.driver }
 func (c *Connector) Close() error {
 	c.db.stopOnce.Do(func() { close(c.db.done) })
 	c.db.planner.close()
+	c.db.obs.close()
 	return nil
 }
 
 // Connect implements [database/sql/driver.Connector]. It opens an ncruces
 // connection, applies the production defaults, and stacks qlsqlite's layers
 // on top of it (outermost first): the conn that [sql.Conn.Raw] hands out,
-// the interceptor, the statement cache, the ncruces conn.
+// the observer (statistics, spans, metrics), the interceptor, the statement
+// cache, the ncruces conn.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	dc, err := c.db.connect(ctx)
 	if err != nil {
@@ -173,7 +184,7 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		nc.Close()
 		return nil, err
 	}
-	mw, err := sqlmw.Driver(opened{inner}, newInterceptor(c.db, inner)).Open("")
+	mw, err := sqlmw.Driver(opened{inner}, c.db.obs.interceptor(inner, newInterceptor(c.db, inner))).Open("")
 	if err != nil {
 		inner.Close()
 		return nil, err

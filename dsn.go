@@ -94,6 +94,22 @@ var dsnParams = [...]dsnParam{
 		c.pool.ConnTimeout, err = parsePoolDuration(v)
 		return err
 	}},
+	{"_stats", func(c *config, v string) (err error) {
+		c.obs.stats, err = parseBool(v)
+		return err
+	}},
+	{"_slow", func(c *config, v string) (err error) {
+		c.obs.slow, err = parseDuration(v)
+		return err
+	}},
+	{"_trace", func(c *config, v string) (err error) {
+		c.obs.trace, err = parseBool(v)
+		return err
+	}},
+	{"_metrics", func(c *config, v string) (err error) {
+		c.obs.metrics, err = parseBool(v)
+		return err
+	}},
 }
 
 // parsePoolCount reads a pool size where 0 means none or no limit, as in

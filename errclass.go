@@ -77,7 +77,7 @@ func Classify(err error) Class {
 	case errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone), errors.Is(err, ErrCircuitOpen):
 		return Connection
 	}
-	return dialectOf(err).class(err)
+	return rulesOf(err).class(err)
 }
 
 // classOf is embedded by qlsqlite's own errors so that errors.As(err,

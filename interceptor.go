@@ -11,7 +11,8 @@ import (
 
 // interceptor is the one [sqlmw.Interceptor] where every per-call policy
 // plugs in. Each connection gets its own, so that per-connection state needs
-// no lock shared by all goroutines.
+// no lock shared by all goroutines. The [observer] wraps it, so that what is
+// recorded of a call (its duration, span, error) includes these policies.
 //
 // It is free of SQLite specifics: what is SQLite's own lives beneath it, in
 // [sqliteConn].

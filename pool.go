@@ -214,7 +214,7 @@ func (c *sqliteConn) observe(err error, inTx bool) {
 	if err == nil || c.health.broken != nil {
 		return
 	}
-	if dialectOf(err).infrastructure(err) || inTx && Classify(err) == Performance {
+	if rulesOf(err).infrastructure(err) || inTx && Classify(err) == Performance {
 		c.health.broken = err
 	}
 }

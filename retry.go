@@ -33,7 +33,7 @@ func newRetrier(attempts int, onRetry func(error)) *retrier {
 		return nil
 	}
 	b := retrypolicy.NewBuilder[any]().
-		HandleIf(func(_ any, err error) bool { return err != nil && dialectOf(err).retryable(err) }).
+		HandleIf(func(_ any, err error) bool { return err != nil && rulesOf(err).retryable(err) }).
 		WithMaxAttempts(attempts).
 		WithBackoff(DefaultRetryDelay, DefaultRetryMaxGap).
 		WithJitterFactor(0.5).
@@ -50,7 +50,7 @@ func newRetrier(attempts int, onRetry func(error)) *retrier {
 // last failure.
 func again[R any](ctx context.Context, r *retrier, first error, fn func() (R, error)) (R, error) {
 	var zero R
-	if r == nil || !dialectOf(first).retryable(first) {
+	if r == nil || !rulesOf(first).retryable(first) {
 		return zero, first
 	}
 	var res R
@@ -72,7 +72,7 @@ func again[R any](ctx context.Context, r *retrier, first error, fn func() (R, er
 	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(last, ctxErr) {
 		return zero, &timeoutError{classOf: classOf{Performance}, ctxErr: ctxErr, err: last}
 	}
-	if dialectOf(last).retryable(last) {
+	if rulesOf(last).retryable(last) {
 		return zero, &retriesError{classOf: classOf{Performance}, attempts: r.attempts, err: last}
 	}
 	return zero, last

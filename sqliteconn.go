@@ -22,9 +22,10 @@ type sqliteConn struct {
 	exec         driver.ExecerContext // ncruces's own, for statements without arguments
 	db           *database
 	stmts        *stmtCache
-	gateHeld     bool          // a write transaction holds the database's writer gate
-	waited       time.Duration // time spent waiting for the writer gate, summed
-	health       health        // what the pool checks (pool.go)
+	gateHeld     bool       // a write transaction holds the database's writer gate
+	health       health     // what the pool checks (pool.go)
+	stats        shard      // this connection's statistics
+	report       callReport // what the call in progress did, for the observer
 }
 
 func newSQLiteConn(nc ncruces.Conn, db *database) (*sqliteConn, error) {
@@ -107,7 +108,7 @@ func (c *sqliteConn) enterGate(ctx context.Context, write bool) error {
 		return nil
 	}
 	waited, err := c.db.gate.acquire(ctx)
-	c.waited += waited
+	c.report.addWait(waited)
 	if err != nil {
 		te := &timeoutError{classOf: classOf{Performance}, ctxErr: err, err: sqlite3.INTERRUPT, waiting: "the writer gate"}
 		if sc, ok := ctx.(*stmtContext); ok && sc.Context.Err() == nil {
@@ -236,8 +237,11 @@ func (c *sqliteConn) take(ctx context.Context, query string) (*cachedStmt, error
 		}
 	}
 	s, err := c.stmts.take(ctx, query, c.prepare)
-	if err == nil && s.ddl {
-		c.health.dirty = true
+	if err == nil {
+		c.report.tookStmt(c.stmts.lastHit)
+		if s.ddl {
+			c.health.dirty = true
+		}
 	}
 	return s, err
 }
@@ -294,7 +298,7 @@ func (r *cachedRows) Next(dest []driver.Value) error {
 	if r.reprepares >= 0 {
 		if r.stmt.Status(sqlite3.STMTSTATUS_REPREPARE, false) != r.reprepares && !sameColumns(r.stmt, r.columns) {
 			r.conn.db.schemaChanged()
-			err = &schemaChangedError{query: r.stmt.query, err: err}
+			err = &schemaChangedError{classOf: classOf{Migration}, query: r.stmt.query, err: err}
 		}
 		r.reprepares = -1
 	}

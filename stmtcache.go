@@ -25,6 +25,7 @@ type stmtCache struct {
 	lru       *simplelru.LRU[string, *cachedStmt] // nil when the cache is off
 	schemaGen *atomic.Uint64                      // the database's schema generation
 	gen       uint64                              // the generation the cached statements belong to
+	lastHit   bool                                // whether the last take was a cache hit
 	cacheCounters
 }
 
@@ -63,6 +64,7 @@ func (c *stmtCache) take(ctx context.Context, query string, prepare func(context
 		if s, ok := c.lru.Get(query); ok {
 			if !s.inUse {
 				c.hits.Add(1)
+				c.lastHit = true
 				s.inUse = true
 				return s, nil
 			}
@@ -70,6 +72,7 @@ func (c *stmtCache) take(ctx context.Context, query string, prepare func(context
 		}
 	}
 	c.misses.Add(1)
+	c.lastHit = false
 	ps, err := prepare(ctx, query)
 	if err != nil {
 		return nil, err
@@ -149,8 +152,9 @@ func (db *database) stmtCacheTotals() cacheTotals {
 var ErrSchemaChanged = errors.New("qlsqlite: the schema changed under a cached statement and its result columns changed")
 
 type schemaChangedError struct {
-	query string
-	err   error // what the row fetch returned, if anything
+	classOf // Migration: the schema changed under the statement
+	query   string
+	err     error // what the row fetch returned, if anything
 }
 
 func (e *schemaChangedError) Error() string {

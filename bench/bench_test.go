@@ -40,6 +40,13 @@ func open(b *testing.B, driverName string) *sql.DB {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { db.Close() })
+	load(b, db)
+	return db
+}
+
+// load loads the trading data and the index plan into db.
+func load(b *testing.B, db *sql.DB) {
+	b.Helper()
 	ctx := context.Background()
 	if err := trading.Load(ctx, db, data, nil); err != nil {
 		b.Fatal(err)
@@ -47,7 +54,6 @@ func open(b *testing.B, driverName string) *sql.DB {
 	if _, err := db.ExecContext(ctx, indexes+`; ANALYZE`); err != nil {
 		b.Fatal(err)
 	}
-	return db
 }
 
 // each runs fn as a sub-benchmark per driver.

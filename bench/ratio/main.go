@@ -1,6 +1,9 @@
 // Command ratio prints, for each benchmark of a `go test -bench` output that
 // has driver=sqlite3 and driver=qlsqlite sub-benchmarks, the ratio of their
 // median times: qlsqlite time / raw time, below 1 when qlsqlite is faster.
+// For benchmarks with obs=<config> sub-benchmarks (BenchmarkObserve), it
+// prints each configuration's median time over the previous one's, in the
+// order the configurations ran.
 //
 //	go run ./bench/ratio results.txt
 package main
@@ -27,6 +30,7 @@ func main() {
 	defer f.Close()
 	times := map[string]map[string][]float64{} // benchmark -> driver -> ns/op
 	var order []string
+	var obs series
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
@@ -36,6 +40,13 @@ func main() {
 		name := fields[0]
 		if i := strings.LastIndexByte(name, '-'); i > 0 {
 			name = name[:i] // the GOMAXPROCS suffix
+		}
+		if j := strings.Index(name, "obs="); j >= 0 {
+			ns, err := strconv.ParseFloat(fields[2], 64)
+			if err == nil {
+				obs.add(strings.TrimSuffix(name[:j], "/"), name[j+len("obs="):], ns)
+			}
+			continue
 		}
 		i := strings.Index(name, "driver=")
 		if i < 0 {
@@ -62,6 +73,44 @@ func main() {
 			continue
 		}
 		fmt.Printf("%-40s %11.1f µs %11.1f µs %8.2f\n", b, raw/1000, ql/1000, ql/raw)
+	}
+	obs.print()
+}
+
+// series holds the times of benchmarks with obs=<config> sub-benchmarks.
+type series struct {
+	benches []string
+	configs map[string][]string             // benchmark -> configurations in the order seen
+	times   map[string]map[string][]float64 // benchmark -> configuration -> ns/op
+}
+
+func (s *series) add(bench, config string, ns float64) {
+	if s.times == nil {
+		s.times, s.configs = map[string]map[string][]float64{}, map[string][]string{}
+	}
+	if s.times[bench] == nil {
+		s.times[bench] = map[string][]float64{}
+		s.benches = append(s.benches, bench)
+	}
+	if s.times[bench][config] == nil {
+		s.configs[bench] = append(s.configs[bench], config)
+	}
+	s.times[bench][config] = append(s.times[bench][config], ns)
+}
+
+func (s *series) print() {
+	for _, b := range s.benches {
+		fmt.Printf("\n%-40s %14s %22s\n", b+" (obs=)", "median", "ratio to the previous")
+		prev := 0.0
+		for _, c := range s.configs[b] {
+			m := median(s.times[b][c])
+			if prev > 0 {
+				fmt.Printf("  %-38s %11.1f µs %22.3f\n", c, m/1000, m/prev)
+			} else {
+				fmt.Printf("  %-38s %11.1f µs %22s\n", c, m/1000, "")
+			}
+			prev = m
+		}
 	}
 }
 

@@ -97,6 +97,9 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "loaded in %v\n\n", time.Since(start).Round(time.Millisecond))
+	if err := qlsqlite.ResetStats(db); err != nil { // the statistics below are the workload's
+		return err
+	}
 
 	before, err := runWorkload(ctx, db, data, f)
 	if err != nil {
@@ -119,6 +122,19 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := demoLifecycle(ctx, db, data, archivePath, backupPath, stdout); err != nil {
 		return err
 	}
+
+	snap, err := qlsqlite.Stats(db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nper-fingerprint statistics (qlsqlite.Stats), by total time, both runs:\n")
+	printStats(stdout, snap, 10)
+	report, err := qlsqlite.Health(ctx, db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nhealth (qlsqlite.Health):\n")
+	printHealth(stdout, report)
 	return nil
 }
 

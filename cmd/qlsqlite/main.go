@@ -30,6 +30,7 @@ func commands() []command {
 		{"advise", "suggest indexes verified with SQLite's planner; --apply creates them", runAdvise},
 		{name: "migrate", summary: "apply, roll back and inspect schema migrations", run: cmdMigrate},
 		archiveCmd(), purgeCmd(), backupCmd(), verifyCmd(), restoreCmd(),
+		healthCommand(),
 	}
 }
 

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/quantumleap/qlsqlite"
+)
+
+func healthCommand() command {
+	return command{
+		name:    "health",
+		summary: "check a database file: quick_check, size, WAL, free pages; fails when the database does",
+		run:     runHealth,
+	}
+}
+
+func runHealth(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("health", flag.ContinueOnError)
+	path := fs.String("db", "", "database file to check (required; opened read-only)")
+	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long (quick_check reads the whole database)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *path == "" || fs.NArg() > 0 {
+		return errors.New("health: usage: qlsqlite health --db FILE [--timeout 10m]")
+	}
+	if _, err := os.Stat(*path); err != nil {
+		return fmt.Errorf("health: %w", err)
+	}
+	// Read-only, and without qlsqlite's production defaults, which would
+	// switch the file to WAL: a health check changes nothing. The busy
+	// timeout lets it wait for a writer of a database in rollback mode.
+	db, err := sql.Open(qlsqlite.DriverName, fileURI(*path)+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	report, err := qlsqlite.Health(ctx, db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s\n", *path)
+	printHealth(stdout, report)
+	if report.Status == qlsqlite.HealthFailing {
+		return fmt.Errorf("health: %s is failing: %s", *path, strings.Join(report.Problems, "; "))
+	}
+	return nil
+}
+
+// fileURI turns a path into the start of a "file:" URI, escaping what
+// SQLite would read as the URI's own syntax.
+func fileURI(path string) string {
+	r := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+	return "file:" + r.Replace(path)
+}
+
+// printHealth writes a health report for a person.
+func printHealth(w io.Writer, r qlsqlite.HealthReport) {
+	row := func(name, format string, args ...any) {
+		fmt.Fprintf(w, "  %-12s %s\n", name+":", fmt.Sprintf(format, args...))
+	}
+	row("status", "%s", r.Status)
+	qc := strings.Join(r.QuickCheck, "; ")
+	if len(qc) > 200 {
+		qc = qc[:200] + "..."
+	}
+	row("quick_check", "%s", strings.ReplaceAll(qc, "\n", " "))
+	st := r.Storage
+	if st.InMemory {
+		row("database", "in memory, %s (%d pages of %d bytes)", fmtBytes(st.SizeBytes), st.Pages, st.PageSize)
+	} else {
+		row("database", "%s (%d pages of %d bytes), %d free pages (%.1f%%)",
+			fmtBytes(st.SizeBytes), st.Pages, st.PageSize, st.FreelistPages, 100*st.FreeRatio())
+		row("WAL", "%s", fmtBytes(st.WALBytes))
+	}
+	p := r.Pool
+	limit := "no limit"
+	if p.MaxOpenConnections > 0 {
+		limit = fmt.Sprintf("limit %d (%.0f%% in use)", p.MaxOpenConnections, 100*p.Utilization)
+	}
+	row("pool", "%d open: %d in use, %d idle, %s; %d waits (%v)", p.OpenConnections, p.InUse, p.Idle, limit, p.WaitCount, p.WaitDuration.Round(time.Millisecond))
+	breaker := r.Breaker
+	if breaker == "" {
+		breaker = "none"
+	}
+	row("breaker", "%s", breaker)
+	switch {
+	case !r.Monitored:
+		row("alerts", "not monitored")
+	case len(r.Alerts) == 0:
+		row("alerts", "none firing")
+	default:
+		for i, a := range r.Alerts {
+			label := "alerts:"
+			if i > 0 {
+				label = ""
+			}
+			fmt.Fprintf(w, "  %-12s %s: %s\n", label, a.Name, a.Message)
+		}
+	}
+	row("checked in", "%v", r.Took.Round(time.Microsecond))
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "  problem:     %s\n", p)
+	}
+}
+
+func fmtBytes(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,284 @@
+package qlsqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/ncruces/go-sqlite3"
+	ncruces "github.com/ncruces/go-sqlite3/driver"
+)
+
+// This file is the SQLite side of observability: everything statistics,
+// spans, metrics, alerts and health need to know about the engine. The
+// generic code reaches it only through the [dialect] interface, so that
+// another engine is one more file like this one.
+
+// dialect is what the observability code needs from the database engine.
+type dialect interface {
+	// system is the engine's db.system.name in OpenTelemetry's conventions.
+	system() string
+	// namespace is the database's db.namespace.
+	namespace() string
+	// statusCode is the engine's code for err (db.response.status_code),
+	// or "" when err does not come from the engine.
+	statusCode(err error) string
+	// storage reports the database's size on disk. db serves databases
+	// that live inside one connection, where a connection of the dialect's
+	// own would see another database.
+	storage(ctx context.Context, db *sql.DB) (StorageStats, error)
+	// quickCheck runs the engine's fast integrity check and returns its
+	// findings: []string{"ok"} for a sound database.
+	quickCheck(ctx context.Context, db *sql.DB) ([]string, error)
+	// close releases what the dialect holds (its own connection).
+	close()
+}
+
+// sqliteDialect is the [dialect] of SQLite. It reads sizes and runs checks
+// on a read-only connection of its own, opened on first use, so that a
+// saturated pool never delays a health check.
+type sqliteDialect struct {
+	inner driver.Connector // the ncruces connector
+	ns    string
+
+	mu     sync.Mutex
+	conn   *sqlite3.Conn // nil until first use
+	memory bool          // the database lives inside one connection
+	path   string        // the main database file
+	closed bool
+}
+
+func newSQLiteDialect(inner driver.Connector, dsn string) *sqliteDialect {
+	return &sqliteDialect{inner: inner, ns: sqliteNamespace(dsn)}
+}
+
+// sqliteNamespace is the db.namespace of a SQLite DSN: the database's file
+// name as the application wrote it, without "file:" and parameters.
+func sqliteNamespace(dsn string) string {
+	name := strings.TrimPrefix(dsn, "file:")
+	if i := strings.IndexAny(name, "?#"); i >= 0 {
+		name = name[:i]
+	}
+	if name == "" {
+		return ":memory:"
+	}
+	return name
+}
+
+func (d *sqliteDialect) system() string    { return "sqlite" }
+func (d *sqliteDialect) namespace() string { return d.ns }
+
+// sqliteCode returns the primary result code in err's chain.
+func sqliteCode(err error) (sqlite3.ErrorCode, bool) {
+	var se *sqlite3.Error
+	if errors.As(err, &se) {
+		return se.Code(), true
+	}
+	var code sqlite3.ErrorCode
+	if errors.As(err, &code) {
+		return code, true
+	}
+	var xcode sqlite3.ExtendedErrorCode
+	if errors.As(err, &xcode) {
+		return sqlite3.ErrorCode(xcode & 0xff), true
+	}
+	return 0, false
+}
+
+// statusCode is SQLite's extended result code, in decimal: "2067" for
+// SQLITE_CONSTRAINT_UNIQUE, "5" for SQLITE_BUSY
+// (https://sqlite.org/rescode.html).
+func (d *sqliteDialect) statusCode(err error) string {
+	var se *sqlite3.Error
+	if errors.As(err, &se) {
+		return strconv.Itoa(int(se.ExtendedCode()))
+	}
+	if code, ok := sqliteCode(err); ok {
+		return strconv.Itoa(int(code))
+	}
+	return ""
+}
+
+// StorageStats describe a database's storage.
+type StorageStats struct {
+	// Path is the main database file; empty for a database that lives in
+	// memory.
+	Path string
+	// InMemory says the database lives in memory: no file, no WAL.
+	InMemory bool
+	// PageSize is the size of a database page in bytes.
+	PageSize int64
+	// Pages is the number of pages in the database, free pages included.
+	Pages int64
+	// SizeBytes is the database's size, Pages × PageSize: what the main
+	// file holds once the WAL is checkpointed.
+	SizeBytes int64
+	// WALBytes is the size of the write-ahead log file (0 without one). It
+	// grows until a checkpoint can reset it; a WAL that keeps growing means
+	// a reader holds a snapshot open.
+	WALBytes int64
+	// FreelistPages is the number of unused pages, which VACUUM (or
+	// incremental vacuum) gives back to the file system.
+	FreelistPages int64
+}
+
+// FreeRatio is the share of the database's pages that are free.
+func (s StorageStats) FreeRatio() float64 {
+	if s.Pages == 0 {
+		return 0
+	}
+	return float64(s.FreelistPages) / float64(s.Pages)
+}
+
+// ownConn returns the dialect's own connection, opening it on first use. It
+// returns nil, nil for a database that lives inside one connection. d.mu
+// is held.
+func (d *sqliteDialect) ownConn(ctx context.Context) (*sqlite3.Conn, error) {
+	if d.closed {
+		return nil, errors.New("qlsqlite: the database is closed")
+	}
+	if d.conn != nil || d.memory {
+		return d.conn, nil
+	}
+	dc, err := d.inner.Connect(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("qlsqlite: opening a connection for storage statistics: %w", err)
+	}
+	raw := dc.(ncruces.Conn).Raw()
+	f := raw.Filename("main")
+	if f == nil || f.String() == "" {
+		dc.Close()
+		d.memory = true
+		return nil, nil
+	}
+	raw.BusyTimeout(DefaultBusyTimeout)
+	if err := raw.Exec(`PRAGMA query_only = ON`); err != nil {
+		dc.Close()
+		return nil, fmt.Errorf("qlsqlite: opening a connection for storage statistics: %w", err)
+	}
+	d.conn, d.path = raw, f.String()
+	return raw, nil
+}
+
+// withConn runs fn on the dialect's own connection, or on one of db's for a
+// database that lives in memory (through Raw, so the call is not counted in
+// the statistics). ctx interrupts fn.
+func (d *sqliteDialect) withConn(ctx context.Context, db *sql.DB, fn func(*sqlite3.Conn) error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	raw, err := d.ownConn(ctx)
+	if err != nil {
+		return err
+	}
+	if raw != nil {
+		old := raw.SetInterrupt(ctx)
+		defer raw.SetInterrupt(old)
+		return fn(raw)
+	}
+	if db == nil {
+		return errors.New("qlsqlite: no connection to read an in-memory database through")
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(ncruces.Conn)
+		if !ok {
+			return fmt.Errorf("qlsqlite: connection %T has no Raw()", dc)
+		}
+		raw := c.Raw()
+		old := raw.SetInterrupt(ctx)
+		defer raw.SetInterrupt(old)
+		return fn(raw)
+	})
+}
+
+func (d *sqliteDialect) storage(ctx context.Context, db *sql.DB) (StorageStats, error) {
+	var s StorageStats
+	err := d.withConn(ctx, db, func(c *sqlite3.Conn) (err error) {
+		if s.PageSize, err = pragmaInt(c, "page_size"); err != nil {
+			return err
+		}
+		if s.Pages, err = pragmaInt(c, "page_count"); err != nil {
+			return err
+		}
+		if s.FreelistPages, err = pragmaInt(c, "freelist_count"); err != nil {
+			return err
+		}
+		if f := c.Filename("main"); f != nil {
+			s.Path = f.String()
+		}
+		return nil
+	})
+	if err != nil {
+		return s, fmt.Errorf("qlsqlite: reading storage statistics: %w", err)
+	}
+	s.SizeBytes = s.Pages * s.PageSize
+	if s.Path == "" {
+		s.InMemory = true
+		return s, nil
+	}
+	if fi, err := os.Stat(s.Path + "-wal"); err == nil {
+		s.WALBytes = fi.Size()
+	}
+	return s, nil
+}
+
+// pragmaInt returns the value of a PRAGMA that returns one integer.
+func pragmaInt(c *sqlite3.Conn, name string) (int64, error) {
+	stmt, _, err := c.Prepare(`PRAGMA ` + name)
+	if err != nil {
+		return 0, err
+	}
+	defer stmt.Close()
+	if !stmt.Step() {
+		if err := stmt.Err(); err != nil {
+			return 0, err
+		}
+		return 0, fmt.Errorf("PRAGMA %s returned nothing", name)
+	}
+	return stmt.ColumnInt64(0), nil
+}
+
+// maxQuickCheckErrors bounds the findings PRAGMA quick_check reports.
+const maxQuickCheckErrors = 100
+
+// quickCheck runs PRAGMA quick_check (https://sqlite.org/pragma.html#pragma_quick_check):
+// it verifies the structure of every page, in time proportional to the
+// database's size, without the index cross-checks of integrity_check.
+func (d *sqliteDialect) quickCheck(ctx context.Context, db *sql.DB) ([]string, error) {
+	var out []string
+	err := d.withConn(ctx, db, func(c *sqlite3.Conn) error {
+		stmt, _, err := c.Prepare(fmt.Sprintf(`PRAGMA quick_check(%d)`, maxQuickCheckErrors))
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for stmt.Step() {
+			out = append(out, stmt.ColumnText(0))
+		}
+		return stmt.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("qlsqlite: PRAGMA quick_check: %w", err)
+	}
+	return out, nil
+}
+
+func (d *sqliteDialect) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.closed = true
+	if d.conn != nil {
+		d.conn.Close()
+		d.conn = nil
+	}
+}

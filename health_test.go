@@ -1,0 +1,142 @@
+package qlsqlite
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestHealthOK(t *testing.T) {
+	db := openStats(t, "")
+	if _, err := db.Exec(`CREATE TABLE t (s TEXT); INSERT INTO t VALUES ('a'), ('b')`); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Health(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != HealthOK || len(r.Problems) != 0 || strings.Join(r.QuickCheck, ",") != "ok" {
+		t.Errorf("status %s, problems %v, quick_check %v", r.Status, r.Problems, r.QuickCheck)
+	}
+	if r.Storage.SizeBytes <= 0 || r.Storage.WALBytes <= 0 || r.Storage.InMemory || !strings.HasSuffix(r.Storage.Path, "stats.db") {
+		t.Errorf("storage %+v", r.Storage)
+	}
+	if r.Pool.OpenConnections < 1 || r.Monitored || r.Breaker != "closed" || r.Took <= 0 {
+		t.Errorf("pool %+v, monitored %v, breaker %q, took %v", r.Pool, r.Monitored, r.Breaker, r.Took)
+	}
+}
+
+// TestHealthSaturatedPool: the check runs on a connection of its own, so a
+// pool whose every connection is taken does not stop it.
+func TestHealthSaturatedPool(t *testing.T) {
+	db := openStats(t, "")
+	if _, err := db.Exec(`CREATE TABLE t (n)`); err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := Health(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(r.QuickCheck, ",") != "ok" || r.Storage.SizeBytes <= 0 || r.Pool.InUse != 1 || r.Pool.Utilization != 1 {
+		t.Errorf("with the pool saturated: quick_check %v, storage %+v, pool %+v", r.QuickCheck, r.Storage, r.Pool)
+	}
+	if r.Status != HealthDegraded || len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "saturated") {
+		t.Errorf("status %s, problems %v", r.Status, r.Problems)
+	}
+}
+
+func TestHealthCorrupt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "corrupt.db")
+	db, err := sql.Open(DriverName, "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE t (s TEXT); CREATE INDEX t_s ON t (s);
+		WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000)
+		INSERT INTO t SELECT printf('%0100d', x) FROM c`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close() // checkpoints the WAL into the file
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := make([]byte, 4096)
+	for i := range page {
+		page[i] = 0xA5
+	}
+	// Pages 3 to 5 hold table and index b-tree pages.
+	for p := int64(2); p < 5; p++ {
+		if _, err := f.WriteAt(page, p*4096); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+
+	db, err = sql.Open(DriverName, "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	r, err := Health(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != HealthFailing || len(r.Problems) == 0 {
+		t.Fatalf("a damaged database: status %s, quick_check %v, problems %v", r.Status, r.QuickCheck, r.Problems)
+	}
+	if !strings.Contains(r.Problems[0], "quick_check") || len(r.QuickCheck) == 0 || r.QuickCheck[0] == "ok" {
+		t.Errorf("problems %v, quick_check %v", r.Problems, r.QuickCheck)
+	}
+}
+
+func TestHealthDegradedByAlert(t *testing.T) {
+	db, m, clock, _ := monitored(t, AlertThresholds{DatabaseSize: 1})
+	if _, err := db.Exec(`CREATE TABLE t (n)`); err != nil {
+		t.Fatal(err)
+	}
+	m.tick(clock.advance(10 * time.Second))
+	r, err := Health(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != HealthDegraded || !r.Monitored || len(r.Alerts) != 1 || r.Alerts[0].Name != AlertDatabaseSize ||
+		len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "database_size") {
+		t.Errorf("status %s, alerts %+v, problems %v", r.Status, r.Alerts, r.Problems)
+	}
+}
+
+func TestHealthInMemory(t *testing.T) {
+	db, err := sql.Open(DriverName, ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1) // one connection, one in-memory database
+	if _, err := db.Exec(`CREATE TABLE t (n); INSERT INTO t VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Health(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != HealthOK || !r.Storage.InMemory || r.Storage.Pages < 2 || r.Storage.WALBytes != 0 {
+		t.Errorf("in memory: status %s %v, storage %+v", r.Status, r.Problems, r.Storage)
+	}
+	snap := mustStats(t, db)
+	if !snap.Database.Storage.InMemory || snap.Database.Storage.SizeBytes <= 0 {
+		t.Errorf("Stats in memory: %+v %s", snap.Database.Storage, snap.Database.StorageError)
+	}
+}

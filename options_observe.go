@@ -1,0 +1,142 @@
+package qlsqlite
+
+import (
+	"log/slog"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Defaults of the observability settings.
+const (
+	// DefaultSlowQuery is the duration from which a call is logged as slow
+	// ("_slow").
+	DefaultSlowQuery = 100 * time.Millisecond
+	// DefaultMonitorInterval is how often a monitor samples the database and
+	// evaluates its alerts (see [Monitor]).
+	DefaultMonitorInterval = 10 * time.Second
+)
+
+// observeConfig is the part of the configuration that says what is
+// observed and where it goes.
+type observeConfig struct {
+	stats     bool          // per-fingerprint statistics ("_stats")
+	slow      time.Duration // slow-query log threshold; 0 disables ("_slow")
+	trace     bool          // OpenTelemetry spans ("_trace")
+	metrics   bool          // OpenTelemetry metrics ("_metrics")
+	rootSpans bool          // spans for calls whose context carries no span
+
+	tracerProvider trace.TracerProvider // nil: the global one
+	meterProvider  metric.MeterProvider // nil: the global one
+	logger         *slog.Logger         // nil: slog.Default() when logging
+
+	alertFunc  func(Alert)
+	thresholds AlertThresholds
+	clock      Clock // nil: the system clock
+	interval   time.Duration
+}
+
+func defaultObserveConfig() observeConfig {
+	return observeConfig{
+		stats:      true,
+		slow:       DefaultSlowQuery,
+		trace:      true,
+		metrics:    true,
+		rootSpans:  true,
+		thresholds: DefaultAlertThresholds(),
+		interval:   DefaultMonitorInterval,
+	}
+}
+
+// WithStats turns per-fingerprint statistics on or off (DSN: "_stats";
+// default on). Off, [Stats] reports no queries, and the alerts that need
+// them (query p95, error rate, lock wait) never fire; spans, metrics and the
+// slow-query log do not depend on it.
+func WithStats(on bool) Option {
+	return func(c *config) { c.obs.stats = on }
+}
+
+// WithSlowQueryLog sets the duration from which a call is logged as slow
+// through [log/slog] (DSN: "_slow"; default [DefaultSlowQuery]). Zero
+// disables the log. A query's duration runs until its rows are closed. The
+// record carries the query's fingerprint, duration, number of arguments
+// (never their values) and captured plan; see [WithLogger].
+func WithSlowQueryLog(threshold time.Duration) Option {
+	return func(c *config) { c.obs.slow = max(threshold, 0) }
+}
+
+// WithTracing turns OpenTelemetry spans on or off (DSN: "_trace"; default
+// on). On, each statement, BEGIN, COMMIT and ROLLBACK gets a client span
+// from the tracer provider (see [WithTracerProvider]); with no provider
+// installed the global one is a no-op and spans cost next to nothing.
+func WithTracing(on bool) Option {
+	return func(c *config) { c.obs.trace = on }
+}
+
+// WithMetrics turns OpenTelemetry metrics on or off (DSN: "_metrics";
+// default on); see [WithMeterProvider].
+func WithMetrics(on bool) Option {
+	return func(c *config) { c.obs.metrics = on }
+}
+
+// WithRootSpans says whether a call whose context carries no span starts a
+// trace of its own (default true). Turn it off when only calls made on
+// behalf of traced work (an HTTP request, a job) should be traced, and
+// background chatter should not start traces.
+func WithRootSpans(on bool) Option {
+	return func(c *config) { c.obs.rootSpans = on }
+}
+
+// WithTracerProvider sets where spans go (default: the global provider,
+// [go.opentelemetry.io/otel.GetTracerProvider], which forwards to whatever
+// provider is installed later with otel.SetTracerProvider).
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(c *config) { c.obs.tracerProvider = tp }
+}
+
+// WithMeterProvider sets where metrics go (default: the global provider,
+// [go.opentelemetry.io/otel.GetMeterProvider], which forwards to whatever
+// provider is installed later with otel.SetMeterProvider).
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(c *config) { c.obs.meterProvider = mp }
+}
+
+// WithLogger sets the logger of the slow-query log and of alerts that have
+// no [WithAlertFunc] (default: [slog.Default] at the time of logging).
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.obs.logger = l }
+}
+
+// WithAlertFunc sets the function that receives alerts (see [Alert]): once
+// when an alert fires and once when it clears. It is called from the
+// monitor's goroutine, one alert at a time, and should return quickly.
+// Without it, alerts are logged (see [WithLogger]): at level Warn when they
+// fire and Info when they clear.
+func WithAlertFunc(f func(Alert)) Option {
+	return func(c *config) { c.obs.alertFunc = f }
+}
+
+// WithAlertThresholds sets the alert thresholds (default
+// [DefaultAlertThresholds]). A zero field keeps its default; a negative one
+// disables its alert.
+func WithAlertThresholds(t AlertThresholds) Option {
+	return func(c *config) { c.obs.thresholds = t.withDefaults() }
+}
+
+// WithClock sets the clock the monitor reads and ticks with (default: the
+// system clock). Tests use it to move time without waiting. Durations of
+// calls are always measured with the system's monotonic clock.
+func WithClock(clk Clock) Option {
+	return func(c *config) { c.obs.clock = clk }
+}
+
+// WithMonitorInterval sets how often the monitor samples the database and
+// evaluates the alerts (default [DefaultMonitorInterval]).
+func WithMonitorInterval(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.obs.interval = d
+		}
+	}
+}
