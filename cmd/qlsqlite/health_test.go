@@ -28,7 +28,7 @@ func TestHealthCommand(t *testing.T) {
 	if err := run(context.Background(), []string{"health", "--db", path}, &out); err != nil {
 		t.Fatalf("health: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{path, "status:      ok", "quick_check: ok", "database:    8.2 kB (2 pages of 4096 bytes), 0 free pages", "WAL:         0 B", "pool:", "breaker:     none", "alerts:      not monitored"} {
+	for _, want := range []string{path, "status:      ok", "quick_check: ok", "database:    8.2 kB (2 pages of 4096 bytes), 0 free pages", "WAL:         0 B", "pool:", "breaker:     closed", "alerts:      not monitored"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("health output lacks %q:\n%s", want, out.String())
 		}
