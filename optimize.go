@@ -61,7 +61,8 @@ func (d *database) optimizeOnOpen(nc ncruces.Conn) {
 	busy := stmt.ColumnInt(0)
 	stmt.Close()
 	raw.Exec(`PRAGMA busy_timeout=0; PRAGMA analysis_limit=400; PRAGMA optimize=0x10002`)
-	raw.Exec(fmt.Sprintf(`PRAGMA busy_timeout=%d`, busy))
+	// Give the session back as it was: a user's own ANALYZE is exact.
+	raw.Exec(fmt.Sprintf(`PRAGMA busy_timeout=%d; PRAGMA analysis_limit=0`, busy))
 }
 
 // optimizeOnClose runs before a connection closes. A failure does not stop

@@ -66,3 +66,19 @@ func TestOptimizeNow(t *testing.T) {
 		t.Errorf("after PRAGMA optimize: %d rows of statistics (%v)", n, err)
 	}
 }
+
+// The upkeep gives the session back as it found it.
+func TestOptimizeLeavesSessionAlone(t *testing.T) {
+	db, err := sql.Open(DriverName, "file:"+filepath.Join(t.TempDir(), "alone.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var limit, busy int
+	if err := db.QueryRow(`SELECT (SELECT analysis_limit FROM pragma_analysis_limit), (SELECT timeout FROM pragma_busy_timeout)`).Scan(&limit, &busy); err != nil {
+		t.Fatal(err)
+	}
+	if limit != 0 || busy != int(DefaultBusyTimeout.Milliseconds()) {
+		t.Errorf("analysis_limit=%d busy_timeout=%d after open", limit, busy)
+	}
+}
