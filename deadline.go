@@ -41,13 +41,13 @@ const pollsPerClockRead = 16
 
 func newStmtContext(parent context.Context, timeout time.Duration) *stmtContext {
 	c := &stmtContext{}
-	c.reset(parent, timeout)
+	c.reset(parent, time.Now(), timeout)
 	return c
 }
 
-// reset makes c a fresh context for a new statement.
-func (c *stmtContext) reset(parent context.Context, timeout time.Duration) {
-	c.Context, c.timeout, c.deadline = parent, timeout, time.Now().Add(timeout)
+// reset makes c a fresh context for a statement that started at start.
+func (c *stmtContext) reset(parent context.Context, start time.Time, timeout time.Duration) {
+	c.Context, c.timeout, c.deadline = parent, timeout, start.Add(timeout)
 	c.polls.Store(0)
 	c.expired.Store(false)
 }

@@ -42,6 +42,9 @@ type session interface {
 	// open when the call began: after a fatal error the connection is not
 	// reused.
 	observe(err error, inTx bool)
+	// callStart is when the call in progress started, if a layer above
+	// timed it already, or the zero time.
+	callStart() time.Time
 }
 
 // outcome records a call's error with the breaker and the connection.
@@ -57,19 +60,23 @@ func newInterceptor(db *database, s session) *interceptor {
 // deadline returns the context a statement should run under: the caller's,
 // with the default deadline added when it has none.
 func (i *interceptor) deadline(ctx context.Context) (context.Context, *stmtContext) {
+	start := i.session.callStart() // taken first, so that none is left for a later call
 	if i.timeout <= 0 {
 		return ctx, nil
 	}
 	if _, ok := ctx.Deadline(); ok {
 		return ctx, nil
 	}
+	if start.IsZero() {
+		start = time.Now()
+	}
 	sc := i.spare
 	if sc != nil {
 		i.spare = nil
-		sc.reset(ctx, i.timeout)
 	} else {
-		sc = newStmtContext(ctx, i.timeout)
+		sc = &stmtContext{}
 	}
+	sc.reset(ctx, start, i.timeout)
 	return sc, sc
 }
 

@@ -114,6 +114,17 @@ type callReport struct {
 	// cache is set when a call takes its statement from the statement
 	// cache; the observer clears it when a call starts.
 	cache cacheUse
+	// start is when the observer started timing the call in progress, so
+	// that the deadline beneath it reads no clock of its own; taken (and
+	// cleared) by the first layer that wants it.
+	start time.Time
+}
+
+// callStart returns when the call in progress started, if the observer
+// timed it, and clears it.
+func (r *callReport) callStart() (t time.Time) {
+	t, r.start = r.start, time.Time{}
+	return t
 }
 
 // cacheUse says whether a call's statement came from the statement cache.
@@ -164,6 +175,7 @@ type observer struct {
 	metered   bool
 	rootSpans bool
 	slow      time.Duration
+	spare     *queryCtx // a finished query's context, for the next query
 }
 
 // call is one call in progress.
@@ -180,10 +192,11 @@ type call struct {
 func (o *observer) begin(ctx context.Context, query string) (context.Context, call) {
 	c := call{rec: o.shard.record(o.obs, query), waitStart: o.report.waited}
 	o.report.cache = cacheUnused
-	if o.traced && (o.rootSpans || trace.SpanContextFromContext(ctx).IsValid()) {
+	if o.traced && (o.rootSpans || trace.SpanContextFromContext(ctx).IsValid()) && o.obs.tel.tracing() {
 		ctx, c.span = o.obs.tel.tracer.Start(ctx, c.rec.meta.spanName, c.rec.meta.spanOpts...)
 	}
 	c.start = time.Now()
+	o.report.start = c.start // the statement's deadline counts from here too
 	return ctx, c
 }
 
@@ -191,6 +204,7 @@ func (o *observer) begin(ctx context.Context, query string) (context.Context, ca
 // returned or a statement changed, or -1 if unknown.
 func (o *observer) end(ctx context.Context, c *call, rows int64, nargs int, err error) {
 	d := time.Since(c.start)
+	o.report.start = time.Time{} // unused by the layers beneath: not for a later call
 	if o.stats {
 		class := ""
 		if err != nil {
@@ -288,7 +302,14 @@ func (o *observer) opened(cctx, rctx context.Context, c call, rows driver.Rows, 
 		o.end(cctx, &c, -1, nargs, err)
 		return rctx, rows, err
 	}
-	return &queryCtx{Context: rctx, call: c, nargs: nargs}, rows, nil
+	qc := o.spare
+	if qc != nil {
+		o.spare = nil
+		*qc = queryCtx{Context: rctx, call: c, nargs: nargs}
+	} else {
+		qc = &queryCtx{Context: rctx, call: c, nargs: nargs}
+	}
+	return qc, rows, nil
 }
 
 // RowsNext implements [sqlmw.Interceptor]: it counts rows, no span per row.
@@ -319,6 +340,8 @@ func (o *observer) RowsClose(ctx context.Context, rows driver.Rows) error {
 		callErr = err
 	}
 	o.end(qc, &qc.call, qc.rows, qc.nargs, callErr)
+	*qc = queryCtx{}
+	o.spare = qc
 	return err
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"reflect"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -40,6 +42,8 @@ var durationBuckets = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}
 type telemetry struct {
 	dialect  dialect
 	tracer   trace.Tracer            // nil when tracing is off
+	global   bool                    // tracer is the global provider's: see tracing
+	live     atomic.Pointer[liveTP]  // tracing's last answer
 	duration metric.Float64Histogram // nil when metrics are off
 	meter    metric.Meter            // nil when metrics are off
 	waitTime metric.Float64Histogram // nil when metrics are off
@@ -59,6 +63,7 @@ func newTelemetry(cfg *observeConfig, d dialect) *telemetry {
 		tp := cfg.tracerProvider
 		if tp == nil {
 			tp = otel.GetTracerProvider()
+			t.global = true
 		}
 		t.tracer = tp.Tracer(instrumentationName)
 	}
@@ -92,11 +97,11 @@ type queryMeta struct {
 	// changes says RowsAffected means something: the statement is an
 	// INSERT, UPDATE, DELETE or REPLACE (for other statements SQLite
 	// reports the last such statement's count).
-	changes   bool
-	spanName  string
-	spanOpts  []trace.SpanStartOption
-	attrs     []attribute.KeyValue // the metric attributes
-	metricOpt metric.RecordOption
+	changes    bool
+	spanName   string
+	spanOpts   []trace.SpanStartOption
+	attrs      []attribute.KeyValue  // the metric attributes
+	metricOpts []metric.RecordOption // the attribute set, as Record takes it
 }
 
 func (t *telemetry) meta(fp Fingerprint, s querySummary) queryMeta {
@@ -123,7 +128,7 @@ func (t *telemetry) meta(fp Fingerprint, s querySummary) queryMeta {
 		m.spanOpts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(spanAttrs...)}
 	}
 	if t.duration != nil {
-		m.metricOpt = metric.WithAttributeSet(attribute.NewSet(attrs...))
+		m.metricOpts = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
 	}
 	return m
 }
@@ -146,7 +151,7 @@ func (t *telemetry) errorType(err error) (errType, status string) {
 // record records a call's duration in db.client.operation.duration.
 func (t *telemetry) record(ctx context.Context, m *queryMeta, seconds float64, err error) {
 	if err == nil {
-		t.duration.Record(ctx, seconds, m.metricOpt)
+		t.duration.Record(ctx, seconds, m.metricOpts...)
 		return
 	}
 	errType, status := t.errorType(err)
@@ -155,6 +160,33 @@ func (t *telemetry) record(ctx context.Context, m *queryMeta, seconds float64, e
 		attrs = append(attrs, semconv.DBResponseStatusCodeKey.String(status))
 	}
 	t.duration.Record(ctx, seconds, metric.WithAttributeSet(attribute.NewSet(attrs...)))
+}
+
+// liveTP is the global tracer provider last seen, and whether spans
+// started through it are recorded by anything.
+type liveTP struct {
+	tp   trace.TracerProvider
+	live bool
+}
+
+// tracing reports whether a span started now would reach a tracer
+// provider. Until a program installs one with otel.SetTracerProvider, the
+// global provider is OpenTelemetry's internal placeholder, whose spans go
+// nowhere but still cost a context and a span value each: calls skip them.
+// A provider installed later (or given with [WithTracerProvider]) is used
+// from the next call on.
+func (t *telemetry) tracing() bool {
+	if !t.global {
+		return true
+	}
+	tp := otel.GetTracerProvider()
+	if l := t.live.Load(); l != nil && l.tp == tp {
+		return l.live
+	}
+	typ := reflect.TypeOf(tp)
+	placeholder := typ != nil && typ.Kind() == reflect.Pointer && typ.Elem().PkgPath() == "go.opentelemetry.io/otel/internal/global"
+	t.live.Store(&liveTP{tp: tp, live: !placeholder})
+	return !placeholder
 }
 
 // endSpan ends a call's span, with the error's attributes if it failed.

@@ -95,6 +95,9 @@ func (c *sqliteConn) ExecContext(ctx context.Context, query string, args []drive
 	return res, err
 }
 
+// callStart implements [session].
+func (c *sqliteConn) callStart() time.Time { return c.report.callStart() }
+
 // inTx implements [session].
 func (c *sqliteConn) inTx() bool { return !c.Conn.Raw().GetAutocommit() }
 
