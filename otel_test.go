@@ -15,6 +15,7 @@ import (
 	"github.com/ncruces/go-sqlite3"
 	ncruces "github.com/ncruces/go-sqlite3/driver"
 	"github.com/ngrok/sqlmw"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -451,5 +452,40 @@ func TestMetricsOff(t *testing.T) {
 	}
 	if ms := rig.metrics(t); len(ms) != 0 {
 		t.Errorf("_metrics=off: %d metrics", len(ms))
+	}
+}
+
+// With the default (global) provider, no span is started until a program
+// installs a tracer provider; one installed later is used from then on.
+func TestGlobalTracerProviderInstalledLater(t *testing.T) {
+	db, err := sql.Open(DriverName, "file:"+filepath.Join(t.TempDir(), "global.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tel := db.Driver().(*Driver).db.obs.tel
+	if _, err := db.Exec(`CREATE TABLE t (n)`); err != nil {
+		t.Fatal(err)
+	}
+	if tel.tracing() {
+		t.Fatal("spans are started with no tracer provider installed")
+	}
+
+	recorder := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder))
+	defer tp.Shutdown(context.Background())
+	old := otel.GetTracerProvider()
+	otel.SetTracerProvider(tp)
+	defer otel.SetTracerProvider(old)
+
+	if _, err := db.Exec(`INSERT INTO t VALUES (?)`, 1); err != nil {
+		t.Fatal(err)
+	}
+	if !tel.tracing() {
+		t.Fatal("the installed provider is not used")
+	}
+	spans := recorder.Ended()
+	if len(spans) != 1 || !strings.HasPrefix(spans[0].Name(), "INSERT") {
+		t.Errorf("spans after installing a provider: %d", len(spans))
 	}
 }
