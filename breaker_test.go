@@ -28,7 +28,7 @@ func TestBreakerWithFailingDisk(t *testing.T) {
 			fv, vfsName := registerFaultVFS(t)
 			clock := newTestClock()
 			path := filepath.Join(t.TempDir(), "fault.db")
-			db, err := Open("file:"+path+"?vfs="+vfsName, withClock(clock.now))
+			db, err := Open("file:"+path+"?vfs="+vfsName, WithClock(clock))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -29,7 +29,7 @@ type config struct {
 	optimize      bool          // statistics upkeep (optimize.go)
 	optimizeEvery time.Duration // how often; 0: only at open and close
 
-	now     func() time.Time // the clock; tests replace it
+	now     func() time.Time // the breaker's clock; see WithClock
 	onRetry func(error)      // called before each retry; tests watch it
 	obs     observeConfig    // statistics, spans, metrics, slow log, alerts
 
@@ -119,11 +119,6 @@ func (b BreakerConfig) withDefaults() BreakerConfig {
 		b.Successes = DefaultBreakerSuccesses
 	}
 	return b
-}
-
-// withClock replaces the clock (tests).
-func withClock(now func() time.Time) Option {
-	return func(c *config) { c.now = now }
 }
 
 // withRetryHook calls fn with the failure before each retry (tests).

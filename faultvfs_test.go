@@ -101,7 +101,11 @@ type testClock struct {
 
 func newTestClock() *testClock { return &testClock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)} }
 
-func (c *testClock) now() time.Time {
+// Ticker implements [Clock]: the test moves time by hand, so it never ticks.
+func (c *testClock) Ticker(time.Duration) (<-chan time.Time, func()) { return nil, func() {} }
+
+// Now implements [Clock].
+func (c *testClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t

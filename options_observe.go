@@ -124,11 +124,12 @@ func WithAlertThresholds(t AlertThresholds) Option {
 	return func(c *config) { c.obs.thresholds = t.withDefaults() }
 }
 
-// WithClock sets the clock the monitor reads and ticks with (default: the
-// system clock). Tests use it to move time without waiting. Durations of
-// calls are always measured with the system's monotonic clock.
+// WithClock sets the clock the monitor reads and ticks with, and the
+// circuit breaker times its open state with (default: the system clock).
+// Tests use it to move time without waiting. Durations of calls and
+// statement deadlines always use the system's clock.
 func WithClock(clk Clock) Option {
-	return func(c *config) { c.obs.clock = clk }
+	return func(c *config) { c.obs.clock, c.now = clk, clk.Now }
 }
 
 // WithMonitorInterval sets how often the monitor samples the database and
