@@ -1,9 +1,13 @@
 // Command ratio prints, for each benchmark of a `go test -bench` output that
-// has driver=sqlite3 and driver=qlsqlite sub-benchmarks, the ratio of their
-// median times: qlsqlite time / raw time, below 1 when qlsqlite is faster.
-// For benchmarks with obs=<config> sub-benchmarks (BenchmarkObserve), it
-// prints each configuration's median time over the previous one's, in the
-// order the configurations ran.
+// has driver=sqlite3 and driver=qlsqlite sub-benchmarks, the ratio
+// qlsqlite time / raw time, below 1 when qlsqlite is faster. For benchmarks
+// with obs=<config> sub-benchmarks (BenchmarkObserve), it prints each
+// configuration's time over the previous one's, in the order they ran.
+//
+// Ratios are taken round by round (bench/run.sh runs rounds of -count 1, in
+// which both sides run back to back) and the median of the rounds' ratios
+// is reported with their range: on a machine whose load drifts between
+// rounds, that cancels the drift a ratio of medians would keep.
 //
 //	go run ./bench/ratio results.txt
 package main
@@ -66,13 +70,14 @@ func main() {
 		}
 		times[bench][driver] = append(times[bench][driver], ns)
 	}
-	fmt.Printf("%-40s %14s %14s %8s\n", "benchmark", "sqlite3", "qlsqlite", "ratio")
+	fmt.Printf("%-40s %14s %14s %8s %15s\n", "benchmark", "sqlite3", "qlsqlite", "ratio", "rounds' range")
 	for _, b := range order {
-		raw, ql := median(times[b]["sqlite3"]), median(times[b]["qlsqlite"])
-		if raw == 0 || ql == 0 {
+		raw, ql := times[b]["sqlite3"], times[b]["qlsqlite"]
+		r := ratios(ql, raw)
+		if len(r) == 0 {
 			continue
 		}
-		fmt.Printf("%-40s %11.1f µs %11.1f µs %8.2f\n", b, raw/1000, ql/1000, ql/raw)
+		fmt.Printf("%-40s %11.1f µs %11.1f µs %8.2f %15s\n", b, median(raw)/1000, median(ql)/1000, median(r), spread(r))
 	}
 	obs.print()
 }
@@ -100,18 +105,34 @@ func (s *series) add(bench, config string, ns float64) {
 
 func (s *series) print() {
 	for _, b := range s.benches {
-		fmt.Printf("\n%-40s %14s %22s\n", b+" (obs=)", "median", "ratio to the previous")
-		prev := 0.0
+		fmt.Printf("\n%-40s %14s %22s %15s\n", b+" (obs=)", "median", "ratio to the previous", "rounds' range")
+		var prev []float64
 		for _, c := range s.configs[b] {
-			m := median(s.times[b][c])
-			if prev > 0 {
-				fmt.Printf("  %-38s %11.1f µs %22.3f\n", c, m/1000, m/prev)
+			t := s.times[b][c]
+			if r := ratios(t, prev); len(r) > 0 {
+				fmt.Printf("  %-38s %11.1f µs %22.3f %15s\n", c, median(t)/1000, median(r), spread(r))
 			} else {
-				fmt.Printf("  %-38s %11.1f µs %22s\n", c, m/1000, "")
+				fmt.Printf("  %-38s %11.1f µs %22s\n", c, median(t)/1000, "")
 			}
-			prev = m
+			prev = t
 		}
 	}
+}
+
+// ratios divides a by b round by round.
+func ratios(a, b []float64) []float64 {
+	var r []float64
+	for i := range min(len(a), len(b)) {
+		if b[i] > 0 {
+			r = append(r, a[i]/b[i])
+		}
+	}
+	return r
+}
+
+// spread formats the smallest and largest of xs.
+func spread(xs []float64) string {
+	return fmt.Sprintf("%.2f–%.2f", slices.Min(xs), slices.Max(xs))
 }
 
 func median(xs []float64) float64 {
