@@ -44,6 +44,8 @@ type telemetry struct {
 	tracer   trace.Tracer            // nil when tracing is off
 	global   bool                    // tracer is the global provider's: see tracing
 	live     atomic.Pointer[liveTP]  // tracing's last answer
+	globalMP bool                    // meter is the global provider's: see metering
+	liveMP   atomic.Pointer[liveMP]  // metering's last answer
 	duration metric.Float64Histogram // nil when metrics are off
 	meter    metric.Meter            // nil when metrics are off
 	waitTime metric.Float64Histogram // nil when metrics are off
@@ -71,6 +73,7 @@ func newTelemetry(cfg *observeConfig, d dialect) *telemetry {
 		mp := cfg.meterProvider
 		if mp == nil {
 			mp = otel.GetMeterProvider()
+			t.globalMP = true
 		}
 		t.meter = mp.Meter(instrumentationName)
 		var err error
@@ -150,6 +153,9 @@ func (t *telemetry) errorType(err error) (errType, status string) {
 
 // record records a call's duration in db.client.operation.duration.
 func (t *telemetry) record(ctx context.Context, m *queryMeta, seconds float64, err error) {
+	if !t.metering() {
+		return
+	}
 	if err == nil {
 		t.duration.Record(ctx, seconds, m.metricOpts...)
 		return
@@ -183,10 +189,38 @@ func (t *telemetry) tracing() bool {
 	if l := t.live.Load(); l != nil && l.tp == tp {
 		return l.live
 	}
-	typ := reflect.TypeOf(tp)
-	placeholder := typ != nil && typ.Kind() == reflect.Pointer && typ.Elem().PkgPath() == "go.opentelemetry.io/otel/internal/global"
-	t.live.Store(&liveTP{tp: tp, live: !placeholder})
-	return !placeholder
+	live := !isPlaceholder(tp)
+	t.live.Store(&liveTP{tp: tp, live: live})
+	return live
+}
+
+// liveMP is the global meter provider last seen, and whether measurements
+// recorded through it reach anything.
+type liveMP struct {
+	mp   metric.MeterProvider
+	live bool
+}
+
+// metering is tracing for the metrics: until a program installs a meter
+// provider, calls record no duration.
+func (t *telemetry) metering() bool {
+	if !t.globalMP {
+		return true
+	}
+	mp := otel.GetMeterProvider()
+	if l := t.liveMP.Load(); l != nil && l.mp == mp {
+		return l.live
+	}
+	live := !isPlaceholder(mp)
+	t.liveMP.Store(&liveMP{mp: mp, live: live})
+	return live
+}
+
+// isPlaceholder reports whether a global provider is OpenTelemetry's own
+// placeholder, which delegates to nothing until a provider is installed.
+func isPlaceholder(provider any) bool {
+	typ := reflect.TypeOf(provider)
+	return typ != nil && typ.Kind() == reflect.Pointer && typ.Elem().PkgPath() == "go.opentelemetry.io/otel/internal/global"
 }
 
 // endSpan ends a call's span, with the error's attributes if it failed.

@@ -489,3 +489,43 @@ func TestGlobalTracerProviderInstalledLater(t *testing.T) {
 		t.Errorf("spans after installing a provider: %d", len(spans))
 	}
 }
+
+// Likewise, durations are recorded only once a meter provider is installed.
+func TestGlobalMeterProviderInstalledLater(t *testing.T) {
+	db, err := sql.Open(DriverName, "file:"+filepath.Join(t.TempDir(), "meter.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tel := db.Driver().(*Driver).db.obs.tel
+	if _, err := db.Exec(`CREATE TABLE t (n)`); err != nil {
+		t.Fatal(err)
+	}
+	if tel.metering() {
+		t.Fatal("durations are recorded with no meter provider installed")
+	}
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(context.Background())
+	old := otel.GetMeterProvider()
+	otel.SetMeterProvider(mp)
+	defer otel.SetMeterProvider(old)
+	if _, err := db.Exec(`INSERT INTO t VALUES (?)`, 1); err != nil {
+		t.Fatal(err)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if h, ok := m.Data.(metricdata.Histogram[float64]); ok && m.Name == "db.client.operation.duration" && len(h.DataPoints) > 0 {
+				found = true
+			}
+		}
+	}
+	if !tel.metering() || !found {
+		t.Errorf("after installing a meter provider: metering %v, duration recorded %v", tel.metering(), found)
+	}
+}

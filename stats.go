@@ -33,6 +33,8 @@ var OtherFingerprint = Fingerprint{ID: "other", Text: "(statements beyond the fi
 // query path.
 type shard struct {
 	texts map[string]*queryRecord // SQL text to record; the connection's goroutine only
+	last  *queryRecord            // the record of lastText: a statement run again skips the map
+	lastText string
 
 	mu  sync.Mutex
 	fps map[string]*queryRecord // by fingerprint ID
@@ -62,7 +64,11 @@ type queryCounters struct {
 // record returns the record of query, normalizing it only the first time
 // this connection sees the text.
 func (s *shard) record(o *observability, query string) *queryRecord {
+	if s.last != nil && query == s.lastText {
+		return s.last
+	}
 	if r, ok := s.texts[query]; ok {
+		s.last, s.lastText = r, query
 		return r
 	}
 	fp := FingerprintOf(query)
