@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -20,7 +21,14 @@ import (
 // qlsqlite adds none of its production defaults.
 const pragmas = "?_pragma=busy_timeout(5000)&_pragma=journal_mode(wal)&_pragma=synchronous(full)&_pragma=foreign_keys(1)"
 
-var drivers = []string{"sqlite3", qlsqlite.DriverName}
+// drivers are the drivers compared, the raw one first unless QL_FIRST is
+// set (bench/run.sh alternates, so that neither always runs second).
+var drivers = func() []string {
+	if os.Getenv("QL_FIRST") != "" {
+		return []string{qlsqlite.DriverName, "sqlite3"}
+	}
+	return []string{"sqlite3", qlsqlite.DriverName}
+}()
 
 // data is the data set every benchmark database holds.
 var data = trading.Data{Users: 1000, Symbols: 500, Trades: 20_000, Seed: 7,

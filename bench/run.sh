@@ -5,7 +5,8 @@
 #
 # The rounds are separate `go test -count 1` runs, so that within a round
 # each benchmark runs on both drivers back to back: on a shared machine whose
-# load drifts, both drivers see the same drift.
+# load drifts, both drivers see the same drift. Every other round runs
+# qlsqlite first (QL_FIRST), so that neither driver always runs second.
 #
 #   bench/run.sh                       # everything, 10 rounds
 #   COUNT=5 BENCH='PointSelect' bench/run.sh
@@ -23,7 +24,9 @@ out=bench/results/$(date -u +%Y%m%dT%H%M%SZ).txt
 go test -c -o bench/results/bench.test ./bench
 for round in $(seq "$count"); do
   echo "# round $round of $count" >&2
-  (cd bench && ./results/bench.test -test.run '^$' -test.bench "$filter" -test.benchmem -test.count 1 -test.benchtime "$benchtime") | tee -a "$out"
+  first=""
+  if [ $((round % 2)) -eq 0 ]; then first=1; fi
+  (cd bench && QL_FIRST=$first ./results/bench.test -test.run '^$' -test.bench "$filter" -test.benchmem -test.count 1 -test.benchtime "$benchtime") | tee -a "$out"
 done
 rm -f bench/results/bench.test
 
