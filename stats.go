@@ -32,8 +32,8 @@ var OtherFingerprint = Fingerprint{ID: "other", Text: "(statements beyond the fi
 // the monitor) take besides: no lock is shared by all goroutines on the
 // query path.
 type shard struct {
-	texts map[string]*queryRecord // SQL text to record; the connection's goroutine only
-	last  *queryRecord            // the record of lastText: a statement run again skips the map
+	texts    map[string]*queryRecord // SQL text to record; the connection's goroutine only
+	last     *queryRecord            // the record of lastText: a statement run again skips the map
 	lastText string
 
 	mu  sync.Mutex
