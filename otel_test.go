@@ -455,18 +455,25 @@ func TestMetricsOff(t *testing.T) {
 	}
 }
 
-// With the default (global) provider, no span is started until a program
-// installs a tracer provider; one installed later is used from then on.
-func TestGlobalTracerProviderInstalledLater(t *testing.T) {
+// openWithGlobalProviders opens a database on OpenTelemetry's global
+// providers, with a table t.
+func openWithGlobalProviders(t *testing.T) (*sql.DB, *telemetry) {
+	t.Helper()
 	db, err := sql.Open(DriverName, "file:"+filepath.Join(t.TempDir(), "global.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	tel := db.Driver().(*Driver).db.obs.tel
+	t.Cleanup(func() { db.Close() })
 	if _, err := db.Exec(`CREATE TABLE t (n)`); err != nil {
 		t.Fatal(err)
 	}
+	return db, db.Driver().(*Driver).db.obs.tel
+}
+
+// With the default (global) provider, no span is started until a program
+// installs a tracer provider; one installed later is used from then on.
+func TestGlobalTracerProviderInstalledLater(t *testing.T) {
+	db, tel := openWithGlobalProviders(t)
 	if tel.tracing() {
 		t.Fatal("spans are started with no tracer provider installed")
 	}
@@ -492,15 +499,7 @@ func TestGlobalTracerProviderInstalledLater(t *testing.T) {
 
 // Likewise, durations are recorded only once a meter provider is installed.
 func TestGlobalMeterProviderInstalledLater(t *testing.T) {
-	db, err := sql.Open(DriverName, "file:"+filepath.Join(t.TempDir(), "meter.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	tel := db.Driver().(*Driver).db.obs.tel
-	if _, err := db.Exec(`CREATE TABLE t (n)`); err != nil {
-		t.Fatal(err)
-	}
+	db, tel := openWithGlobalProviders(t)
 	if tel.metering() {
 		t.Fatal("durations are recorded with no meter provider installed")
 	}

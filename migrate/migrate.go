@@ -534,36 +534,34 @@ func (m *Migrator) Resolve(ctx context.Context, version int64, applied bool) (er
 // version is marked partial it also returns an error wrapping [ErrPartial]
 // that says how to resolve it. Version does not write to the database.
 func (m *Migrator) Version(ctx context.Context) (int64, error) {
+	applied, dbFile, err := m.snapshot(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return currentVersion(applied), partialError(applied, dbFile)
+}
+
+// snapshot reads the applied migrations on a read-only session.
+func (m *Migrator) snapshot(ctx context.Context) (applied []appliedRow, dbFile string, err error) {
 	ctx, cancel := m.runCtx(ctx)
 	defer cancel()
 	s, err := m.openSession(ctx, false)
 	if err != nil {
-		return 0, err
+		return nil, "", err
 	}
-	applied, err := readApplied(ctx, s.conn)
-	err = errors.Join(err, s.close())
-	if err != nil {
-		return 0, err
-	}
-	return currentVersion(applied), partialError(applied, s.dbFile)
+	applied, err = readApplied(ctx, s.conn)
+	return applied, s.dbFile, errors.Join(err, s.close())
 }
 
 // Plan returns the migrations Up would apply, in order, without changing
 // anything (a dry run). It fails as Up would: on a changed file, an
 // out-of-order file or a partial version.
 func (m *Migrator) Plan(ctx context.Context) ([]Migration, error) {
-	ctx, cancel := m.runCtx(ctx)
-	defer cancel()
-	s, err := m.openSession(ctx, false)
+	applied, dbFile, err := m.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
-	applied, err := readApplied(ctx, s.conn)
-	err = errors.Join(err, s.close())
-	if err != nil {
-		return nil, err
-	}
-	pending, _, err := m.plan(applied, 0, s.dbFile)
+	pending, _, err := m.plan(applied, 0, dbFile)
 	return pending, err
 }
 
@@ -612,14 +610,7 @@ type MigrationStatus struct {
 // Status lists every migration, applied or known, by version. It does not
 // write to the database.
 func (m *Migrator) Status(ctx context.Context) ([]MigrationStatus, error) {
-	ctx, cancel := m.runCtx(ctx)
-	defer cancel()
-	s, err := m.openSession(ctx, false)
-	if err != nil {
-		return nil, err
-	}
-	applied, err := readApplied(ctx, s.conn)
-	err = errors.Join(err, s.close())
+	applied, _, err := m.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
