@@ -16,6 +16,8 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 	ncruces "github.com/ncruces/go-sqlite3/driver"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"gorm.io/gorm"
 
 	"github.com/quantumleap/qlsqlite"
@@ -214,5 +216,64 @@ func TestExplainMatchesBinding(t *testing.T) {
 	var b int
 	if err := db.Raw(sql).Row().Scan(&a, &b); err != nil || a != "?" || b != 42 {
 		t.Errorf("%s gave %q %d %v", sql, a, b, err)
+	}
+}
+
+// qlsqlite's statistics and spans see GORM's statements: each operation
+// GORM runs is a fingerprint in qlsqlite.Stats, and a span of the tracer
+// provider the database was opened with.
+func TestStatisticsAndSpansSeeGORM(t *testing.T) {
+	recorder := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder))
+	defer tp.Shutdown(context.Background())
+	sqlDB, err := qlsqlite.Open("file:"+filepath.Join(t.TempDir(), "stats.db"), qlsqlite.WithTracerProvider(tp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sqlDB.Close()
+	db, err := gorm.Open(gormql.New(gormql.Config{Conn: sqlDB}), &gorm.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AutoMigrate(&Product{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := qlsqlite.ResetStats(sqlDB); err != nil {
+		t.Fatal(err)
+	}
+	before := len(recorder.Ended())
+	for i := range 3 {
+		if err := db.Create(&Product{Code: fmt.Sprint("p", i), Price: float64(i)}).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []Product
+	if err := db.Where("price >= ?", 1).Find(&got).Error; err != nil || len(got) != 2 {
+		t.Fatalf("find: %d products, %v", len(got), err)
+	}
+
+	snap, err := qlsqlite.Stats(sqlDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]uint64{}
+	for _, q := range snap.Queries {
+		switch {
+		case strings.HasPrefix(q.Fingerprint.Text, `INSERT INTO "products"`):
+			calls["insert"] += q.Calls
+		case strings.HasPrefix(q.Fingerprint.Text, `SELECT * FROM "products" WHERE price >=`):
+			calls["select"] += q.Calls
+		}
+	}
+	if calls["insert"] != 3 || calls["select"] != 1 {
+		t.Errorf("qlsqlite.Stats saw GORM's statements %v times; fingerprints: %v", calls, snap.Queries)
+	}
+	spans := recorder.Ended()[before:]
+	names := map[string]int{}
+	for _, s := range spans {
+		names[strings.Fields(s.Name())[0]]++
+	}
+	if names["INSERT"] < 3 || names["SELECT"] < 1 {
+		t.Errorf("spans of GORM's statements: %v", names)
 	}
 }

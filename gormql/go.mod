@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/ncruces/go-sqlite3 v0.37.0
 	github.com/quantumleap/qlsqlite v0.0.0
+	go.opentelemetry.io/otel/sdk v1.47.0
 	gorm.io/gorm v1.31.2
 )
 
@@ -14,6 +15,7 @@ require (
 	github.com/failsafe-go/failsafe-go v0.9.8 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
+	github.com/google/uuid v1.6.0 // indirect
 	github.com/hashicorp/golang-lru/v2 v2.0.7 // indirect
 	github.com/jinzhu/inflection v1.0.0 // indirect
 	github.com/jinzhu/now v1.1.5 // indirect
