@@ -167,19 +167,31 @@ func statsIssues(c *sqlite3.Conn, sch *schema) ([]StatsIssue, error) {
 	for _, r := range sch.stat1 {
 		have[strings.ToLower(r.tbl+"\x00"+r.idx)] = true
 	}
-	missing := map[string]bool{}
+	skip := map[string]bool{} // tables already reported, or empty: PRAGMA optimize adds nothing
 	for _, t := range sch.tables {
 		if t.virtual {
 			continue
 		}
+		// ANALYZE writes nothing for an empty table: nothing is missing.
+		empty := true
+		if err := each(c, `SELECT 1 FROM main.`+quote(t.name)+` LIMIT 1`, nil, func(*sqlite3.Stmt) error {
+			empty = false
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("advise: read %q: %w", t.name, err)
+		}
+		if empty {
+			skip[strings.ToLower(t.name)] = true // and PRAGMA optimize's wish to analyse it is moot
+			continue
+		}
 		if !t.hasStat1 {
-			missing[strings.ToLower(t.name)] = true
+			skip[strings.ToLower(t.name)] = true
 			out = append(out, StatsIssue{Table: t.name, Problem: StatsMissing, Fix: "ANALYZE " + quote(t.name)})
 			continue
 		}
 		for _, ix := range t.indexes {
 			if !have[strings.ToLower(t.name+"\x00"+ix.name)] {
-				missing[strings.ToLower(t.name)] = true // PRAGMA optimize would analyse it for that reason
+				skip[strings.ToLower(t.name)] = true // PRAGMA optimize would analyse it for that reason
 				out = append(out, StatsIssue{Table: t.name, Index: ix.name, Problem: StatsMissing, Fix: "ANALYZE " + quote(ix.name)})
 			}
 		}
@@ -188,7 +200,7 @@ func statsIssues(c *sqlite3.Conn, sch *schema) ([]StatsIssue, error) {
 		line := st.ColumnText(0)
 		name := lastIdentifier(line)
 		t := sch.table(name)
-		if t == nil || missing[strings.ToLower(t.name)] || !strings.HasPrefix(strings.ToUpper(line), "ANALYZE") {
+		if t == nil || skip[strings.ToLower(t.name)] || !strings.HasPrefix(strings.ToUpper(line), "ANALYZE") {
 			return nil
 		}
 		out = append(out, StatsIssue{Table: t.name, Problem: StatsStale, Fix: line})
