@@ -25,7 +25,9 @@ type command struct {
 
 // commands lists every subcommand; each lives in a file of its own.
 func commands() []command {
-	return []command{}
+	return []command{
+		{"advise", "suggest indexes verified with SQLite's planner; --apply creates them", runAdvise},
+	}
 }
 
 func main() {

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	_ "github.com/ncruces/go-sqlite3/driver"
+
+	"github.com/quantumleap/qlsqlite"
+	"github.com/quantumleap/qlsqlite/internal/advise"
+	"github.com/quantumleap/qlsqlite/internal/trading"
+)
+
+// adviseQueries collects repeated --query flags.
+type adviseQueries []string
+
+func (q *adviseQueries) String() string { return strings.Join(*q, "; ") }
+
+func (q *adviseQueries) Set(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return errors.New("empty query")
+	}
+	*q = append(*q, s)
+	return nil
+}
+
+// runAdvise is the advise subcommand: index advice verified with SQLite's
+// planner, an audit of the existing indexes and statistics, and with --apply
+// the creation of the advised indexes.
+func runAdvise(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("advise", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	dbPath := fs.String("db", "", "SQLite database `file` to advise on (required; it is only read unless --apply)")
+	var queries adviseQueries
+	fs.Var(&queries, "query", "a statement to advise on (repeatable); default: the trading platform's typical statements, when the database has its tables")
+	apply := fs.Bool("apply", false, "create the advised indexes, then ANALYZE their tables")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: qlsqlite advise --db FILE [--query SQL]... [--apply]")
+		fmt.Fprintln(fs.Output())
+		fmt.Fprintln(fs.Output(), "Suggests indexes that SQLite's planner picks for the statements, with each statement's plan before and after,")
+		fmt.Fprintln(fs.Output(), "and reports redundant indexes and missing or stale statistics.")
+		fmt.Fprintln(fs.Output())
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dbPath == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return errors.New("advise: --db FILE is required and takes no other arguments")
+	}
+	db, err := adviseOpen(*dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	if len(queries) == 0 {
+		ok, err := adviseHasTrading(ctx, db)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("advise: %s does not hold the trading schema: pass the statements to advise on with --query SQL (repeatable)", *dbPath)
+		}
+		for _, s := range trading.Statements() {
+			queries = append(queries, s.SQL)
+		}
+		fmt.Fprintf(stdout, "advising on the trading platform's %d typical statements\n\n", len(queries))
+	}
+
+	advice, err := qlsqlite.Advise(ctx, db, queries...)
+	if err := adviseReportErrors(err, stdout); err != nil {
+		return err
+	}
+	if len(advice) == 0 {
+		fmt.Fprintln(stdout, "no index to suggest: existing indexes serve these statements, or no index makes the planner do better")
+	}
+	for i, a := range advice {
+		fmt.Fprintf(stdout, "%d. %s;\n", i+1, a.CreateSQL)
+		for _, p := range a.Plans {
+			fmt.Fprintf(stdout, "   helps: %s\n", p.Query)
+			fmt.Fprintf(stdout, "     before:\n%s\n", adviseIndent(p.Before, "       "))
+			fmt.Fprintf(stdout, "     after:\n%s\n", adviseIndent(p.After, "       "))
+		}
+		fmt.Fprintln(stdout)
+	}
+
+	audit, err := qlsqlite.AuditIndexes(ctx, db, qlsqlite.AuditInput{})
+	if err != nil {
+		return err
+	}
+	for _, r := range audit.Redundant {
+		fmt.Fprintf(stdout, "redundant: index %s on %s is a prefix of %s; fix: %s;\n", r.Index, r.Table, r.CoveredBy, r.DropSQL)
+	}
+	for _, s := range audit.Statistics {
+		what := "table " + s.Table
+		if s.Index != "" {
+			what = "index " + s.Index + " on " + s.Table
+		}
+		state := "missing"
+		if s.Stale {
+			state = "stale"
+		}
+		fmt.Fprintf(stdout, "statistics %s for %s; fix: %s;\n", state, what, s.Fix)
+	}
+
+	if !*apply || len(advice) == 0 {
+		return nil
+	}
+	if err := qlsqlite.ApplyAdvice(ctx, db, advice...); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\napplied %d index(es) and analysed their tables; plans in %s now:\n", len(advice), *dbPath)
+	seen := map[string]bool{}
+	for _, a := range advice {
+		for _, q := range a.Queries {
+			if seen[q] {
+				continue
+			}
+			seen[q] = true
+			p, err := advise.Explain(ctx, db, q)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "   %s\n%s\n", q, adviseIndent(p.String(), "     "))
+		}
+	}
+	return nil
+}
+
+// adviseOpen opens an existing database file read-write (never creating it).
+func adviseOpen(path string) (*sql.DB, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("advise: %w", err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("advise: %w", err)
+	}
+	u := url.URL{Scheme: "file", OmitHost: true, Path: filepath.ToSlash(abs), RawQuery: "mode=rw&_pragma=busy_timeout(5000)"}
+	db, err := sql.Open("sqlite3", u.String())
+	if err != nil {
+		return nil, fmt.Errorf("advise: open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func adviseHasTrading(ctx context.Context, db *sql.DB) (bool, error) {
+	var n int
+	err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('trades', 'portfolio', 'orders', 'signals')`).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("advise: read the schema: %w", err)
+	}
+	return n == 4, nil
+}
+
+// adviseReportErrors prints the statements that could not be analysed and
+// returns any other error.
+func adviseReportErrors(err error, stdout io.Writer) error {
+	if err == nil {
+		return nil
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		var qe *qlsqlite.AdviceQueryError
+		if !errors.As(e, &qe) {
+			return err
+		}
+		fmt.Fprintf(stdout, "not analysed: %s\n   %v\n\n", qe.Query, qe.Err)
+	}
+	return nil
+}
+
+func adviseIndent(s, prefix string) string {
+	if s == "" {
+		return prefix + "(no table read)"
+	}
+	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
+}
