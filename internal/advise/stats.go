@@ -1,6 +1,7 @@
 package advise
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -74,8 +75,18 @@ func readSample(c *sqlite3.Conn, t *table, rows int64, size int) (*sample, error
 	key := make([]byte, 0, 64)
 	add := func(st *sqlite3.Stmt, first int) {
 		for i := range t.cols {
-			key = append(key[:0], byte(st.ColumnType(first+i)))
-			key = append(key, st.ColumnRawText(first+i)...)
+			typ := st.ColumnType(first + i)
+			key = append(key[:0], byte(typ))
+			switch typ {
+			case sqlite3.INTEGER:
+				key = binary.LittleEndian.AppendUint64(key, uint64(st.ColumnInt64(first+i)))
+			case sqlite3.FLOAT:
+				key = binary.LittleEndian.AppendUint64(key, math.Float64bits(st.ColumnFloat(first+i)))
+			case sqlite3.TEXT:
+				key = append(key, st.ColumnRawText(first+i)...)
+			case sqlite3.BLOB:
+				key = append(key, st.ColumnRawBlob(first+i)...)
+			}
 			id, ok := dicts[i][string(key)]
 			if !ok {
 				id = uint32(len(dicts[i]))
@@ -147,11 +158,14 @@ func (s *sample) distinct(cols []int) []int64 {
 	}
 	out := make([]int64, len(cols))
 	group := make([]uint32, s.n)
+	freq := make([]int32, s.n)
 	for k, c := range cols {
-		next := map[[2]uint32]uint32{}
-		freq := map[uint32]int{}
+		// Rows with equal values in cols[:k+1] share a group id, numbered
+		// densely from 0.
+		next := make(map[uint64]uint32, s.n)
+		clear(freq)
 		for i := range s.n {
-			key := [2]uint32{group[i], s.ids[c][i]}
+			key := uint64(group[i])<<32 | uint64(s.ids[c][i])
 			id, ok := next[key]
 			if !ok {
 				id = uint32(len(next))
@@ -160,7 +174,7 @@ func (s *sample) distinct(cols []int) []int64 {
 			group[i] = id
 			freq[id]++
 		}
-		out[k] = s.estimate(freq)
+		out[k] = s.estimate(freq[:len(next)])
 	}
 	s.cache[b.String()] = out
 	return out
@@ -169,7 +183,7 @@ func (s *sample) distinct(cols []int) []int64 {
 // estimate scales the distinct count of a sample to the table with the
 // guaranteed-error estimator of Charikar et al.: values seen once in the sample
 // stand for sqrt(N/n) values each, values seen more often for themselves.
-func (s *sample) estimate(freq map[uint32]int) int64 {
+func (s *sample) estimate(freq []int32) int64 {
 	d := int64(len(freq))
 	if s.full || s.n == 0 {
 		return max(d, 1)
