@@ -218,17 +218,20 @@ func prepareScratch(c *sqlite3.Conn, sch *schema) error {
 	if err := c.AnyCollationNeeded(); err != nil {
 		return fmt.Errorf("advise: scratch collations: %w", err)
 	}
+	// Stand-ins are declared deterministic and innocuous so that the copies
+	// of expression indexes and views that use them can be created.
+	const flags = sqlite3.DETERMINISTIC | sqlite3.INNOCUOUS
 	for _, f := range sch.funcs {
 		var err error
 		switch f.kind {
 		case "a":
-			err = c.CreateAggregateFunction(f.name, f.narg, sqlite3.DETERMINISTIC,
+			err = c.CreateAggregateFunction(f.name, f.narg, flags,
 				func(*sqlite3.Context, iter.Seq[[]sqlite3.Value]) {})
 		case "w":
-			err = c.CreateWindowFunction(f.name, f.narg, sqlite3.DETERMINISTIC,
+			err = c.CreateWindowFunction(f.name, f.narg, flags,
 				func() sqlite3.AggregateFunction { return standInWindow{} })
 		default:
-			err = c.CreateFunction(f.name, f.narg, sqlite3.DETERMINISTIC, func(sqlite3.Context, ...sqlite3.Value) {})
+			err = c.CreateFunction(f.name, f.narg, flags, func(sqlite3.Context, ...sqlite3.Value) {})
 		}
 		if err != nil {
 			return fmt.Errorf("advise: stand in for function %s/%d: %w", f.name, f.narg, err)
