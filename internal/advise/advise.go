@@ -225,11 +225,10 @@ func checkPrepare(c *sqlite3.Conn, query string) error {
 
 // The state of one analysis.
 type analysis struct {
-	user    *sqlite3.Conn
 	sch     *schema
 	opts    Options
 	queries []QueryResult
-	ok      []bool   // the query plans in the shadow
+	ok      []bool   // the query prepares and plans in the shadow
 	scans   [][]scan // per query
 	before  []Plan   // per query, in the shadow without candidates
 	cands   []*candidate
@@ -240,7 +239,7 @@ func analyze(ctx context.Context, c *sqlite3.Conn, queries []Query, opts Options
 	if err != nil {
 		return Report{}, nil, err
 	}
-	a := &analysis{user: c, sch: sch, opts: opts,
+	a := &analysis{sch: sch, opts: opts,
 		queries: make([]QueryResult, len(queries)),
 		ok:      make([]bool, len(queries)),
 		scans:   make([][]scan, len(queries)),
@@ -291,7 +290,7 @@ func analyze(ctx context.Context, c *sqlite3.Conn, queries []Query, opts Options
 				return Report{}, nil, err
 			}
 			a.ok[i] = false
-			a.queries[i].Note = fmt.Sprintf("no index advice: the shadow schema cannot plan it (%v)", err)
+			a.queries[i].Note = fmt.Sprintf("not analysed for new indexes: the shadow schema cannot plan it (%v)", err)
 			continue
 		}
 		a.before[i] = p
@@ -459,7 +458,7 @@ func (a *analysis) verify(sh *shadow) ([]Advice, error) {
 		return nil, err
 	}
 	var kept []*candidate
-	firstGain := map[int][]*candidate{} // statement -> candidates that improved it alone
+	firstGain := map[int][]*candidate{} // statement -> the candidates it gained from among all of them
 	for _, c := range a.cands {
 		for _, q := range gain[c.key] {
 			firstGain[q] = append(firstGain[q], c)
@@ -493,11 +492,11 @@ func (a *analysis) verify(sh *shadow) ([]Advice, error) {
 					helped[q] = true
 				}
 			}
-			for q, cs := range firstGain {
+			for q := range a.queries {
 				if helped[q] {
 					continue
 				}
-				for _, c := range cs {
+				for _, c := range firstGain[q] {
 					if !slices.Contains(set, c) && !slices.Contains(next, c) {
 						next = append(next, c)
 					}

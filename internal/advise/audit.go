@@ -165,7 +165,7 @@ func statsIssues(c *sqlite3.Conn, sch *schema) ([]StatsIssue, error) {
 	var out []StatsIssue
 	have := map[string]bool{}
 	for _, r := range sch.stat1 {
-		have[strings.ToLower(r.tbl+"\x00"+r.idx)] = true
+		have[statKey(r.tbl, r.idx)] = true
 	}
 	skip := map[string]bool{} // tables already reported, or empty: PRAGMA optimize adds nothing
 	for _, t := range sch.tables {
@@ -190,7 +190,7 @@ func statsIssues(c *sqlite3.Conn, sch *schema) ([]StatsIssue, error) {
 			continue
 		}
 		for _, ix := range t.indexes {
-			if !have[strings.ToLower(t.name+"\x00"+ix.name)] {
+			if !have[statKey(t.name, ix.name)] {
 				skip[strings.ToLower(t.name)] = true // PRAGMA optimize would analyse it for that reason
 				out = append(out, StatsIssue{Table: t.name, Index: ix.name, Problem: StatsMissing, Fix: "ANALYZE " + quote(ix.name)})
 			}

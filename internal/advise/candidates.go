@@ -30,12 +30,12 @@ func candidateKey(t *table, cols []term) string {
 	return b.String()
 }
 
-// generate builds the candidates for one scan, as sqlite3expert does:
-// the equality columns; the equality columns then each range column; the
-// equality columns then the ORDER BY columns; and for each of those a
-// covering variant that appends the other columns the statement reads, when
-// the result has at most coveringColumns columns and is not the whole table. Equality columns come
-// first, the most selective (per sample) leading, so that candidates of
+// generate builds the candidates for one scan, as sqlite3expert does: the
+// equality columns; the equality columns then each range column; the equality
+// columns then the ORDER BY columns; and for each of those a covering variant
+// that appends the other columns the statement reads, when the result has at
+// most coveringColumns columns and is not the whole table. Equality columns
+// come first, the most selective (per sample) leading, so that candidates of
 // different statements share prefixes and merge.
 func generate(s scan, smp *sample, coveringColumns int) []*candidate {
 	t := s.table
@@ -63,16 +63,11 @@ func generate(s scan, smp *sample, coveringColumns int) []*candidate {
 	inEq := func(col int) bool { return slices.ContainsFunc(eq, func(x term) bool { return x.col == col }) }
 
 	var out []*candidate
-	add := func(cols []term, base string) *candidate {
+	add := func(cols []term, base string) {
 		key := candidateKey(t, cols)
-		for _, c := range out {
-			if c.key == key {
-				return c
-			}
+		if !slices.ContainsFunc(out, func(c *candidate) bool { return c.key == key }) {
+			out = append(out, &candidate{index: index{table: t, cols: cols}, nEq: len(eq), base: base, key: key})
 		}
-		c := &candidate{index: index{table: t, cols: cols}, nEq: len(eq), base: base, key: key}
-		out = append(out, c)
-		return c
 	}
 	if len(eq) > 0 {
 		add(slices.Clone(eq), "")

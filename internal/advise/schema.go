@@ -10,8 +10,7 @@ import (
 // A table of the user's main database, as far as index advice cares.
 type table struct {
 	name         string
-	sql          string // CREATE statement from sqlite_schema
-	virtual      bool   // a virtual table: mirrored, never indexed
+	virtual      bool // a virtual table: mirrored, never indexed
 	withoutRowid bool
 	cols         []column
 	indexes      []*index
@@ -47,9 +46,12 @@ type term struct {
 	desc bool
 }
 
-type schemaObject struct{ typ, name, tbl, sql string }
+type schemaObject struct{ typ, name, sql string }
 
-type statRow struct{ tbl, idx, stat string }
+type statRow struct{ tbl, idx, stat string } // idx "" for a table's own row
+
+// statKey identifies the sqlite_stat1 row of index idx of table tbl.
+func statKey(tbl, idx string) string { return strings.ToLower(tbl + "\x00" + idx) }
 
 type stat4Row struct {
 	tbl, idx, neq, nlt, ndlt string
@@ -74,15 +76,6 @@ type schema struct {
 }
 
 func (s *schema) table(name string) *table { return s.byName[strings.ToLower(name)] }
-
-func (t *table) index(name string) *index {
-	for _, ix := range t.indexes {
-		if strings.EqualFold(ix.name, name) {
-			return ix
-		}
-	}
-	return nil
-}
 
 // each runs query on c and calls row for each result row.
 func each(c *sqlite3.Conn, query string, args []any, row func(*sqlite3.Stmt) error) error {
@@ -124,9 +117,9 @@ func each(c *sqlite3.Conn, query string, args []any, row func(*sqlite3.Stmt) err
 // functions of the main database of c.
 func loadSchema(c *sqlite3.Conn) (*schema, error) {
 	s := &schema{byName: map[string]*table{}, names: map[string]bool{}}
-	err := each(c, `SELECT type, name, tbl_name, coalesce(sql, '') FROM main.sqlite_schema ORDER BY rowid`, nil,
+	err := each(c, `SELECT type, name, coalesce(sql, '') FROM main.sqlite_schema ORDER BY rowid`, nil,
 		func(st *sqlite3.Stmt) error {
-			o := schemaObject{st.ColumnText(0), st.ColumnText(1), st.ColumnText(2), st.ColumnText(3)}
+			o := schemaObject{st.ColumnText(0), st.ColumnText(1), st.ColumnText(2)}
 			s.objects = append(s.objects, o)
 			s.names[strings.ToLower(o.name)] = true
 			if o.name == "sqlite_stat1" {
@@ -153,7 +146,7 @@ func loadSchema(c *sqlite3.Conn) (*schema, error) {
 			continue
 		}
 		k := kinds[o.name]
-		t := &table{name: o.name, sql: o.sql, virtual: k[0], withoutRowid: k[1]}
+		t := &table{name: o.name, virtual: k[0], withoutRowid: k[1]}
 		if err := loadColumns(c, t); err != nil {
 			if t.virtual {
 				continue // its module is not loaded on this connection: queries on it are reported

@@ -81,12 +81,12 @@ func plainTable(t *table) string {
 // ANALYZE ran, estimates from row counts and samples where it did not, and
 // the user's sqlite_stat4 as it is.
 func (sh *shadow) loadStats() error {
-	have := map[string]bool{} // "table\x00index" with a row
+	have := map[string]bool{} // statKey of the rows copied
 	for _, r := range sh.sch.stat1 {
 		if err := sh.insertStat(r.tbl, r.idx, r.stat); err != nil {
 			return err
 		}
-		have[strings.ToLower(r.tbl+"\x00"+r.idx)] = true
+		have[statKey(r.tbl, r.idx)] = true
 	}
 	for _, t := range sh.sch.tables {
 		if t.virtual {
@@ -102,7 +102,7 @@ func (sh *shadow) loadStats() error {
 			}
 		}
 		for _, ix := range t.indexes {
-			if have[strings.ToLower(t.name+"\x00"+ix.name)] {
+			if have[statKey(t.name, ix.name)] {
 				continue
 			}
 			stat, err := sh.estimate(t, ix.cols, ix.unique)
