@@ -45,6 +45,9 @@ type session interface {
 	// callStart is when the call in progress started, if a layer above
 	// timed it already, or the zero time.
 	callStart() time.Time
+	// addWait adds to the time the call in progress spent waiting: the
+	// backoffs between its retries.
+	addWait(d time.Duration)
 }
 
 // outcome records a call's error with the breaker and the connection.
@@ -101,7 +104,7 @@ func (i *interceptor) ConnExecContext(ctx context.Context, conn driver.ExecerCon
 	autocommit := !i.session.inTx()
 	res, err := conn.ExecContext(ctx, query, args)
 	if err != nil && autocommit {
-		res, err = again(ctx, i.retrier, err, func() (driver.Result, error) { return conn.ExecContext(ctx, query, args) })
+		res, err = again(ctx, i.retrier, err, i.session.addWait, func() (driver.Result, error) { return conn.ExecContext(ctx, query, args) })
 	}
 	err = surfaceCtxErr(ctx, err)
 	i.outcome(err, !autocommit)
@@ -118,7 +121,7 @@ func (i *interceptor) ConnQueryContext(ctx context.Context, conn driver.QueryerC
 	ctx, sc := i.deadline(ctx)
 	rows, err := conn.QueryContext(ctx, query, args)
 	if err != nil {
-		rows, err = again(ctx, i.retrier, err, func() (driver.Rows, error) { return conn.QueryContext(ctx, query, args) })
+		rows, err = again(ctx, i.retrier, err, i.session.addWait, func() (driver.Rows, error) { return conn.QueryContext(ctx, query, args) })
 	}
 	if err != nil {
 		err = surfaceCtxErr(ctx, err)
@@ -137,7 +140,7 @@ func (i *interceptor) ConnPrepareContext(ctx context.Context, conn driver.ConnPr
 	sctx, sc := i.deadline(ctx)
 	stmt, err := conn.PrepareContext(sctx, query)
 	if err != nil {
-		stmt, err = again(sctx, i.retrier, err, func() (driver.Stmt, error) { return conn.PrepareContext(sctx, query) })
+		stmt, err = again(sctx, i.retrier, err, i.session.addWait, func() (driver.Stmt, error) { return conn.PrepareContext(sctx, query) })
 	}
 	err = surfaceCtxErr(sctx, err)
 	i.outcome(err, i.session.inTx())
@@ -155,7 +158,7 @@ func (i *interceptor) ConnBeginTx(ctx context.Context, conn driver.ConnBeginTx, 
 	sctx, sc := i.deadline(ctx)
 	tx, err := conn.BeginTx(sctx, opts)
 	if err != nil {
-		tx, err = again(sctx, i.retrier, err, func() (driver.Tx, error) { return conn.BeginTx(sctx, opts) })
+		tx, err = again(sctx, i.retrier, err, i.session.addWait, func() (driver.Tx, error) { return conn.BeginTx(sctx, opts) })
 	}
 	err = surfaceCtxErr(sctx, err)
 	i.outcome(err, i.session.inTx())
@@ -180,7 +183,7 @@ func (i *interceptor) StmtExecContext(ctx context.Context, stmt driver.StmtExecC
 	autocommit := !i.session.inTx()
 	res, err := stmt.ExecContext(ctx, args)
 	if err != nil && autocommit {
-		res, err = again(ctx, i.retrier, err, func() (driver.Result, error) { return stmt.ExecContext(ctx, args) })
+		res, err = again(ctx, i.retrier, err, i.session.addWait, func() (driver.Result, error) { return stmt.ExecContext(ctx, args) })
 	}
 	err = surfaceCtxErr(ctx, err)
 	i.outcome(err, !autocommit)

@@ -139,9 +139,8 @@ const (
 // addWait adds d to the time the connection's current call spent waiting:
 // for the writer gate, or between busy retries. It is attributed to the
 // call's fingerprint ([QueryStats.Waited]) and feeds the lock-wait alert.
-//
-// HOOK for the resilience work: the writer gate and the retry policy call
-// it on the connection's report (sqliteConn.report) while a call runs.
+// The writer gate ([sqliteConn.enterGate]) and the retries of the
+// [interceptor] report here.
 func (r *callReport) addWait(d time.Duration) { r.waited += d }
 
 // tookStmt records whether the call's statement came from the cache.

@@ -279,7 +279,7 @@ func (d *database) connect(ctx context.Context) (driver.Conn, error) {
 	}
 	dc, err := d.connectOnce(ctx)
 	if err != nil {
-		dc, err = again(ctx, d.retrier, err, func() (driver.Conn, error) { return d.connectOnce(ctx) })
+		dc, err = again(ctx, d.retrier, err, nil, func() (driver.Conn, error) { return d.connectOnce(ctx) })
 	}
 	if err != nil {
 		err = surfaceCtxErr(ctx, err)

@@ -47,23 +47,27 @@ func newRetrier(attempts int, onRetry func(error)) *retrier {
 // again runs fn again after its first attempt failed with first, while the
 // failures are retryable and attempts and ctx last. It returns fn's last
 // result; when ctx ends first, the error matches both ctx's error and the
-// last failure.
-func again[R any](ctx context.Context, r *retrier, first error, fn func() (R, error)) (R, error) {
+// last failure. wait, if not nil, is told each backoff before an attempt.
+func again[R any](ctx context.Context, r *retrier, first error, wait func(time.Duration), fn func() (R, error)) (R, error) {
 	var zero R
 	if r == nil || !rulesOf(first).retryable(first) {
 		return zero, first
 	}
 	var res R
 	last := first
-	tried := false
+	var ended time.Time // when the last attempt ended; zero before the first
 	_, err := failsafe.With[any](r.policy).WithContext(ctx).Get(func() (any, error) {
-		if !tried { // the attempt already made
-			tried = true
+		if ended.IsZero() { // the attempt already made
+			ended = time.Now()
 			return nil, first
+		}
+		if wait != nil {
+			wait(time.Since(ended))
 		}
 		var err error
 		res, err = fn()
 		last = err
+		ended = time.Now()
 		return nil, err
 	})
 	if err == nil {
@@ -112,7 +116,7 @@ func RunTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*sql.Tx
 	if err == nil || r == nil {
 		return err
 	}
-	_, err = again(ctx, r, err, func() (struct{}, error) {
+	_, err = again(ctx, r, err, nil, func() (struct{}, error) {
 		return struct{}{}, runTxOnce(ctx, db, opts, fn)
 	})
 	return err

@@ -116,6 +116,11 @@ func TestRetriesRunOut(t *testing.T) {
 	if n := retries.Load(); n != 2 {
 		t.Errorf("%d retries, want 2 (3 attempts)", n)
 	}
+	// The backoffs (10ms and 20ms, each ±50% jitter) are the call's waits.
+	q := statsOf(t, mustStats(t, db), `INSERT INTO t VALUES (?)`)
+	if q.Waited < 15*time.Millisecond || q.Waited > q.Total {
+		t.Errorf("waited %v of %v: want the backoffs, at least 15ms", q.Waited, q.Total)
+	}
 }
 
 func TestRetryBoundedByContext(t *testing.T) {

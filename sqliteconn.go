@@ -98,6 +98,9 @@ func (c *sqliteConn) ExecContext(ctx context.Context, query string, args []drive
 // callStart implements [session].
 func (c *sqliteConn) callStart() time.Time { return c.report.callStart() }
 
+// addWait implements [session].
+func (c *sqliteConn) addWait(d time.Duration) { c.report.addWait(d) }
+
 // inTx implements [session].
 func (c *sqliteConn) inTx() bool { return !c.Conn.Raw().GetAutocommit() }
 
