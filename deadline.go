@@ -39,12 +39,6 @@ type stmtContext struct {
 // millisecond (tests) are checked on every poll.
 const pollsPerClockRead = 16
 
-func newStmtContext(parent context.Context, timeout time.Duration) *stmtContext {
-	c := &stmtContext{}
-	c.reset(parent, time.Now(), timeout)
-	return c
-}
-
 // reset makes c a fresh context for a statement that started at start.
 func (c *stmtContext) reset(parent context.Context, start time.Time, timeout time.Duration) {
 	c.Context, c.timeout, c.deadline = parent, timeout, start.Add(timeout)

@@ -7,6 +7,13 @@ import (
 	"time"
 )
 
+// newStmtContext returns a statement context as the interceptor makes one.
+func newStmtContext(parent context.Context, timeout time.Duration) *stmtContext {
+	c := &stmtContext{}
+	c.reset(parent, time.Now(), timeout)
+	return c
+}
+
 func TestStmtContextDone(t *testing.T) {
 	sc := newStmtContext(context.Background(), 10*time.Millisecond)
 	if err := sc.Err(); err != nil {

@@ -1,6 +1,7 @@
 package qlsqlite
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -104,5 +105,61 @@ func TestNcrucesErrorsPassThrough(t *testing.T) {
 	_, err := NewConnector("file:x.db?_txlock=sometimes")
 	if err == nil || !strings.Contains(err.Error(), "_txlock") {
 		t.Errorf("NewConnector with a bad _txlock = %v, want ncruces's error naming _txlock", err)
+	}
+}
+
+// TestEveryDSNParameterHasAnOption: each of qlsqlite's DSN parameters and
+// its Option twin configure the database the same way, and no parameter is
+// without a twin.
+func TestEveryDSNParameterHasAnOption(t *testing.T) {
+	twins := map[string]struct {
+		value string
+		opt   Option
+	}{
+		"_timeout":           {"2s", WithTimeout(2 * time.Second)},
+		"_stmt_cache":        {"9", WithStmtCache(9)},
+		"_defaults":          {"off", WithDefaults(false)},
+		"_retry":             {"5", WithRetry(5)},
+		"_breaker":           {"off", WithoutBreaker()},
+		"_breaker_failures":  {"7", WithBreaker(BreakerConfig{Failures: 7})},
+		"_breaker_delay":     {"3s", WithBreaker(BreakerConfig{Delay: 3 * time.Second})},
+		"_breaker_successes": {"4", WithBreaker(BreakerConfig{Successes: 4})},
+		"_writer_gate":       {"off", WithWriterGate(false)},
+		"_max_open":          {"8", WithPool(PoolConfig{MaxOpen: 8})},
+		"_max_idle":          {"0", WithPool(PoolConfig{MaxIdle: -1})},
+		"_min_open":          {"2", WithPool(PoolConfig{MinOpen: 2})},
+		"_idle_timeout":      {"1m", WithPool(PoolConfig{IdleTimeout: time.Minute})},
+		"_max_lifetime":      {"0", WithPool(PoolConfig{MaxLifetime: -1})},
+		"_conn_timeout":      {"4s", WithPool(PoolConfig{ConnTimeout: 4 * time.Second})},
+		"_optimize":          {"off", WithoutOptimize()},
+		"_optimize_every":    {"2h", WithOptimize(2 * time.Hour)},
+		"_stats":             {"off", WithStats(false)},
+		"_slow":              {"250ms", WithSlowQueryLog(250 * time.Millisecond)},
+		"_trace":             {"off", WithTracing(false)},
+		"_metrics":           {"off", WithMetrics(false)},
+	}
+	comparable := func(c config) config {
+		c.now = nil // a func: never DeepEqual
+		return c
+	}
+	for _, p := range dsnParams {
+		twin, ok := twins[p.name]
+		if !ok {
+			t.Errorf("DSN parameter %s has no Option twin in this test", p.name)
+			continue
+		}
+		fromDSN := defaultConfig()
+		if _, err := parseDSN("file:x.db?"+p.name+"="+twin.value, &fromDSN); err != nil {
+			t.Errorf("%s=%s: %v", p.name, twin.value, err)
+			continue
+		}
+		fromOption := defaultConfig()
+		twin.opt(&fromOption)
+		if a, b := comparable(fromDSN), comparable(fromOption); !reflect.DeepEqual(a, b) {
+			t.Errorf("%s=%s configures\n%+v\nits Option\n%+v", p.name, twin.value, a, b)
+		}
+		if reflect.DeepEqual(comparable(fromDSN), comparable(defaultConfig())) {
+			t.Errorf("%s=%s changes nothing: pick a value that is not the default", p.name, twin.value)
+		}
 	}
 }
