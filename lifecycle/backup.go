@@ -132,6 +132,9 @@ func onlineBackup(ctx context.Context, c *sqlite3.Conn, dst string, o BackupOpti
 		return fmt.Errorf("starting a read transaction: %w", err)
 	}
 	defer func() {
+		// Not interruptible: a cancelled ctx must not leave the pooled
+		// connection inside the read transaction.
+		c.SetInterrupt(context.Background())
 		if rerr := c.Exec(`ROLLBACK`); rerr != nil && err == nil {
 			err = fmt.Errorf("ending the read transaction: %w", rerr)
 		}

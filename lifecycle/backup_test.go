@@ -226,6 +226,7 @@ func TestBackupRefusals(t *testing.T) {
 func TestBackupCancelledLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
 	db := openDB(t, filepath.Join(dir, "src.db"))
+	db.SetMaxOpenConns(1) // the backup's connection is the one the write below gets
 	seedLedger(t, db, 1000)
 	dest := filepath.Join(dir, "out", "b.db")
 	os.Mkdir(filepath.Dir(dest), 0o755)
@@ -246,6 +247,14 @@ func TestBackupCancelledLeavesNothing(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(dest); string(b) != "the previous backup" {
 		t.Errorf("the previous backup was changed")
+	}
+	// The pool's one connection came back out of the backup's read
+	// transaction: a write on it commits, as another pool sees.
+	addEntry(t, db, 1)
+	other := openDB(t, filepath.Join(dir, "src.db"))
+	var n int
+	if err := other.QueryRow(`SELECT count(*) FROM ledger`).Scan(&n); err != nil || n != 1001 {
+		t.Errorf("another pool sees %d entries (%v), want 1001: the write after the cancelled backup never committed", n, err)
 	}
 }
 
