@@ -224,14 +224,14 @@ func Archive(ctx context.Context, db *sql.DB, p ArchivePolicy) (rep ArchiveRepor
 	}
 
 	a := &archiver{conn: conn, src: src, p: p, rep: &rep}
-	if err := a.attach(ctx); err != nil {
-		return rep, err
-	}
-	defer func() {
+	defer func() { // before attach, which can fail after ATTACH
 		if derr := a.detach(); derr != nil && err == nil {
 			err = derr
 		}
 	}()
+	if err := a.attach(ctx); err != nil {
+		return rep, err
+	}
 	if err := a.prepareArchiveTable(ctx); err != nil {
 		return rep, err
 	}
@@ -428,10 +428,10 @@ func (a *archiver) detach() error {
 			errs = append(errs, err)
 		}
 	}
-	if _, err := a.conn.ExecContext(ctx, fkPragma(a.fkOn)); err != nil {
-		errs = append(errs, fmt.Errorf("restoring PRAGMA foreign_keys: %w", err))
-	}
-	if a.attached {
+	if a.attached { // a.fkOn was read before ATTACH
+		if _, err := a.conn.ExecContext(ctx, fkPragma(a.fkOn)); err != nil {
+			errs = append(errs, fmt.Errorf("restoring PRAGMA foreign_keys: %w", err))
+		}
 		if _, err := a.conn.ExecContext(ctx, `DETACH DATABASE `+archiveSchema); err != nil {
 			errs = append(errs, fmt.Errorf("detaching the archive: %w", err))
 		}

@@ -2,7 +2,6 @@ package lifecycle
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -484,4 +483,40 @@ func TestArchiveReleasesWriteLockBetweenBatches(t *testing.T) {
 	}
 }
 
-var _ = sql.ErrNoRows
+// cancelOnceExists is a context that is cancelled as soon as file exists:
+// its Err is what SQLite polls. Its parent must have a deadline, or Archive
+// wraps it in one whose Err is its own.
+type cancelOnceExists struct {
+	context.Context
+	file string
+}
+
+func (c cancelOnceExists) Err() error {
+	if _, err := os.Stat(c.file); err == nil {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestArchiveCancelledAfterAttachDetaches: an Archive stopped right after
+// ATTACH (the file it creates cancels the context) still detaches, so the
+// pooled connection can archive again.
+func TestArchiveCancelledAfterAttachDetaches(t *testing.T) {
+	dir := t.TempDir()
+	db := openDB(t, filepath.Join(dir, "src.db"))
+	db.SetMaxOpenConns(1) // both runs get the same connection
+	seedTrades(t, db, 100)
+	dest := filepath.Join(dir, "archive.db")
+	p := ArchivePolicy{Table: "trades", Where: "id <= 50", DestPath: dest}
+
+	parent, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ctx := cancelOnceExists{Context: parent, file: dest}
+	if _, err := Archive(ctx, db, p); err == nil {
+		t.Fatal("Archive under a context cancelled after ATTACH: no error")
+	}
+	rep, err := Archive(context.Background(), db, p)
+	if err != nil || rep.Moved != 50 {
+		t.Fatalf("Archive again on the same connection: moved %d, %v", rep.Moved, err)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -126,5 +125,3 @@ func checkNoneLost(t testing.TB, conn *sql.Conn, want int64) {
 		}
 	}
 }
-
-func archivePath(t testing.TB) string { return filepath.Join(t.TempDir(), "archive.db") }

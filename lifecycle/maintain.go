@@ -49,7 +49,10 @@ func Checkpoint(ctx context.Context, db *sql.DB) (CheckpointResult, error) {
 		return res, err
 	}
 	walSize := func() int64 {
-		if fi, err := os.Stat(file + "-wal"); file != "" && err == nil {
+		if file == "" { // in memory
+			return 0
+		}
+		if fi, err := os.Stat(file + "-wal"); err == nil {
 			return fi.Size()
 		}
 		return 0
