@@ -111,3 +111,12 @@ func version(t testing.TB, m *Migrator) int64 {
 	}
 	return v
 }
+
+func status(t testing.TB, m *Migrator) []MigrationStatus {
+	t.Helper()
+	st, err := m.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}

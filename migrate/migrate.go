@@ -127,7 +127,11 @@ func (m *Migrator) UpTo(ctx context.Context, version int64) error {
 	return m.up(ctx, version)
 }
 
-func (m *Migrator) up(ctx context.Context, target int64) (err error) {
+// locked runs fn on a session that holds the migration lock, with the rows
+// of schema_versions. The table is brought to the current shape (columns an
+// older tool's table lacks are added) when it has rows, and created when
+// create is true.
+func (m *Migrator) locked(ctx context.Context, create bool, fn func(ctx context.Context, s *session, applied []appliedRow) error) (err error) {
 	ctx, cancel := m.runCtx(ctx)
 	defer cancel()
 	s, err := m.openSession(ctx, true)
@@ -135,13 +139,25 @@ func (m *Migrator) up(ctx context.Context, target int64) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, s.close()) }()
-	if err := ensureTable(ctx, s.conn); err != nil {
-		return err
-	}
 	applied, err := readApplied(ctx, s.conn)
 	if err != nil {
 		return err
 	}
+	if create || len(applied) > 0 {
+		if err := ensureTable(ctx, s.conn); err != nil {
+			return err
+		}
+	}
+	return fn(ctx, s, applied)
+}
+
+func (m *Migrator) up(ctx context.Context, target int64) error {
+	return m.locked(ctx, true, func(ctx context.Context, s *session, applied []appliedRow) error {
+		return m.upLocked(ctx, s, applied, target)
+	})
+}
+
+func (m *Migrator) upLocked(ctx context.Context, s *session, applied []appliedRow, target int64) error {
 	pending, accept, err := m.plan(applied, target, s.dbFile)
 	if err != nil {
 		return err
@@ -372,21 +388,16 @@ func (s *session) applyNoTx(ctx context.Context, src *Migration, backup string, 
 // the file need not exist any more. steps < 1 is an error, never "everything".
 // Down takes the migration lock and a backup first, like [Migrator.Up], and
 // checks up front that every one of the steps has a rollback ([ErrNoRollback]).
-func (m *Migrator) Down(ctx context.Context, steps int) (err error) {
+func (m *Migrator) Down(ctx context.Context, steps int) error {
 	if steps < 1 {
 		return fmt.Errorf("migrate: Down(%d): steps must be 1 or more (Down never means \"roll back everything\")", steps)
 	}
-	ctx, cancel := m.runCtx(ctx)
-	defer cancel()
-	s, err := m.openSession(ctx, true)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, s.close()) }()
-	applied, err := readApplied(ctx, s.conn)
-	if err != nil {
-		return err
-	}
+	return m.locked(ctx, false, func(ctx context.Context, s *session, applied []appliedRow) error {
+		return m.downLocked(ctx, s, applied, steps)
+	})
+}
+
+func (m *Migrator) downLocked(ctx context.Context, s *session, applied []appliedRow, steps int) error {
 	if err := partialError(applied, s.dbFile); err != nil {
 		return err
 	}
@@ -503,18 +514,13 @@ func (s *session) revertNoTx(ctx context.Context, r appliedRow, file string) err
 // applied=true records the migration as fully applied; applied=false removes
 // its row, so the migration counts as pending and Up runs it again. Resolve
 // fails if version is not marked partial. It takes the migration lock.
-func (m *Migrator) Resolve(ctx context.Context, version int64, applied bool) (err error) {
-	ctx, cancel := m.runCtx(ctx)
-	defer cancel()
-	s, err := m.openSession(ctx, true)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, s.close()) }()
-	rows, err := readApplied(ctx, s.conn)
-	if err != nil {
-		return err
-	}
+func (m *Migrator) Resolve(ctx context.Context, version int64, applied bool) error {
+	return m.locked(ctx, false, func(ctx context.Context, s *session, rows []appliedRow) error {
+		return resolveLocked(ctx, s, rows, version, applied)
+	})
+}
+
+func resolveLocked(ctx context.Context, s *session, rows []appliedRow, version int64, applied bool) (err error) {
 	i := slices.IndexFunc(rows, func(r appliedRow) bool { return r.version == version })
 	if i < 0 || !rows[i].partial {
 		return fmt.Errorf("migrate: Resolve: version %d is not marked partial in %s: nothing to resolve", version, table)

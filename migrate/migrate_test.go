@@ -345,7 +345,7 @@ func TestOutOfOrder(t *testing.T) {
 	if tableExists(t, db, "b") || tableExists(t, db, "d") {
 		t.Fatal("Up applied something")
 	}
-	st, _ := m.Status(ctx)
+	st := status(t, m)
 	if st[1].Version != 2 || st[1].State != StateOutOfOrder || st[3].State != StatePending {
 		t.Fatalf("status = %+v", st)
 	}
@@ -360,7 +360,7 @@ func TestOutOfOrder(t *testing.T) {
 	if !tableExists(t, db, "b") || version(t, m) != 4 {
 		t.Fatal("out-of-order migration not applied")
 	}
-	// Down goes by version, so it reverts 4 and then 3.
+	// UpTo never goes back: that is Down.
 	if err := m.UpTo(ctx, 3); err == nil || !strings.Contains(err.Error(), "below the current version 4") {
 		t.Fatalf("UpTo(3) = %v", err)
 	}
@@ -385,7 +385,7 @@ func TestRollbackAfterFileIsGone(t *testing.T) {
 		}
 	}
 	m := newMigrator(t, db, dir, WithoutBackup())
-	st, _ := m.Status(ctx)
+	st := status(t, m)
 	if st[1].State != StateFileMissing || !st[1].CanRollback {
 		t.Fatalf("status = %+v", st[1])
 	}
@@ -457,5 +457,32 @@ func TestGoMigrations(t *testing.T) {
 	}
 	if _, err := New(db, os.DirFS(dir), WithGoMigrations(GoMigration{Version: 1, Up: up})); !errors.Is(err, ErrBadSource) || !strings.Contains(err.Error(), "001_a.sql and go:1") {
 		t.Fatalf("duplicate Go version: %v", err)
+	}
+}
+
+// TestDownOnAnOlderToolsTable: a schema_versions table with only the first
+// six columns (an older tool's) gets the rest before a no-transaction
+// rollback marks its row partial.
+func TestDownOnAnOlderToolsTable(t *testing.T) {
+	db, _, dir := setup(t, map[string]string{})
+	_, err := db.Exec(`CREATE TABLE schema_versions (
+		version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT '', description TEXT NOT NULL DEFAULT '',
+		rollback_script TEXT, checksum TEXT NOT NULL DEFAULT '', execution_ms INTEGER NOT NULL DEFAULT 0);
+		CREATE TABLE a (x);
+		INSERT INTO schema_versions (version, description, rollback_script) VALUES (1, 'a', '-- qlsqlite:no-transaction
+DROP TABLE a;
+')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMigrator(t, db, dir, WithoutBackup())
+	if err := m.Down(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if tableExists(t, db, "a") || version(t, m) != 0 {
+		t.Error("the rollback did not run")
+	}
+	if n := queryInt(t, db, `SELECT count(*) FROM pragma_table_info('schema_versions') WHERE name IN ('backup', 'partial', 'partial_note')`); n != 3 {
+		t.Errorf("schema_versions has %d of the 3 newer columns", n)
 	}
 }

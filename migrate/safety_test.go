@@ -155,7 +155,7 @@ func TestNoTransactionDirective(t *testing.T) {
 	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Fatalf("journal_mode = %q, %v", mode, err)
 	}
-	st, _ := m.Status(ctx)
+	st := status(t, m)
 	if st[1].State != StateApplied {
 		t.Fatalf("status = %+v", st[1])
 	}
@@ -198,7 +198,7 @@ INSERT INTO nope VALUES (1);
 	if v, err := m.Version(ctx); v != 1 || !errors.Is(err, ErrPartial) {
 		t.Fatalf("Version = %d, %v", v, err)
 	}
-	st, _ := m.Status(ctx)
+	st := status(t, m)
 	if st[1].State != StatePartial || !strings.Contains(st[1].Note, "no such table: nope") {
 		t.Fatalf("status = %+v", st[1])
 	}
@@ -290,7 +290,7 @@ func TestBackup(t *testing.T) {
 	if n := queryInt(t, bdb, "SELECT max(version) FROM schema_versions"); n != 1 {
 		t.Fatalf("backup at version %d, want 1", n)
 	}
-	st, _ := m.Status(ctx)
+	st := status(t, m)
 	if st[1].Backup != last || st[0].Backup != "" {
 		t.Fatalf("status backups %q %q", st[0].Backup, st[1].Backup)
 	}
