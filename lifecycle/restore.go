@@ -46,20 +46,28 @@ var ErrInUse = errors.New("lifecycle: database is in use")
 // backup was taken is lost: that is what restoring means.
 //
 // A context without a deadline is given one [LongDeadline] ahead.
-func Restore(ctx context.Context, backupPath, destPath string) (err error) {
-	if backupPath == "" || destPath == "" {
-		return errors.New("lifecycle: restore: the backup path and the destination path are both required")
-	}
+func Restore(ctx context.Context, backupPath, destPath string) error {
 	ctx, cancel := longContext(ctx)
 	defer cancel()
-	if err := Verify(ctx, backupPath); err != nil {
-		return fmt.Errorf("lifecycle: restore: the backup does not verify, refusing it: %w", err)
+	return restore(ctx, backupPath, destPath, false)
+}
+
+// restore is [Restore] without the long deadline; verified says the caller
+// has just verified backupPath.
+func restore(ctx context.Context, backupPath, destPath string, verified bool) (err error) {
+	if backupPath == "" || destPath == "" {
+		return errors.New("lifecycle: restore: the backup path and the destination path are both required")
 	}
 	if sameFile(backupPath, destPath) {
 		return fmt.Errorf("lifecycle: restore: %s is the backup itself", destPath)
 	}
 	if fi, err := os.Stat(filepath.Dir(destPath)); err != nil || !fi.IsDir() {
 		return fmt.Errorf("lifecycle: restore: the directory of %s does not exist: create it first", destPath)
+	}
+	if !verified {
+		if err := Verify(ctx, backupPath); err != nil {
+			return fmt.Errorf("lifecycle: restore: the backup does not verify, refusing it: %w", err)
+		}
 	}
 
 	wal, err := checkNotInUse(ctx, destPath)
@@ -233,7 +241,7 @@ func RecoverFromBackup(ctx context.Context, destPath string, candidates []string
 			rep.Rejected = append(rep.Rejected, RejectedBackup{Path: b, Err: err})
 			continue
 		}
-		if err := Restore(ctx, b, destPath); err != nil {
+		if err := restore(ctx, b, destPath, true); err != nil {
 			return rep, fmt.Errorf("lifecycle: recover: %w", err)
 		}
 		rep.Restored = b
