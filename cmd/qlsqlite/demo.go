@@ -16,6 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ncruces/go-sqlite3"
 	"github.com/quantumleap/qlsqlite"
 	"github.com/quantumleap/qlsqlite/internal/trading"
 	"github.com/quantumleap/qlsqlite/lifecycle"
@@ -64,7 +65,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := removeDemoDB(ctx, f.db, archivePath, backupPath); err != nil {
 		return err
 	}
-	db, err := qlsqlite.Open("file:"+f.db,
+	db, err := qlsqlite.Open(fileURI(f.db, ""),
 		qlsqlite.WithPool(qlsqlite.PoolConfig{MaxOpen: max(f.workers, 4), MinOpen: 4}),
 		qlsqlite.WithSlowQueryLog(0), // before the advice nearly every query is slow: the table below says so once
 	)
@@ -82,7 +83,10 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := m.UpTo(ctx, 1); err != nil {
 		return err
 	}
-	v, _ := m.Version(ctx)
+	v, err := m.Version(ctx)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "schema: migrated to version %d (migration 2, the platform's own index plan, left pending)\n", v)
 
 	data := trading.Data{Users: f.users, Trades: f.trades, Seed: 1}
@@ -221,18 +225,21 @@ func removeDemoDB(ctx context.Context, path string, siblings ...string) error {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	db, err := sql.Open("qlsqlite", "file:"+path+"?mode=ro&_defaults=off")
+	db, err := sql.Open(qlsqlite.DriverName, fileURI(path, "mode=ro&_defaults=off"))
 	if err != nil {
 		return err
 	}
 	var n int
 	err = db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = ?`, demoMarker).Scan(&n)
 	db.Close()
+	if err != nil && !errors.Is(err, sqlite3.NOTADB) {
+		return fmt.Errorf("demo: checking that %s is the demo's before replacing it: %w", path, err)
+	}
 	if err != nil || n == 0 {
 		return fmt.Errorf("demo: %s exists and is not a database the demo made; pass --db with a new path", path)
 	}
 	for _, base := range append([]string{path}, siblings...) {
-		for _, p := range []string{base, base + "-wal", base + "-shm"} {
+		for _, p := range []string{base, base + "-wal", base + "-shm", base + "-migrate.lock"} {
 			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
 			}

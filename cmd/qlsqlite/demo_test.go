@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/quantumleap/qlsqlite"
 	"github.com/quantumleap/qlsqlite/internal/trading"
 )
 
@@ -85,4 +86,31 @@ func runCLI(t *testing.T, args ...string) (string, error) {
 	var out bytes.Buffer
 	err := run(context.Background(), args, &out)
 	return out.String(), err
+}
+
+// TestHelpFlag: "qlsqlite <command> -h" prints the command's flags and
+// succeeds, as the README says.
+func TestHelpFlag(t *testing.T) {
+	for _, c := range commands() {
+		if _, err := runCLI(t, c.name, "-h"); err != nil {
+			t.Errorf("%s -h: %v", c.name, err)
+		}
+	}
+}
+
+// TestFileURIKeepsThePath: a path with the characters of URI syntax names
+// the file it says, not a prefix of it.
+func TestFileURIKeepsThePath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a #1?100%.db")
+	db, err := sql.Open(qlsqlite.DriverName, fileURI(path, "mode=rwc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE t (x)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("the database is not at %q: %v", path, err)
+	}
 }

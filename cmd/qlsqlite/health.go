@@ -38,7 +38,7 @@ func runHealth(ctx context.Context, args []string, stdout io.Writer) error {
 	// Read-only, and without qlsqlite's production defaults, which would
 	// switch the file to WAL: a health check changes nothing. The busy
 	// timeout lets it wait for a writer of a database in rollback mode.
-	db, err := sql.Open(qlsqlite.DriverName, fileURI(*path)+"?mode=ro&_pragma=busy_timeout(5000)")
+	db, err := sql.Open(qlsqlite.DriverName, fileURI(*path, "mode=ro&_pragma=busy_timeout(5000)"))
 	if err != nil {
 		return err
 	}
@@ -55,13 +55,6 @@ func runHealth(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("health: %s is failing: %s", *path, strings.Join(report.Problems, "; "))
 	}
 	return nil
-}
-
-// fileURI turns a path into the start of a "file:" URI, escaping what
-// SQLite would read as the URI's own syntax.
-func fileURI(path string) string {
-	r := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
-	return "file:" + r.Replace(path)
 }
 
 // printHealth writes a health report for a person.

@@ -15,7 +15,7 @@ import (
 func TestHealthCommand(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "trading #1.db") // a name that needs escaping in a URI
 	// A rollback-journal database: health must not switch it to WAL.
-	db, err := sql.Open(qlsqlite.DriverName, fileURI(path)+"?_defaults=off")
+	db, err := sql.Open(qlsqlite.DriverName, fileURI(path, "_defaults=off"))
 	if err != nil {
 		t.Fatal(err)
 	}

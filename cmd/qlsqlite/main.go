@@ -9,6 +9,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -50,7 +52,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
-			return c.run(ctx, args[1:], stdout)
+			err := c.run(ctx, args[1:], stdout)
+			if errors.Is(err, flag.ErrHelp) { // -h: the flag set printed the flags
+				return nil
+			}
+			return err
 		}
 	}
 	usage(os.Stderr)

@@ -58,9 +58,6 @@ func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	var pos []string
 	for {
 		if err := fset.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil
-			}
 			return err
 		}
 		if fset.NArg() == 0 {

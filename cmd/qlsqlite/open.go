@@ -4,9 +4,9 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/quantumleap/qlsqlite"
@@ -29,8 +29,18 @@ func openDB(path string, create bool) (*sql.DB, error) {
 	} else if _, err := os.Stat(abs); err != nil {
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
-	u := url.URL{Scheme: "file", OmitHost: true, Path: filepath.ToSlash(abs), RawQuery: "mode=" + mode + "&_pragma=busy_timeout(10000)&_optimize=off"}
-	return sql.Open(qlsqlite.DriverName, u.String())
+	return sql.Open(qlsqlite.DriverName, fileURI(abs, "mode="+mode+"&_pragma=busy_timeout(10000)&_optimize=off"))
+}
+
+// fileURI returns the "file:" URI of path with query, escaping what SQLite
+// would read as the URI's own syntax in the path.
+func fileURI(path, query string) string {
+	r := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+	uri := "file:" + r.Replace(filepath.ToSlash(path))
+	if query != "" {
+		uri += "?" + query
+	}
+	return uri
 }
 
 // newBar returns a progress bar on w for long work, invisible unless show.

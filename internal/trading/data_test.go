@@ -61,7 +61,9 @@ func TestLoadShape(t *testing.T) {
 		t.Errorf("%d timestamps out of order", n)
 	}
 	var first, last string
-	db.QueryRow(`SELECT min(timestamp), max(timestamp) FROM trades`).Scan(&first, &last)
+	if err := db.QueryRow(`SELECT min(timestamp), max(timestamp) FROM trades`).Scan(&first, &last); err != nil {
+		t.Fatal(err)
+	}
 	if first != now.AddDate(0, 0, -30).Format(trading.TimeLayout) || last >= now.Format(trading.TimeLayout) || last < now.AddDate(0, 0, -1).Format(trading.TimeLayout) {
 		t.Errorf("trades from %s to %s", first, last)
 	}
@@ -71,10 +73,15 @@ func TestLoadShape(t *testing.T) {
 	}
 	// The same seed gives the same rows.
 	again := load(t, d)
+	const rows = `SELECT group_concat(symbol || user_id || price, ',') FROM trades`
 	var a, b string
-	db.QueryRow(`SELECT group_concat(symbol || user_id || price, ',') FROM trades`).Scan(&a)
-	again.QueryRow(`SELECT group_concat(symbol || user_id || price, ',') FROM trades`).Scan(&b)
-	if a != b {
+	if err := db.QueryRow(rows).Scan(&a); err != nil {
+		t.Fatal(err)
+	}
+	if err := again.QueryRow(rows).Scan(&b); err != nil {
+		t.Fatal(err)
+	}
+	if a == "" || a != b {
 		t.Error("same seed, different rows")
 	}
 }

@@ -101,7 +101,8 @@ func (w *Worker) Pick() Kind {
 
 // Run runs one statement of kind k and reads all its rows.
 func (w *Worker) Run(ctx context.Context, db *sql.DB, k Kind) error {
-	sym := Symbol(int(w.zipf.Uint64()))
+	symIdx := int(w.zipf.Uint64())
+	sym := Symbol(symIdx)
 	user := UserID(w.r.IntN(w.d.Users))
 	since := w.d.Now.Add(-time.Duration(1+w.r.IntN(48)) * time.Hour).Format(TimeLayout)
 	switch k {
@@ -114,20 +115,19 @@ func (w *Worker) Run(ctx context.Context, db *sql.DB, k Kind) error {
 	case Signals:
 		return w.query(ctx, db, SQL[k], 2, 0.9+w.r.Float64()/10, since)
 	case InsertTrade:
-		_, err := db.ExecContext(ctx, SQL[k], w.tradeArgs(user, sym)...)
+		_, err := db.ExecContext(ctx, SQL[k], w.tradeArgs(user, symIdx)...)
 		return err
 	case TradeTx:
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
-		args := w.tradeArgs(user, sym)
+		defer tx.Rollback()
+		args := w.tradeArgs(user, symIdx)
 		if _, err := tx.ExecContext(ctx, SQL[InsertTrade], args...); err != nil {
-			tx.Rollback()
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, UpsertPortfolio, user, sym, args[2], args[3]); err != nil {
-			tx.Rollback()
 			return err
 		}
 		return tx.Commit()
@@ -142,9 +142,10 @@ func (w *Worker) Run(ctx context.Context, db *sql.DB, k Kind) error {
 	return fmt.Errorf("trading: unknown statement kind %d", k)
 }
 
-func (w *Worker) tradeArgs(user, sym string) []any {
-	s := int(w.r.IntN(w.d.Symbols))
-	return []any{user, sym, float64(1 + w.r.IntN(500)), price(s, w.r), side(w.r), fmt.Sprintf("strat-%d", w.r.IntN(20)), w.r.IntN(50)}
+// tradeArgs are the arguments of an InsertTrade of symbol s, priced as s
+// trades.
+func (w *Worker) tradeArgs(user string, s int) []any {
+	return []any{user, Symbol(s), float64(1 + w.r.IntN(500)), price(s, w.r), side(w.r), fmt.Sprintf("strat-%d", w.r.IntN(20)), w.r.IntN(50)}
 }
 
 func (w *Worker) query(ctx context.Context, db *sql.DB, query string, ncols int, args ...any) error {
