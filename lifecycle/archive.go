@@ -296,7 +296,7 @@ func checkArchivable(ctx context.Context, q queryer, t *table) error {
 
 // checkNullKeys refuses to start when a matching row has a NULL key.
 func checkNullKeys(ctx context.Context, q queryer, t *table, p ArchivePolicy) error {
-	notNull := t.keyNotNull("")
+	notNull := t.keyNotNull()
 	if notNull == "" {
 		return nil
 	}
@@ -307,7 +307,7 @@ func checkNullKeys(ctx context.Context, q queryer, t *table, p ArchivePolicy) er
 		return fmt.Errorf("lifecycle: archive: counting rows with a NULL key: %w", err)
 	}
 	if n > 0 {
-		return fmt.Errorf("lifecycle: archive: %d matching rows of %s have NULL in the primary key (%s), which SQLite allows in rowid tables: such rows cannot be matched in the archive; give them keys or declare the key columns NOT NULL", n, t.name, t.keyList(""))
+		return fmt.Errorf("lifecycle: archive: %d matching rows of %s have NULL in the primary key (%s), which SQLite allows in rowid tables: such rows cannot be matched in the archive; give them keys or declare the key columns NOT NULL", n, t.name, t.keyList())
 	}
 	return nil
 }
@@ -315,7 +315,7 @@ func checkNullKeys(ctx context.Context, q queryer, t *table, p ArchivePolicy) er
 // countMatching counts the rows of t that match where.
 func countMatching(ctx context.Context, q queryer, t *table, where string, args []any) (int64, error) {
 	cond := "(" + where + ")"
-	if nn := t.keyNotNull(""); nn != "" {
+	if nn := t.keyNotNull(); nn != "" {
 		cond += " AND " + nn
 	}
 	var n int64
@@ -371,20 +371,26 @@ type archiver struct {
 	fkOn     bool // foreign keys were on when the run started
 	toggleFK bool // switch them on for each delete: other tables reference the source
 
-	// Prepared statements; first* variants have no lower key bound.
-	firstNth, nextNth       *sql.Stmt // the BatchSize-th matching key
-	firstLast, nextLast     *sql.Stmt // the last matching key
-	firstPre, nextPre       *sql.Stmt
-	firstCopy, nextCopy     *sql.Stmt
-	firstDelete, nextDelete *sql.Stmt
-	firstLeft, nextLeft     *sql.Stmt
-	firstFresh, nextFresh   *sql.Stmt // nil when the table has only key columns
-	firstKey, nextKey       *sql.Stmt
-	stmts                   []*sql.Stmt
+	// The prepared statements of a batch: [0] for the first batch, which
+	// has no lower key bound, [1] for the others.
+	batches [2]batchStmts
+	stmts   []*sql.Stmt // all of them, to close
 
 	dataVersion *sql.Stmt
 
 	firstConflict string
+}
+
+// batchStmts are the prepared statements of one batch.
+type batchStmts struct {
+	nth   *sql.Stmt // the BatchSize-th matching key
+	last  *sql.Stmt // the last matching key
+	pre   *sql.Stmt
+	copy  *sql.Stmt
+	del   *sql.Stmt
+	left  *sql.Stmt
+	fresh *sql.Stmt // nil when the table has only key columns
+	key   *sql.Stmt
 }
 
 // attach attaches the archive file, outside any transaction.
@@ -469,11 +475,11 @@ func (a *archiver) prepareArchiveTable(ctx context.Context) error {
 		return fmt.Errorf("lifecycle: archive: in %q: %w", a.p.DestPath, err)
 	}
 	if len(dst.key) != len(a.src.key) {
-		return fmt.Errorf("lifecycle: archive: table %s in %q has primary key (%s), the source has (%s): they must be the same", dst.name, a.p.DestPath, dst.keyList(""), a.src.keyList(""))
+		return fmt.Errorf("lifecycle: archive: table %s in %q has primary key (%s), the source has (%s): they must be the same", dst.name, a.p.DestPath, dst.keyList(), a.src.keyList())
 	}
 	for i, c := range a.src.key {
 		if !strings.EqualFold(dst.key[i].name, c.name) {
-			return fmt.Errorf("lifecycle: archive: table %s in %q has primary key (%s), the source has (%s): they must be the same", dst.name, a.p.DestPath, dst.keyList(""), a.src.keyList(""))
+			return fmt.Errorf("lifecycle: archive: table %s in %q has primary key (%s), the source has (%s): they must be the same", dst.name, a.p.DestPath, dst.keyList(), a.src.keyList())
 		}
 	}
 	for _, c := range a.src.cols {
@@ -512,11 +518,11 @@ func (a *archiver) prepare(ctx context.Context) error {
 	inArchive := `EXISTS (SELECT 1 FROM ` + d.quoted + ` AS qlsqlite_a WHERE ` + strings.Join(keyEq, " AND ") + `)`
 	identical := `EXISTS (SELECT 1 FROM ` + d.quoted + ` AS qlsqlite_a WHERE ` + strings.Join(keyEq, " AND ") + ` AND ` + strings.Join(match, " AND ") + `)`
 
-	kt := s.keyTuple("")
+	kt := s.keyTuple()
 	lower := kt + " > " + s.paramTuple("qlsqlite_lo")
 	upper := kt + " <= " + s.paramTuple("qlsqlite_hi")
 	base := "(" + a.p.Where + ")"
-	if nn := s.keyNotNull(""); nn != "" {
+	if nn := s.keyNotNull(); nn != "" {
 		base += " AND " + nn
 	}
 	cond := func(first bool) string {
@@ -536,11 +542,11 @@ func (a *archiver) prepare(ctx context.Context) error {
 	}
 	archRange := func(first bool) string {
 		if first {
-			return d.keyTuple("") + " <= " + s.paramTuple("qlsqlite_hi")
+			return d.keyTuple() + " <= " + s.paramTuple("qlsqlite_hi")
 		}
-		return d.keyTuple("") + " > " + s.paramTuple("qlsqlite_lo") + " AND " + d.keyTuple("") + " <= " + s.paramTuple("qlsqlite_hi")
+		return d.keyTuple() + " > " + s.paramTuple("qlsqlite_lo") + " AND " + d.keyTuple() + " <= " + s.paramTuple("qlsqlite_hi")
 	}
-	order := s.orderBy("", false)
+	order := s.orderBy(false)
 
 	var quoted []string
 	for _, c := range s.key {
@@ -564,7 +570,7 @@ func (a *archiver) prepare(ctx context.Context) error {
 		if len(set) > 0 {
 			fresh = `INSERT INTO ` + d.quoted + ` (` + colList + `) SELECT ` + colList + ` FROM ` + sq +
 				` WHERE ` + rng(first) + ` AND ` + inArchive + ` ORDER BY ` + order +
-				` ON CONFLICT (` + s.keyList("") + `) DO UPDATE SET ` + strings.Join(set, ", ")
+				` ON CONFLICT (` + s.keyList() + `) DO UPDATE SET ` + strings.Join(set, ", ")
 		}
 		key = `SELECT ` + strings.Join(quoted, " || ', ' || ") + ` FROM ` + sq + ` WHERE ` + rng(first) + ` ORDER BY ` + order + ` LIMIT 1`
 		return
@@ -592,12 +598,10 @@ func (a *archiver) prepare(ctx context.Context) error {
 	if err := prep(&a.dataVersion, `SELECT data_version FROM pragma_data_version`); err != nil {
 		return err
 	}
-	for _, first := range []bool{true, false} {
+	for i, first := range []bool{true, false} {
 		nth, last, pre, cp, del, left, fresh, key := build(first)
-		var targets = [...]**sql.Stmt{&a.nextNth, &a.nextLast, &a.nextPre, &a.nextCopy, &a.nextDelete, &a.nextLeft, &a.nextFresh, &a.nextKey}
-		if first {
-			targets = [...]**sql.Stmt{&a.firstNth, &a.firstLast, &a.firstPre, &a.firstCopy, &a.firstDelete, &a.firstLeft, &a.firstFresh, &a.firstKey}
-		}
+		b := &a.batches[i]
+		targets := [...]**sql.Stmt{&b.nth, &b.last, &b.pre, &b.copy, &b.del, &b.left, &b.fresh, &b.key}
 		for i, q := range []string{nth, last, pre, cp, del, left, fresh, key} {
 			if err := prep(targets[i], q); err != nil {
 				return err
@@ -640,18 +644,15 @@ func (a *archiver) run(ctx context.Context) error {
 // BatchSize-th matching key after lo, or the last one if there are fewer
 // (final is then true). It returns hi, nil when no matching row is left.
 func (a *archiver) batch(ctx context.Context, lo []any) (hi []any, final bool, err error) {
-	first := lo == nil
-	pick := func(f, n *sql.Stmt) *sql.Stmt {
-		if first {
-			return f
-		}
-		return n
+	st := &a.batches[1]
+	if lo == nil {
+		st = &a.batches[0]
 	}
 	whereArgs := a.p.Args
 	bounds := namedKey("qlsqlite_lo", lo)
 
 	// 1. The batch's upper key bound.
-	hi, final, err = upperBound(ctx, pick(a.firstNth, a.nextNth), pick(a.firstLast, a.nextLast),
+	hi, final, err = upperBound(ctx, st.nth, st.last,
 		append(append([]any{}, whereArgs...), bounds...), a.p.BatchSize, len(a.src.key))
 	if hi == nil || err != nil {
 		return nil, false, err
@@ -663,7 +664,7 @@ func (a *archiver) batch(ctx context.Context, lo []any) (hi []any, final bool, e
 	// Did the archive hold rows in this key range before this batch? If not,
 	// every archive row of the range is this run's own copy.
 	var pre int64
-	if err := pick(a.firstPre, a.nextPre).QueryRowContext(ctx, rangeBounds...).Scan(&pre); err != nil {
+	if err := st.pre.QueryRowContext(ctx, rangeBounds...).Scan(&pre); err != nil {
 		return nil, false, fmt.Errorf("looking for earlier copies in the archive: %w", err)
 	}
 
@@ -675,7 +676,7 @@ func (a *archiver) batch(ctx context.Context, lo []any) (hi []any, final bool, e
 	}
 
 	// 2. Copy, with foreign keys off (the archive has no parent tables).
-	copied, err := a.copyRange(ctx, pick(a.firstCopy, a.nextCopy), rangeArgs)
+	copied, err := a.copyRange(ctx, st.copy, rangeArgs)
 	if err != nil {
 		return nil, false, err
 	}
@@ -687,7 +688,7 @@ func (a *archiver) batch(ctx context.Context, lo []any) (hi []any, final bool, e
 	if pre == 0 {
 		fast = copied
 	}
-	moved, err := a.deleteRange(ctx, pick(a.firstDelete, a.nextDelete), rangeBounds, dv, fast)
+	moved, err := a.deleteRange(ctx, st.del, rangeBounds, dv, fast)
 	if err != nil {
 		return nil, false, err
 	}
@@ -695,7 +696,7 @@ func (a *archiver) batch(ctx context.Context, lo []any) (hi []any, final bool, e
 	a.callHook("deleted", batchNo)
 
 	var left int64
-	if err := pick(a.firstLeft, a.nextLeft).QueryRowContext(ctx, rangeArgs...).Scan(&left); err != nil {
+	if err := st.left.QueryRowContext(ctx, rangeArgs...).Scan(&left); err != nil {
 		return nil, false, fmt.Errorf("counting rows left in the source: %w", err)
 	}
 	if left == 0 {
@@ -705,28 +706,28 @@ func (a *archiver) batch(ctx context.Context, lo []any) (hi []any, final bool, e
 	// Some rows of the range are still in the source: inserted into the
 	// range after the copy, updated after the copy, or in conflict with an
 	// older archive row. Copy again; refresh this run's own stale copies.
-	copied, err = a.copyRange(ctx, pick(a.firstCopy, a.nextCopy), rangeArgs)
+	copied, err = a.copyRange(ctx, st.copy, rangeArgs)
 	if err != nil {
 		return nil, false, err
 	}
 	a.rep.Copied += copied
-	if fresh := pick(a.firstFresh, a.nextFresh); pre == 0 && fresh != nil {
+	if fresh := st.fresh; pre == 0 && fresh != nil {
 		if _, err := a.copyRange(ctx, fresh, rangeArgs); err != nil {
 			return nil, false, err
 		}
 	}
-	moved, err = a.deleteRange(ctx, pick(a.firstDelete, a.nextDelete), rangeBounds, dv, -1)
+	moved, err = a.deleteRange(ctx, st.del, rangeBounds, dv, -1)
 	if err != nil {
 		return nil, false, err
 	}
 	a.rep.Moved += moved
-	if err := pick(a.firstLeft, a.nextLeft).QueryRowContext(ctx, rangeArgs...).Scan(&left); err != nil {
+	if err := st.left.QueryRowContext(ctx, rangeArgs...).Scan(&left); err != nil {
 		return nil, false, fmt.Errorf("counting rows left in the source: %w", err)
 	}
 	if left > 0 {
 		a.rep.Conflicts += left
 		if a.firstConflict == "" {
-			if err := pick(a.firstKey, a.nextKey).QueryRowContext(ctx, rangeArgs...).Scan(&a.firstConflict); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			if err := st.key.QueryRowContext(ctx, rangeArgs...).Scan(&a.firstConflict); err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return nil, false, fmt.Errorf("reading a conflicting key: %w", err)
 			}
 		}
@@ -784,10 +785,10 @@ func (a *archiver) callHook(phase string, batch int) {
 // and, when fewer rows are left, the last one. Neither sorts: both walk the
 // primary key, forwards or backwards.
 func boundQueries(t *table, cond string) (nth, last string) {
-	nth = `SELECT ` + t.plainKey("") + ` FROM ` + t.quoted + ` WHERE ` + cond +
-		` ORDER BY ` + t.orderBy("", false) + ` LIMIT 1 OFFSET :qlsqlite_skip`
-	last = `SELECT ` + t.plainKey("") + ` FROM ` + t.quoted + ` WHERE ` + cond +
-		` ORDER BY ` + t.orderBy("", true) + ` LIMIT 1`
+	nth = `SELECT ` + t.plainKey() + ` FROM ` + t.quoted + ` WHERE ` + cond +
+		` ORDER BY ` + t.orderBy(false) + ` LIMIT 1 OFFSET :qlsqlite_skip`
+	last = `SELECT ` + t.plainKey() + ` FROM ` + t.quoted + ` WHERE ` + cond +
+		` ORDER BY ` + t.orderBy(true) + ` LIMIT 1`
 	return nth, last
 }
 

@@ -114,7 +114,7 @@ func PurgeWith(ctx context.Context, db *sql.DB, p PurgePolicy) (rep PurgeReport,
 	}
 
 	s := t.quoted
-	kt := t.keyTuple("")
+	kt := t.keyTuple()
 	cond := func(first bool) string {
 		c := "(" + p.Where + ")"
 		if !first {

@@ -20,7 +20,6 @@ type column struct {
 
 // table describes a table of a schema as far as archival and purging need.
 type table struct {
-	schema       string // schema name as used in SQL (main, or the archive's)
 	name         string // exact name, as stored in sqlite_schema
 	quoted       string // schema-qualified, quoted name for SQL text
 	sql          string // the CREATE TABLE statement from sqlite_schema
@@ -41,7 +40,7 @@ func lookupTable(ctx context.Context, q queryer, schema, name string) (*table, e
 	if err := checkName("table", name); err != nil {
 		return nil, err
 	}
-	t := &table{schema: schema}
+	t := &table{}
 	var createSQL sql.NullString
 	err := q.QueryRowContext(ctx,
 		`SELECT name, sql FROM `+quoteIdent(schema)+`.sqlite_schema WHERE type = 'table' AND name = ? COLLATE NOCASE`,
@@ -130,22 +129,21 @@ func (t *table) nullableKey() bool {
 	return false
 }
 
-// keyList returns the primary-key columns, qualified by prefix (which may
-// be empty), as a comma-separated list.
-func (t *table) keyList(prefix string) string {
+// keyList returns the primary-key columns as a comma-separated list.
+func (t *table) keyList() string {
 	parts := make([]string, len(t.key))
 	for i, c := range t.key {
-		parts[i] = prefix + c.quoted
+		parts[i] = c.quoted
 	}
 	return strings.Join(parts, ", ")
 }
 
 // keyTuple returns the primary key as a row value: (a, b) or a.
-func (t *table) keyTuple(prefix string) string {
+func (t *table) keyTuple() string {
 	if len(t.key) == 1 {
-		return prefix + t.key[0].quoted
+		return t.key[0].quoted
 	}
-	return "(" + t.keyList(prefix) + ")"
+	return "(" + t.keyList() + ")"
 }
 
 // paramTuple returns named parameters :base0, :base1... shaped like the key.
@@ -171,24 +169,24 @@ func namedKey(base string, vals []any) []any {
 
 // keyNotNull returns a condition true when no key column is NULL, or "" when
 // the key can never be NULL.
-func (t *table) keyNotNull(prefix string) string {
+func (t *table) keyNotNull() string {
 	if !t.nullableKey() {
 		return ""
 	}
 	parts := make([]string, 0, len(t.key))
 	for _, c := range t.key {
 		if !c.notNull {
-			parts = append(parts, prefix+c.quoted+" IS NOT NULL")
+			parts = append(parts, c.quoted+" IS NOT NULL")
 		}
 	}
 	return strings.Join(parts, " AND ")
 }
 
 // orderBy returns the primary-key columns in ascending or descending order.
-func (t *table) orderBy(prefix string, desc bool) string {
+func (t *table) orderBy(desc bool) string {
 	parts := make([]string, len(t.key))
 	for i, c := range t.key {
-		parts[i] = prefix + c.quoted
+		parts[i] = c.quoted
 		if desc {
 			parts[i] += " DESC"
 		}
@@ -199,10 +197,10 @@ func (t *table) orderBy(prefix string, desc bool) string {
 // plainKey returns the key columns as expressions that carry no declared
 // type ("+col"), so that drivers hand the stored values back unconverted
 // (a DATETIME key is not turned into a time.Time and back into other text).
-func (t *table) plainKey(prefix string) string {
+func (t *table) plainKey() string {
 	parts := make([]string, len(t.key))
 	for i, c := range t.key {
-		parts[i] = "+" + prefix + c.quoted
+		parts[i] = "+" + c.quoted
 	}
 	return strings.Join(parts, ", ")
 }
