@@ -223,21 +223,15 @@ func (m *Migrator) plan(applied []appliedRow, target int64, dbFile string) (pend
 		if src == nil {
 			continue // the file is gone; its stored rollback still works
 		}
-		var what []string
-		if r.checksum != "" && r.checksum != src.Checksum {
-			what = append(what, fmt.Sprintf("%s (checksum %.12s… applied, %.12s… now)", src.Source, r.checksum, src.Checksum))
-		}
-		if src.RollbackSource != "" && normalize(src.RollbackSQL) != normalize(r.rollback) {
-			what = append(what, src.RollbackSource+" (differs from the rollback stored when it was applied)")
-		}
-		if len(what) == 0 {
+		what := changes(r, src)
+		if what == "" {
 			continue
 		}
 		if m.opts.accept[r.version] {
 			accept = append(accept, src)
 			continue
 		}
-		changed = append(changed, strings.Join(what, " and "))
+		changed = append(changed, what)
 	}
 	if len(changed) > 0 {
 		return nil, nil, fmt.Errorf("%w since it was applied: %s; restore the file(s), or, if the edit is deliberate, acknowledge it (AcceptChanged, or --accept-changed on the command line): the migration is not run again",
@@ -299,6 +293,19 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
+// changes says how the files of an applied migration differ from what was
+// recorded when it was applied, or "" if they do not.
+func changes(r appliedRow, src *Migration) string {
+	var what []string
+	if r.checksum != "" && r.checksum != src.Checksum {
+		what = append(what, fmt.Sprintf("%s (checksum %.12s… applied, %.12s… now)", src.Source, r.checksum, src.Checksum))
+	}
+	if src.RollbackSource != "" && normalize(src.RollbackSQL) != normalize(r.rollback) {
+		what = append(what, src.RollbackSource+" (differs from the rollback stored when it was applied)")
+	}
+	return strings.Join(what, " and ")
+}
+
 // accept records the current checksum and rollback of a changed migration.
 func (s *session) accept(ctx context.Context, src *Migration) error {
 	_, err := s.conn.ExecContext(ctx, "UPDATE "+table+" SET checksum = ?, rollback_script = ? WHERE version = ?",
@@ -332,7 +339,7 @@ func (s *session) apply(ctx context.Context, src *Migration, backup string) erro
 		if err := check(ctx, tx, src.Source); err != nil {
 			return err
 		}
-		if err := insertRow(ctx, tx, src, src.RollbackSQL, backup, time.Since(start).Milliseconds(), false, ""); err != nil {
+		if err := insertRow(ctx, tx, src, backup, time.Since(start).Milliseconds(), false, ""); err != nil {
 			return err
 		}
 		if err := tx.Commit(); err != nil {
@@ -353,7 +360,7 @@ func (s *session) apply(ctx context.Context, src *Migration, backup string) erro
 // and the error says how to resolve it.
 func (s *session) applyNoTx(ctx context.Context, src *Migration, backup string, start time.Time) error {
 	note := "no-transaction migration " + src.Source + " started at " + start.UTC().Format(time.RFC3339) + " and did not finish"
-	if err := insertRow(ctx, s.conn, src, src.RollbackSQL, backup, 0, true, note); err != nil {
+	if err := insertRow(ctx, s.conn, src, backup, 0, true, note); err != nil {
 		return err
 	}
 	done, err := s.execScript(ctx, src.Source, src.SQL, false)
@@ -369,10 +376,7 @@ func (s *session) applyNoTx(ctx context.Context, src *Migration, backup string, 
 		}
 	}
 	if err != nil {
-		note = fmt.Sprintf("no-transaction migration %s failed after %d statement(s) had run: %v", src.Source, done, err)
-		_, uerr := s.conn.ExecContext(cctx, "UPDATE "+table+" SET partial_note = ? WHERE version = ?", note, src.Version)
-		return errors.Join(fmt.Errorf("%w: %w\n%d statement(s) of %s had run and are not undone; version %d is marked partial in %s, and nothing more runs until it is resolved.\n%s",
-			ErrPartial, err, done, src.Source, src.Version, table, recovery(src.Version, s.dbFile)), uerr)
+		return s.partialFailure(cctx, "migration", src.Source, src.Version, done, err)
 	}
 	_, err = s.conn.ExecContext(cctx, "UPDATE "+table+" SET partial = 0, partial_note = NULL, execution_ms = ? WHERE version = ?",
 		time.Since(start).Milliseconds(), src.Version)
@@ -380,6 +384,16 @@ func (s *session) applyNoTx(ctx context.Context, src *Migration, backup string, 
 		return fmt.Errorf("migrate: %s ran, but clearing its partial mark failed: %w\n%s", src.Source, err, recovery(src.Version, s.dbFile))
 	}
 	return nil
+}
+
+// partialFailure notes on version's row, already marked partial, that the
+// no-transaction script file (a "migration" or "rollback") failed with err
+// after done statements had run, and returns the error that says so.
+func (s *session) partialFailure(ctx context.Context, kind, file string, version int64, done int, err error) error {
+	note := fmt.Sprintf("no-transaction %s %s failed after %d statement(s) had run: %v", kind, file, done, err)
+	_, uerr := s.conn.ExecContext(ctx, "UPDATE "+table+" SET partial_note = ? WHERE version = ?", note, version)
+	return errors.Join(fmt.Errorf("%w: %w\n%d statement(s) of %s had run and are not undone; version %d is marked partial in %s, and nothing more runs until it is resolved.\n%s",
+		ErrPartial, err, done, file, version, table, recovery(version, s.dbFile)), uerr)
 }
 
 // Down rolls back the steps most recently applied migrations (highest
@@ -498,10 +512,7 @@ func (s *session) revertNoTx(ctx context.Context, r appliedRow, file string) err
 		}
 	}
 	if err != nil {
-		note = fmt.Sprintf("no-transaction rollback %s failed after %d statement(s) had run: %v", file, done, err)
-		_, uerr := s.conn.ExecContext(cctx, "UPDATE "+table+" SET partial_note = ? WHERE version = ?", note, r.version)
-		return errors.Join(fmt.Errorf("%w: %w\n%d statement(s) of %s had run and are not undone; version %d is marked partial in %s, and nothing more runs until it is resolved.\n%s",
-			ErrPartial, err, done, file, r.version, table, recovery(r.version, s.dbFile)), uerr)
+		return s.partialFailure(cctx, "rollback", file, r.version, done, err)
 	}
 	if _, err := s.conn.ExecContext(cctx, "DELETE FROM "+table+" WHERE version = ?", r.version); err != nil {
 		return fmt.Errorf("migrate: %s ran, but removing version %d failed: %w\n%s", file, r.version, err, recovery(r.version, s.dbFile))
@@ -637,10 +648,10 @@ func (m *Migrator) Status(ctx context.Context) ([]MigrationStatus, error) {
 			st.State = StatePartial
 		case src == nil:
 			st.State = StateFileMissing
-		case r.checksum != "" && r.checksum != src.Checksum:
-			st.State, st.Note = StateChanged, src.Source+" changed since it was applied"
-		case src.RollbackSource != "" && normalize(src.RollbackSQL) != normalize(r.rollback):
-			st.State, st.Note = StateChanged, src.RollbackSource+" changed since it was applied"
+		default:
+			if what := changes(r, src); what != "" {
+				st.State, st.Note = StateChanged, what
+			}
 		}
 		if src != nil {
 			st.Source = src.Source

@@ -143,7 +143,10 @@ func parseTime(s string) time.Time {
 	return time.Time{}
 }
 
-func insertRow(ctx context.Context, q querier, m *Migration, rollback, backup string, execMS int64, partial bool, note string) error {
+// insertRow records m as applied, with its rollback script, the backup taken
+// before it ran, and partial with its note while a no-transaction migration
+// runs.
+func insertRow(ctx context.Context, q querier, m *Migration, backup string, execMS int64, partial bool, note string) error {
 	p := 0
 	if partial {
 		p = 1
@@ -151,7 +154,7 @@ func insertRow(ctx context.Context, q querier, m *Migration, rollback, backup st
 	_, err := q.ExecContext(ctx, "INSERT INTO "+table+
 		" (version, applied_at, description, rollback_script, checksum, execution_ms, backup, partial, partial_note)"+
 		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		m.Version, time.Now().UTC().Format(time.RFC3339Nano), m.Description, nullIfEmpty(rollback),
+		m.Version, time.Now().UTC().Format(time.RFC3339Nano), m.Description, nullIfEmpty(m.RollbackSQL),
 		m.Checksum, execMS, nullIfEmpty(backup), p, nullIfEmpty(note))
 	if err != nil {
 		return fmt.Errorf("migrate: %s: recording version %d: %w", m.Source, m.Version, err)
