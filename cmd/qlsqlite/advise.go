@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	_ "github.com/ncruces/go-sqlite3/driver"
@@ -16,19 +17,6 @@ import (
 	"github.com/quantumleap/qlsqlite/internal/trading"
 )
 
-// adviseQueries collects repeated --query flags.
-type adviseQueries []string
-
-func (q *adviseQueries) String() string { return strings.Join(*q, "; ") }
-
-func (q *adviseQueries) Set(s string) error {
-	if strings.TrimSpace(s) == "" {
-		return errors.New("empty query")
-	}
-	*q = append(*q, s)
-	return nil
-}
-
 // runAdvise is the advise subcommand: index advice verified with SQLite's
 // planner, an audit of the existing indexes and statistics, and with --apply
 // the creation of the advised indexes.
@@ -36,7 +24,7 @@ func runAdvise(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("advise", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	dbPath := fs.String("db", "", "SQLite database `file` to advise on (required; it is only read unless --apply)")
-	var queries adviseQueries
+	var queries stringList
 	fs.Var(&queries, "query", "a statement to advise on (repeatable); default: the trading platform's typical statements, when the database has its tables")
 	apply := fs.Bool("apply", false, "create the advised indexes, then ANALYZE their tables")
 	fs.Usage = func() {
@@ -53,6 +41,9 @@ func runAdvise(ctx context.Context, args []string, stdout io.Writer) error {
 	if *dbPath == "" || fs.NArg() > 0 {
 		fs.Usage()
 		return errors.New("advise: --db FILE is required and takes no other arguments")
+	}
+	if slices.ContainsFunc(queries, func(q string) bool { return strings.TrimSpace(q) == "" }) {
+		return errors.New("advise: a --query is empty")
 	}
 	db, err := openDB(*dbPath, false)
 	if err != nil {

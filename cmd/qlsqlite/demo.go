@@ -108,20 +108,14 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 
-	before, err := runWorkload(ctx, db, data, f)
-	if err != nil {
-		return err
-	}
+	before := runWorkload(ctx, db, data, f)
 	fmt.Fprintf(stdout, "mixed workload, no secondary indexes: %d workers, %v\n", f.workers, before.elapsed.Round(time.Millisecond))
 	before.print(stdout)
 
 	if err := demoAdvice(ctx, db, stdout); err != nil {
 		return err
 	}
-	after, err := runWorkload(ctx, db, data, f)
-	if err != nil {
-		return err
-	}
+	after := runWorkload(ctx, db, data, f)
 	fmt.Fprintf(stdout, "\nmixed workload, with the advised indexes: %d workers, %v\n", f.workers, after.elapsed.Round(time.Millisecond))
 	after.print(stdout)
 	fmt.Fprintf(stdout, "p95 of all statements: %s before, %s after\n", pct(before.all(), 95), pct(after.all(), 95))
@@ -256,10 +250,9 @@ type workloadResult struct {
 	first   error
 }
 
-func runWorkload(ctx context.Context, db *sql.DB, data trading.Data, f demoFlags) (*workloadResult, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+func runWorkload(ctx context.Context, db *sql.DB, data trading.Data, f demoFlags) *workloadResult {
 	if f.ops == 0 {
+		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, f.duration)
 		defer cancel()
 	}
@@ -327,7 +320,7 @@ func runWorkload(ctx context.Context, db *sql.DB, data trading.Data, f demoFlags
 			res.first = p.first
 		}
 	}
-	return res, nil
+	return res
 }
 
 // all returns every latency of the run.
@@ -343,15 +336,14 @@ func (r *workloadResult) all() []time.Duration {
 func (r *workloadResult) print(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "statement\tshare\tops\tops/s\tp50\tp95\tp99\terrors\t")
-	var all []time.Duration
 	errs := 0
 	for _, k := range trading.Kinds {
 		lat := r.lat[k]
-		all = append(all, lat...)
 		errs += r.errs[k]
 		fmt.Fprintf(tw, "%v\t%d%%\t%d\t%.0f\t%s\t%s\t%s\t%d\t\n", k, trading.Share[k], len(lat),
 			float64(len(lat))/r.elapsed.Seconds(), pct(lat, 50), pct(lat, 95), pct(lat, 99), r.errs[k])
 	}
+	all := r.all()
 	fmt.Fprintf(tw, "total\t100%%\t%d\t%.0f\t%s\t%s\t%s\t%d\t\n", len(all),
 		float64(len(all))/r.elapsed.Seconds(), pct(all, 50), pct(all, 95), pct(all, 99), errs)
 	tw.Flush()

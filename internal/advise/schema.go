@@ -71,7 +71,6 @@ type schema struct {
 	names   map[string]bool   // lower-case names of every object
 	stat1   []statRow
 	stat4   []stat4Row
-	hasStat bool // sqlite_stat1 exists
 	funcs   []function
 }
 
@@ -122,9 +121,6 @@ func loadSchema(c *sqlite3.Conn) (*schema, error) {
 			o := schemaObject{st.ColumnText(0), st.ColumnText(1), st.ColumnText(2)}
 			s.objects = append(s.objects, o)
 			s.names[strings.ToLower(o.name)] = true
-			if o.name == "sqlite_stat1" {
-				s.hasStat = true
-			}
 			return nil
 		})
 	if err != nil {
@@ -162,7 +158,7 @@ func loadSchema(c *sqlite3.Conn) (*schema, error) {
 		s.byName[strings.ToLower(t.name)] = t
 	}
 
-	if s.hasStat {
+	if s.names["sqlite_stat1"] {
 		if err := loadStats(c, s); err != nil {
 			return nil, err
 		}
