@@ -287,22 +287,30 @@ type cachedRows struct {
 	ncrucesRows
 	conn       *sqliteConn
 	stmt       *cachedStmt
-	columns    []string // as reported by Columns
-	reprepares int      // the statement's re-prepare count when taken; -1 once checked
-	gated      bool     // holds the writer gate until it closes
+	reprepares int  // the statement's re-prepare count when taken; -1 once checked
+	named      bool // Columns was called: stmt.columns holds what it reported
+	gated      bool // holds the writer gate until it closes
 }
 
-// Columns implements [driver.Rows].
+// Columns implements [driver.Rows]. database/sql hands the very slice to
+// its caller, who may rewrite it in place (GORM's MapColumns does,
+// DESIGN.md trap 14), and calls Columns again later, so the names are
+// copied once, on the first call, into the statement's own buffer: that copy
+// is what [cachedRows.Next] checks a re-prepare against.
 func (r *cachedRows) Columns() []string {
-	r.columns = r.ncrucesRows.Columns()
-	return r.columns
+	names := r.ncrucesRows.Columns()
+	if !r.named {
+		r.named = true
+		r.stmt.columns = append(r.stmt.columns[:0], names...)
+	}
+	return names
 }
 
 // Next implements [driver.Rows].
 func (r *cachedRows) Next(dest []driver.Value) error {
 	err := r.ncrucesRows.Next(dest)
 	if r.reprepares >= 0 {
-		if r.stmt.Status(sqlite3.STMTSTATUS_REPREPARE, false) != r.reprepares && !sameColumns(r.stmt, r.columns) {
+		if r.named && r.stmt.Status(sqlite3.STMTSTATUS_REPREPARE, false) != r.reprepares && !sameColumns(r.stmt, r.stmt.columns) {
 			r.conn.db.schemaChanged()
 			err = &schemaChangedError{classOf: classOf{Migration}, query: r.stmt.query, err: err}
 		}

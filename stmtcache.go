@@ -41,6 +41,9 @@ type cachedStmt struct {
 	inUse   bool
 	evicted bool // no longer in the cache: finalize once released
 	ddl     bool // may change the schema: never cached
+	// columns is a private copy of the names the last query's Columns
+	// reported, reused from query to query.
+	columns []string
 }
 
 func newStmtCache(size int, schemaGen *atomic.Uint64) *stmtCache {

@@ -445,3 +445,31 @@ func TestStmtCacheSchemaChangedElsewhere(t *testing.T) {
 		}
 	}
 }
+
+// A caller may rewrite the slice Columns returns (GORM's MapColumns does):
+// the check made when SQLite re-prepares a statement compares against
+// qlsqlite's own copy. A bound LIMIT makes SQLite re-prepare on the first
+// step with no schema change (DESIGN.md, trap 13), which is not an error.
+func TestStmtCacheColumnsRewrittenByCaller(t *testing.T) {
+	p := pin(t, "")
+	p.exec(`CREATE TABLE t (a INTEGER, b TEXT)`)
+	p.exec(`INSERT INTO t VALUES (1, 'x'), (2, 'y')`)
+	for i := range 3 { // a miss, then hits of the cached statement
+		rows, err := p.conn.QueryContext(p.ctx, `SELECT a, b FROM t ORDER BY a LIMIT ?`, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		for j := range cols {
+			cols[j] = strings.ToUpper(cols[j]) + "_mapped"
+		}
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		if err := rows.Err(); err != nil || n != 2 {
+			t.Fatalf("query %d: %d rows, %v", i, n, err)
+		}
+		rows.Close()
+	}
+}
