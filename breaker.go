@@ -56,6 +56,13 @@ type BreakerStatus struct {
 // for the failure and success thresholds, with the open delay measured on
 // qlsqlite's clock so that tests control it.
 //
+// Every call the breaker admits while half-open is a trial and holds one of
+// failsafe-go's permits (as many as Successes); it gives the permit back
+// with its outcome, exactly once ([breaker.done]), however it ends: a
+// success, a failure, a deadline. Calls admitted while closed are no trials:
+// their failures count, and their successes only reset the run of
+// consecutive failures.
+//
 // The call path stays cheap while the breaker is closed and nothing fails:
 // one atomic load to admit a call, and no lock to record a success unless a
 // failure was recorded since the last one.
@@ -64,13 +71,18 @@ type breaker struct {
 	delay time.Duration
 	now   func() time.Time
 
-	notClosed atomic.Bool // open or half-open: admit through cb
-	dirty     atomic.Bool // a failure was recorded since the last success
+	notClosed atomic.Bool   // open or half-open: admit through cb
+	dirty     atomic.Bool   // a failure was recorded since the last success
+	period    atomic.Uint64 // counts half-open periods: a trial belongs to one
 
 	mu       sync.Mutex
 	openedAt time.Time
 	cause    error
 }
+
+// trial identifies a call admitted as a trial while the breaker was
+// half-open: the half-open period it belongs to. Zero: no trial.
+type trial uint64
 
 func newBreaker(cfg BreakerConfig, now func() time.Time) *breaker {
 	b := &breaker{delay: cfg.Delay, now: now}
@@ -84,15 +96,22 @@ func newBreaker(cfg BreakerConfig, now func() time.Time) *breaker {
 			b.openedAt = b.now()
 			b.mu.Unlock()
 		}).
+		OnHalfOpen(func(circuitbreaker.StateChangedEvent) { b.period.Add(1) }).
 		OnClose(func(circuitbreaker.StateChangedEvent) { b.notClosed.Store(false) }).
 		Build()
 	return b
 }
 
-// allow admits a call, or returns why not. A nil breaker admits everything.
-func (b *breaker) allow() error {
-	if b == nil || !b.notClosed.Load() {
-		return nil
+// tripped reports whether the breaker is open or half-open, so that calls
+// must ask [breaker.allow]. A nil breaker never trips.
+func (b *breaker) tripped() bool { return b != nil && b.notClosed.Load() }
+
+// allow admits a call, or returns why not. A call admitted while the
+// breaker is half-open is a trial, which the caller gives back with
+// [breaker.done].
+func (b *breaker) allow() (trial, error) {
+	if !b.tripped() {
+		return 0, nil
 	}
 	if b.cb.IsOpen() {
 		b.mu.Lock()
@@ -102,19 +121,27 @@ func (b *breaker) allow() error {
 			b.cb.HalfOpen()
 		}
 	}
+	period := b.period.Load()
 	if b.cb.TryAcquirePermit() {
-		return nil
+		if b.cb.IsClosed() {
+			return 0, nil // closed in between: no trial
+		}
+		return trial(period), nil
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return &circuitOpenError{classOf: classOf{Connection}, cause: b.cause, retryIn: b.delay - b.now().Sub(b.openedAt)}
+	e := &circuitOpenError{classOf: classOf{Connection}, cause: b.cause, retryIn: b.delay - b.now().Sub(b.openedAt)}
+	if b.cb.IsHalfOpen() {
+		e.retryIn, e.trials = 0, true
+	}
+	return 0, e
 }
 
 // refuse is allow for work that is no trial of the storage (opening a
 // connection): it fails fast while the breaker is open and its delay runs,
 // and takes no trial permit.
 func (b *breaker) refuse() error {
-	if b == nil || !b.notClosed.Load() || !b.cb.IsOpen() {
+	if !b.tripped() || !b.cb.IsOpen() {
 		return nil
 	}
 	b.mu.Lock()
@@ -125,29 +152,53 @@ func (b *breaker) refuse() error {
 	return nil
 }
 
-// record counts a call's outcome. Infrastructure failures and work still
-// locked out after every retry count as failures; timeouts and cancellations
-// count as nothing; anything else, errors of the statement included, is a
-// success for the breaker: the storage answered.
-func (b *breaker) record(err error) {
+// done records the outcome of a call; t is the trial allow gave it (zero
+// for calls admitted while closed, and for work that took no permit).
+//
+// Infrastructure failures and work still locked out after every retry are
+// failures; errors of the statement itself (syntax, constraints) are
+// successes: the storage answered. A timeout or cancellation says nothing
+// about the storage and counts as nothing, except for a trial, which had to
+// succeed to show that the storage is back: a trial that timed out failed.
+func (b *breaker) done(t trial, err error) {
 	if b == nil {
 		return
 	}
-	var exhausted *retriesError
-	if err != nil && (rulesOf(err).infrastructure(err) || errors.As(err, &exhausted)) {
+	failed := err != nil && isStorageFailure(err)
+	inconclusive := err != nil && !failed && Classify(err) == Performance
+	if failed {
 		b.mu.Lock()
 		b.cause = err
 		b.mu.Unlock()
 		b.dirty.Store(true)
-		b.cb.RecordFailure()
+	}
+	if t != 0 {
+		switch {
+		case trial(b.period.Load()) != t || !b.cb.IsHalfOpen():
+			// The trial's half-open period is over: its permit went with it.
+		case failed || inconclusive:
+			b.cb.RecordFailure()
+		default:
+			b.cb.RecordSuccess()
+		}
 		return
 	}
-	if err != nil && Classify(err) == Performance {
-		return // a timeout says nothing about the storage
-	}
-	if b.notClosed.Load() || b.dirty.Swap(false) {
+	switch {
+	case failed:
+		b.cb.RecordFailure()
+	case inconclusive:
+	case b.notClosed.Load():
+		// A call admitted before the breaker opened: only trials count now.
+	case b.dirty.Swap(false):
 		b.cb.RecordSuccess()
 	}
+}
+
+// isStorageFailure reports whether err is a failure of the storage, or work
+// still locked out after every retry.
+func isStorageFailure(err error) bool {
+	var exhausted *retriesError
+	return rulesOf(err).infrastructure(err) || errors.As(err, &exhausted)
 }
 
 // status reports the breaker's state.
@@ -173,9 +224,14 @@ type circuitOpenError struct {
 	classOf
 	cause   error
 	retryIn time.Duration
+	trials  bool // half-open, with every trial taken
 }
 
 func (e *circuitOpenError) Error() string {
+	if e.trials {
+		return fmt.Sprintf("%v after repeated storage failures: trial calls are in progress, and calls fail fast until they succeed; check the disk and the database file (last failure: %v)",
+			ErrCircuitOpen, e.cause)
+	}
 	return fmt.Sprintf("%v after repeated storage failures: calls fail fast for another %v, then trial calls go through; check the disk and the database file (last failure: %v)",
 		ErrCircuitOpen, max(e.retryIn, 0).Round(time.Millisecond), e.cause)
 }

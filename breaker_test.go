@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -166,4 +167,210 @@ func TestBreakerOff(t *testing.T) {
 	if _, err := sql.Open(DriverName, "file:x.db?_breaker=off&_breaker_failures=3"); err == nil || !strings.Contains(err.Error(), "_breaker_failures") {
 		t.Errorf("a breaker setting with the breaker off: %v", err)
 	}
+}
+
+// breakerRig is a database on a fault VFS with a test clock, for the exact
+// breaker tests.
+type breakerRig struct {
+	t     *testing.T
+	fv    *faultVFS
+	clock *testClock
+	db    *sql.DB
+	ctx   context.Context
+}
+
+func newBreakerRig(t *testing.T) *breakerRig {
+	fv, vfsName := registerFaultVFS(t)
+	clock := newTestClock()
+	db, err := Open("file:"+filepath.Join(t.TempDir(), "b.db")+"?vfs="+vfsName, WithClock(clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	r := &breakerRig{t: t, fv: fv, clock: clock, db: db, ctx: context.Background()}
+	if _, err := db.Exec(`CREATE TABLE t (n INTEGER PRIMARY KEY); INSERT INTO t VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (r *breakerRig) state() BreakerState { return r.db.Driver().(*Driver).db.breaker.status().State }
+
+func (r *breakerRig) want(s BreakerState, after string) {
+	r.t.Helper()
+	if got := r.state(); got != s {
+		r.t.Fatalf("after %s the breaker is %s, want %s", after, got, s)
+	}
+}
+
+// fail makes one write fail on the disk.
+func (r *breakerRig) fail() {
+	r.t.Helper()
+	r.fv.failWrites(errEIO)
+	defer r.fv.failWrites(nil)
+	if _, err := r.db.ExecContext(r.ctx, `INSERT INTO t VALUES (NULL)`); !errors.Is(err, sqlite3.IOERR) {
+		r.t.Fatalf("a write on a failing disk: %v", err)
+	}
+}
+
+// read runs a query that succeeds.
+func (r *breakerRig) read() error {
+	var n int
+	return r.db.QueryRowContext(r.ctx, `SELECT count(*) FROM t WHERE n > ?`, 0).Scan(&n)
+}
+
+// openIt fails five writes, which opens the breaker.
+func (r *breakerRig) openIt() {
+	r.t.Helper()
+	for range DefaultBreakerFailures {
+		r.fail()
+	}
+	r.want(BreakerOpen, "5 failures")
+}
+
+// The breaker opens at exactly the 5th consecutive failure, half-opens at
+// exactly +30 s, closes after exactly 3 successful trials, and reopens on a
+// failed trial.
+func TestBreakerExactThresholds(t *testing.T) {
+	r := newBreakerRig(t)
+	for i := range DefaultBreakerFailures - 1 {
+		r.fail()
+		r.want(BreakerClosed, fmt.Sprintf("%d failures", i+1))
+	}
+	// A success breaks the run: four more failures do not open it.
+	if err := r.read(); err != nil {
+		t.Fatal(err)
+	}
+	for range DefaultBreakerFailures - 1 {
+		r.fail()
+	}
+	r.want(BreakerClosed, "a success and 4 failures")
+	r.fail()
+	r.want(BreakerOpen, "5 consecutive failures")
+
+	r.clock.advance(DefaultBreakerDelay - time.Nanosecond)
+	if err := r.read(); !errors.Is(err, ErrCircuitOpen) || !strings.Contains(err.Error(), "another 0s") && !strings.Contains(err.Error(), "another 1ns") {
+		t.Errorf("1ns before the delay is over: %v", err)
+	}
+	r.clock.advance(time.Nanosecond)
+	for i := range DefaultBreakerSuccesses - 1 {
+		if err := r.read(); err != nil {
+			t.Fatalf("trial %d: %v", i+1, err)
+		}
+		r.want(BreakerHalfOpen, fmt.Sprintf("%d successful trials", i+1))
+	}
+	if err := r.read(); err != nil {
+		t.Fatal(err)
+	}
+	r.want(BreakerClosed, "3 successful trials")
+
+	// Open it again; a failed trial reopens it for another full delay.
+	r.openIt()
+	r.clock.advance(DefaultBreakerDelay)
+	if err := r.read(); err != nil {
+		t.Fatal(err)
+	}
+	r.want(BreakerHalfOpen, "1 successful trial")
+	r.fail()
+	r.want(BreakerOpen, "a failed trial")
+	r.clock.advance(DefaultBreakerDelay - time.Second)
+	if err := r.read(); !errors.Is(err, ErrCircuitOpen) {
+		t.Errorf("within the new delay: %v", err)
+	}
+}
+
+// Every kind of call admitted as a trial gives its trial back: successful
+// queries, prepared statements, transactions and deadline errors. The
+// breaker never stays half-open with its trials used up.
+func TestBreakerTrialsAlwaysReport(t *testing.T) {
+	r := newBreakerRig(t)
+	stmt, err := r.db.Prepare(`SELECT n FROM t WHERE n = ?`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stmt.Close()
+	ins, err := r.db.Prepare(`INSERT INTO t VALUES (?)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ins.Close()
+	calls := map[string]func() error{
+		"query": r.read,
+		"row":   func() error { var n int; return r.db.QueryRow(`SELECT n FROM t LIMIT 1`).Scan(&n) },
+		"stmt query": func() error {
+			rows, err := stmt.Query(1)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+			}
+			return rows.Err()
+		},
+		"stmt exec": func() error { _, err := ins.Exec(nil); return err },
+		"exec":      func() error { _, err := r.db.Exec(`UPDATE t SET n = n WHERE n = ?`, 1); return err },
+		"tx": func() error {
+			tx, err := r.db.Begin()
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(`INSERT INTO t VALUES (NULL)`); err != nil {
+				tx.Rollback()
+				return err
+			}
+			return tx.Commit()
+		},
+	}
+	for name, call := range calls {
+		r.openIt()
+		r.clock.advance(DefaultBreakerDelay)
+		for i := range 3 * DefaultBreakerSuccesses {
+			if err := call(); err != nil {
+				t.Fatalf("%s, call %d after the delay: %v", name, i+1, err)
+			}
+		}
+		r.want(BreakerClosed, "successful "+name+" trials")
+	}
+
+	// A trial that runs out of time did not show the storage is back: it
+	// reopens the breaker, which half-opens again after the delay.
+	r.openIt()
+	r.clock.advance(DefaultBreakerDelay)
+	ctx, cancel := context.WithCancel(r.ctx)
+	cancel()
+	if _, err := r.db.ExecContext(ctx, `INSERT INTO t VALUES (NULL)`); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a cancelled trial: %v", err)
+	}
+	r.want(BreakerOpen, "a trial that ran out of time")
+	r.clock.advance(DefaultBreakerDelay)
+	for range DefaultBreakerSuccesses {
+		if err := r.read(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.want(BreakerClosed, "3 successful trials after a timed-out one")
+}
+
+// While half-open with every trial in flight, a call is refused with a
+// message that says so (not "fail fast for another 0s").
+func TestBreakerHalfOpenRefusalSaysWhy(t *testing.T) {
+	r := newBreakerRig(t)
+	r.openIt()
+	r.clock.advance(DefaultBreakerDelay)
+	var open []*sql.Rows
+	for range DefaultBreakerSuccesses {
+		rows, err := r.db.Query(`SELECT n FROM t WHERE n > ?`, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, rows)
+	}
+	err := r.read()
+	if !errors.Is(err, ErrCircuitOpen) || !strings.Contains(err.Error(), "trial calls are in progress") {
+		t.Errorf("with every trial in flight: %v", err)
+	}
+	for _, rows := range open {
+		rows.Close()
+	}
+	r.want(BreakerClosed, "3 trials that closed their rows")
 }

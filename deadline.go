@@ -60,11 +60,21 @@ func (c *stmtContext) Err() error {
 	if c.polls.Add(1)%pollsPerClockRead != 0 && c.timeout >= time.Millisecond {
 		return nil
 	}
-	if time.Now().Before(c.deadline) {
+	if time.Until(c.deadline) > 0 { // the monotonic clock only: one clock read
 		return nil
 	}
 	c.expired.Store(true)
 	return context.DeadlineExceeded
+}
+
+// check reads the clock now and marks the context expired if its deadline
+// has passed, so that the next poll of Err sees it. Row iteration calls it
+// once per row: a caller that reads slowly polls too seldom for Err's own
+// clock reads.
+func (c *stmtContext) check() {
+	if !c.expired.Load() && time.Until(c.deadline) <= 0 {
+		c.expired.Store(true)
+	}
 }
 
 // Done implements [context.Context]. Nothing in the statement's own path

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ncruces/go-sqlite3"
 	"golang.org/x/sync/semaphore"
 )
 
@@ -15,8 +16,11 @@ import (
 // first served, and each waits only as long as its context allows.
 //
 // Write transactions hold the gate from BEGIN to COMMIT or ROLLBACK;
-// autocommit writes hold it for the statement. Read-only statements
-// (sqlite3_stmt_readonly) and statements inside a transaction never take it.
+// autocommit writes hold it for the statement (a query's, until its rows
+// close). Read-only statements (sqlite3_stmt_readonly) and statements inside
+// a transaction never take it; the holds are counted per connection, so
+// that a statement inside a write transaction never releases the
+// transaction's hold.
 // Other processes are still handled by the busy timeout and by retries.
 type writerGate struct {
 	sem *semaphore.Weighted // FIFO
@@ -41,6 +45,58 @@ func (g *writerGate) tryAcquire() bool { return g == nil || g.sem.TryAcquire(1) 
 func (g *writerGate) release() {
 	if g != nil {
 		g.sem.Release(1)
+	}
+}
+
+// enterGate takes the writer gate for an autocommit statement or a
+// transaction that writes (write says it might), and reports whether it did:
+// the caller gives it back with [sqliteConn.leaveGate]. Statements inside a
+// transaction never take it. A connection that holds the gate already (the
+// rows of an INSERT ... RETURNING are still open) holds it once more rather
+// than wait for itself.
+//
+// A context that ends while it waits gives the error SQLite gives for a
+// done context, sqlite3.INTERRUPT, which then also matches the context's
+// error.
+func (c *sqliteConn) enterGate(ctx context.Context, write bool) (took bool, err error) {
+	switch {
+	case !write || c.db.gate == nil:
+		return false, nil
+	case c.gateHolds > 0:
+		c.gateHolds++
+		return true, nil
+	case c.inTx():
+		return false, nil
+	}
+	waited, err := c.db.gate.acquire(ctx)
+	c.report.addWait(waited)
+	if err != nil {
+		te := &timeoutError{classOf: classOf{Performance}, ctxErr: err, err: sqlite3.INTERRUPT, waiting: "the writer gate"}
+		if sc, ok := ctx.(*stmtContext); ok && sc.Context.Err() == nil {
+			te.timeout = sc.timeout
+		}
+		return false, te
+	}
+	c.gateHolds = 1
+	return true, nil
+}
+
+// leaveGate gives back a hold enterGate took (took: whether it did).
+func (c *sqliteConn) leaveGate(took bool) {
+	if !took {
+		return
+	}
+	if c.gateHolds--; c.gateHolds == 0 {
+		c.db.gate.release()
+	}
+}
+
+// dropGate releases the gate if the connection holds it, whatever the
+// holds: the connection is closing.
+func (c *sqliteConn) dropGate() {
+	if c.gateHolds > 0 {
+		c.gateHolds = 0
+		c.db.gate.release()
 	}
 }
 

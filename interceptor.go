@@ -30,7 +30,9 @@ type interceptor struct {
 	retrier *retrier      // nil: no retries
 	breaker *breaker      // nil: no breaker
 	session session       // the connection beneath
-	spare   *stmtContext  // a released statement context, for the next statement
+
+	spare      *stmtContext // a released statement context, for the next statement
+	spareQuery *queryState  // a closed query's state, for the next query
 }
 
 // session is what the interceptor asks of the connection beneath it.
@@ -38,6 +40,9 @@ type session interface {
 	// inTx reports whether a transaction is open, in which case no single
 	// statement may be retried.
 	inTx() bool
+	// applied reports whether the last Exec, which failed, had applied part
+	// of its work (a script), in which case it must not be retried.
+	applied() bool
 	// observe is told every call's error and whether a transaction was
 	// open when the call began: after a fatal error the connection is not
 	// reused.
@@ -50,14 +55,26 @@ type session interface {
 	addWait(d time.Duration)
 }
 
-// outcome records a call's error with the breaker and the connection.
-func (i *interceptor) outcome(err error, inTx bool) {
-	i.breaker.record(err)
-	i.session.observe(err, inTx)
-}
-
 func newInterceptor(db *database, s session) *interceptor {
 	return &interceptor{timeout: db.cfg.timeout, retrier: db.retrier, breaker: db.breaker, session: s}
+}
+
+// admit asks the circuit breaker to let a call through. Calls inside a
+// transaction were admitted with its BEGIN and are not asked again: a
+// transaction the breaker let start may finish. The trial it returns is
+// given back with [interceptor.outcome], exactly once.
+func (i *interceptor) admit() (trial, error) {
+	if !i.breaker.tripped() || i.session.inTx() {
+		return 0, nil
+	}
+	return i.breaker.allow()
+}
+
+// outcome records a call's error with the breaker (t: the call's trial, if
+// it was one) and the connection.
+func (i *interceptor) outcome(t trial, err error, inTx bool) {
+	i.breaker.done(t, err)
+	i.session.observe(err, inTx)
 }
 
 // deadline returns the context a statement should run under: the caller's,
@@ -92,49 +109,127 @@ func (i *interceptor) release(sc *stmtContext) {
 }
 
 // ConnExecContext implements [sqlmw.Interceptor]. An autocommit statement
-// that lost a race for the lock applied nothing and is retried.
+// that lost a race for the lock applied nothing and is retried; a script
+// that failed after part of it was applied is not.
 func (i *interceptor) ConnExecContext(ctx context.Context, conn driver.ExecerContext, query string, args []driver.NamedValue) (driver.Result, error) {
 	if query == "" {
 		return conn.ExecContext(ctx, query, args) // the Savepoint handshake
 	}
-	if err := i.breaker.allow(); err != nil {
+	return i.exec(ctx, stmtCall{conn: conn, sql: query, args: args})
+}
+
+// StmtExecContext implements [sqlmw.Interceptor].
+func (i *interceptor) StmtExecContext(ctx context.Context, stmt driver.StmtExecContext, query string, args []driver.NamedValue) (driver.Result, error) {
+	return i.exec(ctx, stmtCall{stmt: stmt, sql: query, args: args})
+}
+
+// stmtCall is one Exec or Query, on the connection or on a prepared statement.
+// It is passed by value, so that a call that needs no retry allocates
+// nothing.
+type stmtCall struct {
+	conn any // driver.ExecerContext or driver.QueryerContext, for ad-hoc SQL
+	stmt any // driver.StmtExecContext or driver.StmtQueryContext, for a prepared statement
+	sql  string
+	args []driver.NamedValue
+}
+
+func (c stmtCall) runExec(ctx context.Context) (driver.Result, error) {
+	if c.stmt != nil {
+		return c.stmt.(driver.StmtExecContext).ExecContext(ctx, c.args)
+	}
+	return c.conn.(driver.ExecerContext).ExecContext(ctx, c.sql, c.args)
+}
+
+func (c stmtCall) runQuery(ctx context.Context) (driver.Rows, error) {
+	if c.stmt != nil {
+		return c.stmt.(driver.StmtQueryContext).QueryContext(ctx, c.args)
+	}
+	return c.conn.(driver.QueryerContext).QueryContext(ctx, c.sql, c.args)
+}
+
+// exec runs an Exec under the breaker and the deadline, retried where that
+// is safe.
+func (i *interceptor) exec(ctx context.Context, c stmtCall) (driver.Result, error) {
+	t, err := i.admit()
+	if err != nil {
 		return nil, err
 	}
 	ctx, sc := i.deadline(ctx)
 	autocommit := !i.session.inTx()
-	res, err := conn.ExecContext(ctx, query, args)
-	if err != nil && autocommit {
-		res, err = again(ctx, i.retrier, err, i.session.addWait, func() (driver.Result, error) { return conn.ExecContext(ctx, query, args) })
+	res, err := c.runExec(ctx)
+	if err != nil && autocommit && !i.session.applied() {
+		res, err = i.retryExec(ctx, c, err)
 	}
 	err = surfaceCtxErr(ctx, err)
-	i.outcome(err, !autocommit)
+	i.outcome(t, err, !autocommit)
 	i.release(sc)
 	return res, err
+}
+
+func (i *interceptor) retryExec(ctx context.Context, c stmtCall, first error) (driver.Result, error) {
+	return again(ctx, i.retrier, first, i.session.addWait, func() (driver.Result, error) { return c.runExec(ctx) })
 }
 
 // ConnQueryContext implements [sqlmw.Interceptor]. A query fails before its
 // rows only while it is prepared, which is always safe to retry.
 func (i *interceptor) ConnQueryContext(ctx context.Context, conn driver.QueryerContext, query string, args []driver.NamedValue) (context.Context, driver.Rows, error) {
-	if err := i.breaker.allow(); err != nil {
+	return i.query(ctx, stmtCall{conn: conn, sql: query, args: args})
+}
+
+// StmtQueryContext implements [sqlmw.Interceptor].
+func (i *interceptor) StmtQueryContext(ctx context.Context, stmt driver.StmtQueryContext, query string, args []driver.NamedValue) (context.Context, driver.Rows, error) {
+	return i.query(ctx, stmtCall{stmt: stmt, sql: query, args: args})
+}
+
+// query opens a query's rows under the breaker and the deadline. The
+// returned context, a [queryState], goes with the rows to RowsNext and
+// RowsClose: the deadline covers the iteration, and the query's outcome is
+// recorded when its rows close.
+func (i *interceptor) query(ctx context.Context, c stmtCall) (context.Context, driver.Rows, error) {
+	t, err := i.admit()
+	if err != nil {
 		return ctx, nil, err
 	}
-	ctx, sc := i.deadline(ctx)
-	rows, err := conn.QueryContext(ctx, query, args)
+	qctx, sc := i.deadline(ctx)
+	rows, err := c.runQuery(qctx)
 	if err != nil {
-		rows, err = again(ctx, i.retrier, err, i.session.addWait, func() (driver.Rows, error) { return conn.QueryContext(ctx, query, args) })
+		rows, err = i.retryQuery(qctx, c, err)
 	}
 	if err != nil {
-		err = surfaceCtxErr(ctx, err)
-		i.outcome(err, i.session.inTx())
+		err = surfaceCtxErr(qctx, err)
+		i.outcome(t, err, i.session.inTx())
 		i.release(sc)
 		return ctx, nil, err
 	}
-	return ctx, rows, nil
+	qs := i.spareQuery
+	if qs != nil {
+		i.spareQuery = nil
+	} else {
+		qs = &queryState{}
+	}
+	*qs = queryState{Context: qctx, sc: sc, trial: t, inTx: i.session.inTx()}
+	return qs, rows, nil
+}
+
+func (i *interceptor) retryQuery(ctx context.Context, c stmtCall, first error) (driver.Rows, error) {
+	return again(ctx, i.retrier, first, i.session.addWait, func() (driver.Rows, error) { return c.runQuery(ctx) })
+}
+
+// queryState is the context a query's rows carry to RowsNext and
+// RowsClose: the statement's context, with its deadline, and what is
+// recorded when the rows close.
+type queryState struct {
+	context.Context
+	sc    *stmtContext // the default deadline's context, if one applies
+	trial trial        // the breaker trial the query holds, if any
+	inTx  bool         // a transaction was open when the query began
+	err   error        // the iteration's first error
 }
 
 // ConnPrepareContext implements [sqlmw.Interceptor].
 func (i *interceptor) ConnPrepareContext(ctx context.Context, conn driver.ConnPrepareContext, query string) (context.Context, driver.Stmt, error) {
-	if err := i.breaker.allow(); err != nil {
+	t, err := i.admit()
+	if err != nil {
 		return ctx, nil, err
 	}
 	sctx, sc := i.deadline(ctx)
@@ -143,7 +238,7 @@ func (i *interceptor) ConnPrepareContext(ctx context.Context, conn driver.ConnPr
 		stmt, err = again(sctx, i.retrier, err, i.session.addWait, func() (driver.Stmt, error) { return conn.PrepareContext(sctx, query) })
 	}
 	err = surfaceCtxErr(sctx, err)
-	i.outcome(err, i.session.inTx())
+	i.outcome(t, err, i.session.inTx())
 	i.release(sc)
 	return ctx, stmt, err
 }
@@ -152,7 +247,8 @@ func (i *interceptor) ConnPrepareContext(ctx context.Context, conn driver.ConnPr
 // only; the transaction itself lives as long as the caller's context. A
 // BEGIN that lost a race for the lock started nothing and is retried.
 func (i *interceptor) ConnBeginTx(ctx context.Context, conn driver.ConnBeginTx, opts driver.TxOptions) (context.Context, driver.Tx, error) {
-	if err := i.breaker.allow(); err != nil {
+	t, err := i.admit()
+	if err != nil {
 		return ctx, nil, err
 	}
 	sctx, sc := i.deadline(ctx)
@@ -161,7 +257,7 @@ func (i *interceptor) ConnBeginTx(ctx context.Context, conn driver.ConnBeginTx, 
 		tx, err = again(sctx, i.retrier, err, i.session.addWait, func() (driver.Tx, error) { return conn.BeginTx(sctx, opts) })
 	}
 	err = surfaceCtxErr(sctx, err)
-	i.outcome(err, i.session.inTx())
+	i.outcome(t, err, false)
 	i.release(sc)
 	return ctx, tx, err
 }
@@ -170,57 +266,47 @@ func (i *interceptor) ConnBeginTx(ctx context.Context, conn driver.ConnBeginTx, 
 // shows, so the breaker counts it.
 func (i *interceptor) TxCommit(ctx context.Context, tx driver.Tx) error {
 	err := tx.Commit()
-	i.outcome(err, i.session.inTx())
+	i.outcome(0, err, true)
 	return err
 }
 
-// StmtExecContext implements [sqlmw.Interceptor].
-func (i *interceptor) StmtExecContext(ctx context.Context, stmt driver.StmtExecContext, query string, args []driver.NamedValue) (driver.Result, error) {
-	if err := i.breaker.allow(); err != nil {
-		return nil, err
-	}
-	ctx, sc := i.deadline(ctx)
-	autocommit := !i.session.inTx()
-	res, err := stmt.ExecContext(ctx, args)
-	if err != nil && autocommit {
-		res, err = again(ctx, i.retrier, err, i.session.addWait, func() (driver.Result, error) { return stmt.ExecContext(ctx, args) })
-	}
-	err = surfaceCtxErr(ctx, err)
-	i.outcome(err, !autocommit)
-	i.release(sc)
-	return res, err
-}
-
-// StmtQueryContext implements [sqlmw.Interceptor].
-func (i *interceptor) StmtQueryContext(ctx context.Context, stmt driver.StmtQueryContext, query string, args []driver.NamedValue) (context.Context, driver.Rows, error) {
-	if err := i.breaker.allow(); err != nil {
-		return ctx, nil, err
-	}
-	ctx, sc := i.deadline(ctx)
-	rows, err := stmt.QueryContext(ctx, args)
-	if err != nil {
-		err = surfaceCtxErr(ctx, err)
-		i.release(sc)
-		return ctx, nil, err
-	}
-	return ctx, rows, nil
-}
-
-// RowsNext implements [sqlmw.Interceptor].
+// RowsNext implements [sqlmw.Interceptor]. Under the default deadline, each
+// row reads the clock, so that a caller reading slowly gets a deadline
+// error on the first row fetched after it passed.
 func (i *interceptor) RowsNext(ctx context.Context, rows driver.Rows, dest []driver.Value) error {
+	qs, ok := ctx.(*queryState)
+	if !ok {
+		return rows.Next(dest)
+	}
+	if qs.sc != nil {
+		qs.sc.check()
+	}
 	err := rows.Next(dest)
 	if err != nil && err != io.EOF {
-		err = surfaceCtxErr(ctx, err)
-		i.outcome(err, i.session.inTx())
+		err = surfaceCtxErr(qs.Context, err)
+		if qs.err == nil {
+			qs.err = err
+		}
 	}
 	return err
 }
 
-// RowsClose implements [sqlmw.Interceptor]: the statement is over.
+// RowsClose implements [sqlmw.Interceptor]: the statement is over, and its
+// outcome is recorded.
 func (i *interceptor) RowsClose(ctx context.Context, rows driver.Rows) error {
-	err := rows.Close()
-	if sc, ok := ctx.(*stmtContext); ok {
-		i.release(sc)
+	qs, ok := ctx.(*queryState)
+	if !ok {
+		return rows.Close()
 	}
+	err := rows.Close()
+	callErr := qs.err
+	if callErr == nil && err != nil {
+		callErr = surfaceCtxErr(qs.Context, err)
+	}
+	i.outcome(qs.trial, callErr, qs.inTx)
+	i.release(qs.sc)
+	// Kept as the spare, its context too: the observer above still reads
+	// it for this query; the next query overwrites it.
+	i.spareQuery = qs
 	return err
 }

@@ -141,8 +141,8 @@ func (d *database) keepWarm(db *sql.DB, p PoolConfig) {
 		return // connections never age out
 	}
 	d.keepOnce.Do(func() {
-		d.every(every, func() {
-			ctx, cancel := context.WithTimeout(context.Background(), p.ConnTimeout)
+		d.every(every, func(ctx context.Context) {
+			ctx, cancel := context.WithTimeout(ctx, p.ConnTimeout)
 			defer cancel()
 			warm(ctx, db, p.MinOpen)
 		})
@@ -150,9 +150,12 @@ func (d *database) keepWarm(db *sql.DB, p PoolConfig) {
 }
 
 // every runs f every interval in a goroutine of its own, until the database
-// closes.
-func (d *database) every(interval time.Duration, f func()) {
+// closes. f's context ends when the database closes, and Close waits for f
+// to return.
+func (d *database) every(interval time.Duration, f func(context.Context)) {
+	d.background.Add(1)
 	go func() {
+		defer d.background.Done()
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
 		for {
@@ -160,7 +163,7 @@ func (d *database) every(interval time.Duration, f func()) {
 			case <-d.done:
 				return
 			case <-tick.C:
-				f()
+				f(d.ctx)
 			}
 		}
 	}()
@@ -283,7 +286,7 @@ func (d *database) connect(ctx context.Context) (driver.Conn, error) {
 	}
 	if err != nil {
 		err = surfaceCtxErr(ctx, err)
-		d.breaker.record(err) // opening is no trial of writing: only failures count
+		d.breaker.done(0, err) // opening is no trial of writing: only failures count
 		return nil, err
 	}
 	return dc, nil

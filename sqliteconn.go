@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -22,10 +23,12 @@ type sqliteConn struct {
 	exec         driver.ExecerContext // ncruces's own, for statements without arguments
 	db           *database
 	stmts        *stmtCache
-	gateHeld     bool       // a write transaction holds the database's writer gate
-	health       health     // what the pool checks (pool.go)
-	stats        shard      // this connection's statistics
-	report       callReport // what the call in progress did, for the observer
+	gateHolds    int         // calls and transactions of this connection holding the writer gate
+	partial      bool        // the last Exec failed after part of it was applied
+	health       health      // what the pool checks (pool.go)
+	stats        shard       // this connection's statistics
+	report       callReport  // what the call in progress did, for the observer
+	spareRows    *cachedRows // closed rows, for the next query
 }
 
 func newSQLiteConn(nc ncruces.Conn, db *database) (*sqliteConn, error) {
@@ -66,31 +69,43 @@ type ncrucesRows interface {
 }
 
 // ExecContext implements [driver.ExecerContext]. Without arguments it is
-// ncruces's own (scripts of several statements, Savepoint); with arguments
-// it runs a cached prepared statement.
+// ncruces's own (Savepoint), or a script run statement by statement (see
+// [sqliteConn.execScript]); with arguments it runs a cached prepared
+// statement.
 func (c *sqliteConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	c.partial = false
 	if len(args) == 0 {
 		if query == "" {
 			return c.exec.ExecContext(ctx, query, args) // ncruces's Savepoint handshake
 		}
-		gated := mayWrite(query)
-		if err := c.enterGate(ctx, gated); err != nil {
+		took, err := c.enterGate(ctx, mayWrite(query))
+		if err != nil {
 			return nil, err
 		}
-		res, err := c.exec.ExecContext(ctx, query, args)
-		c.leaveGate(gated)
+		var res driver.Result
+		if strings.IndexByte(query, ';') >= 0 {
+			res, err = c.execScript(ctx, query)
+		} else {
+			res, err = c.exec.ExecContext(ctx, query, args)
+		}
+		c.leaveGate(took)
 		if mayChangeSchema(query) {
 			c.db.schemaChanged()
 			c.health.dirty = true
 		}
 		return res, err
 	}
-	s, gated, err := c.start(ctx, query, len(args))
+	s, took, err := c.start(ctx, query, len(args))
 	if err != nil {
 		return nil, err
 	}
+	return c.execStmt(ctx, s, took, args)
+}
+
+// execStmt runs a statement taken with [sqliteConn.start] and returns it.
+func (c *sqliteConn) execStmt(ctx context.Context, s *cachedStmt, took bool, args []driver.NamedValue) (driver.Result, error) {
 	res, err := s.ExecContext(ctx, args)
-	c.leaveGate(gated)
+	c.leaveGate(took)
 	c.stmts.release(s, err != nil)
 	return res, err
 }
@@ -104,50 +119,24 @@ func (c *sqliteConn) addWait(d time.Duration) { c.report.addWait(d) }
 // inTx implements [session].
 func (c *sqliteConn) inTx() bool { return !c.Conn.Raw().GetAutocommit() }
 
-// enterGate takes the writer gate for an autocommit statement or a
-// transaction that writes (write says it might); statements inside a
-// transaction never take it. A context that ends while it waits gives the
-// error SQLite gives for a done context, sqlite3.INTERRUPT, which then also
-// matches the context's error.
-func (c *sqliteConn) enterGate(ctx context.Context, write bool) error {
-	if !write || c.db.gate == nil || c.inTx() {
-		return nil
-	}
-	waited, err := c.db.gate.acquire(ctx)
-	c.report.addWait(waited)
-	if err != nil {
-		te := &timeoutError{classOf: classOf{Performance}, ctxErr: err, err: sqlite3.INTERRUPT, waiting: "the writer gate"}
-		if sc, ok := ctx.(*stmtContext); ok && sc.Context.Err() == nil {
-			te.timeout = sc.timeout
-		}
-		return te
-	}
-	c.gateHeld = true
-	return nil
-}
-
-// leaveGate releases the gate enterGate took.
-func (c *sqliteConn) leaveGate(write bool) {
-	if write && c.gateHeld {
-		c.gateHeld = false
-		c.db.gate.release()
-	}
-}
+// applied implements [session]: only a script can fail after part of it
+// was applied.
+func (c *sqliteConn) applied() bool { return c.partial }
 
 // BeginTx implements [driver.ConnBeginTx]. A transaction that takes SQLite's
 // write lock at BEGIN (IMMEDIATE or EXCLUSIVE) first takes the writer gate,
 // and holds it until it commits or rolls back.
 func (c *sqliteConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	write := c.db.writesFromBegin(opts)
-	if err := c.enterGate(ctx, write); err != nil {
+	took, err := c.enterGate(ctx, c.db.writesFromBegin(opts))
+	if err != nil {
 		return nil, err
 	}
 	tx, err := c.Conn.BeginTx(ctx, opts)
 	if err != nil {
-		c.leaveGate(write)
+		c.leaveGate(took)
 		return nil, err
 	}
-	if !c.gateHeld {
+	if !took {
 		return tx, nil
 	}
 	return &gatedTx{Tx: tx, conn: c}, nil
@@ -190,24 +179,37 @@ func (t *gatedTx) Rollback() error {
 // QueryContext implements [driver.QueryerContext] with a cached prepared
 // statement, returned to the cache when the rows close.
 func (c *sqliteConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	s, gated, err := c.start(ctx, query, len(args))
+	s, took, err := c.start(ctx, query, len(args))
 	if err != nil {
 		return nil, err
 	}
+	return c.queryStmt(ctx, s, took, args)
+}
+
+// queryStmt runs a statement taken with [sqliteConn.start]; it goes back
+// when its rows close.
+func (c *sqliteConn) queryStmt(ctx context.Context, s *cachedStmt, took bool, args []driver.NamedValue) (driver.Rows, error) {
 	reprepares := s.Status(sqlite3.STMTSTATUS_REPREPARE, false)
 	rows, err := s.QueryContext(ctx, args)
 	if err != nil {
-		c.leaveGate(gated)
+		c.leaveGate(took)
 		c.stmts.release(s, true)
 		return nil, err
 	}
-	return &cachedRows{ncrucesRows: rows.(ncrucesRows), conn: c, stmt: s, reprepares: reprepares, gated: gated}, nil
+	r := c.spareRows
+	if r != nil {
+		c.spareRows = nil
+	} else {
+		r = &cachedRows{}
+	}
+	*r = cachedRows{ncrucesRows: rows.(ncrucesRows), conn: c, stmt: s, reprepares: reprepares, gated: took}
+	return r, nil
 }
 
 // Close implements [driver.Conn]: it finalizes the cached statements, then
 // closes the SQLite connection.
 func (c *sqliteConn) Close() error {
-	c.leaveGate(true) // a transaction left open by a connection closed under it
+	c.dropGate() // a transaction left open by a connection closed under it
 	c.stmts.close()
 	c.optimizeOnClose()
 	c.db.untrack(c)
@@ -216,20 +218,20 @@ func (c *sqliteConn) Close() error {
 
 // start readies a statement for query with nargs arguments: taken from the
 // cache, its arguments counted, and the writer gate taken if it writes
-// (INSERT ... RETURNING through Query too) in autocommit mode.
-func (c *sqliteConn) start(ctx context.Context, query string, nargs int) (s *cachedStmt, gated bool, err error) {
+// (INSERT ... RETURNING through Query too) in autocommit mode. took says
+// whether this call holds the gate, to give back with leaveGate.
+func (c *sqliteConn) start(ctx context.Context, query string, nargs int) (s *cachedStmt, took bool, err error) {
 	if s, err = c.take(ctx, query); err != nil {
 		return nil, false, err
 	}
 	if err = checkArgs(s, nargs); err == nil {
-		gated = !s.ReadOnly()
-		err = c.enterGate(ctx, gated)
+		took, err = c.enterGate(ctx, !s.ReadOnly())
 	}
 	if err != nil {
 		c.stmts.release(s, false)
 		return nil, false, err
 	}
-	return s, gated, nil
+	return s, took, nil
 }
 
 // take takes a statement for query from the cache. When a statement run
@@ -237,10 +239,8 @@ func (c *sqliteConn) start(ctx context.Context, query string, nargs int) (s *cac
 // is emptied and this connection's copy of the schema refreshed first (see
 // [refreshSchema]).
 func (c *sqliteConn) take(ctx context.Context, query string) (*cachedStmt, error) {
-	if c.stmts.stale() {
-		if err := refreshSchema(c.Conn.Raw()); err != nil {
-			return nil, err
-		}
+	if err := c.freshen(); err != nil {
+		return nil, err
 	}
 	s, err := c.stmts.take(ctx, query, c.prepare)
 	if err == nil {
@@ -250,6 +250,16 @@ func (c *sqliteConn) take(ctx context.Context, query string) (*cachedStmt, error
 		}
 	}
 	return s, err
+}
+
+// freshen empties the statement cache and refreshes this connection's copy
+// of the schema when a statement run through qlsqlite may have changed the
+// schema since the last time.
+func (c *sqliteConn) freshen() error {
+	if c.stmts.stale() {
+		return refreshSchema(c.Conn.Raw())
+	}
+	return nil
 }
 
 // prepare prepares one statement; SQL with a tail (several statements) is an
@@ -266,9 +276,9 @@ func (c *sqliteConn) prepare(ctx context.Context, query string) (ncrucesStmt, er
 }
 
 // checkArgs fails as [database/sql] does when it prepares statements itself
-// and the number of arguments is wrong.
+// and the number of arguments is wrong. nargs < 0: database/sql checked.
 func checkArgs(s ncrucesStmt, nargs int) error {
-	if want := s.NumInput(); want != -1 && want != nargs {
+	if want := s.NumInput(); nargs >= 0 && want != -1 && want != nargs {
 		return fmt.Errorf("sql: expected %d arguments, got %d", want, nargs)
 	}
 	return nil
@@ -335,8 +345,15 @@ func sameColumns(s ncrucesStmt, names []string) bool {
 // reports the last error of its iteration, and clears its bindings.
 func (r *cachedRows) Close() error {
 	err := r.ncrucesRows.Close()
-	r.conn.leaveGate(r.gated)
-	r.conn.stmts.release(r.stmt, err != nil)
+	c := r.conn
+	c.leaveGate(r.gated)
+	c.stmts.release(r.stmt, err != nil)
+	// database/sql never touches rows again once closed: keep it for the
+	// connection's next query.
+	*r = cachedRows{}
+	if c.spareRows == nil {
+		c.spareRows = r
+	}
 	return err
 }
 

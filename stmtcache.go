@@ -40,6 +40,7 @@ type cachedStmt struct {
 	query   string
 	inUse   bool
 	evicted bool // no longer in the cache: finalize once released
+	owned   bool // kept by a prepared statement (the cache is off or was busy)
 	ddl     bool // may change the schema: never cached
 	// columns is a private copy of the names the last query's Columns
 	// reported, reused from query to query.
@@ -96,6 +97,7 @@ func (c *stmtCache) release(s *cachedStmt, failed bool) {
 		c.schemaGen.Add(1) // every connection re-prepares, this one too
 	}
 	switch {
+	case s.owned: // a prepared statement's own: kept until it is closed
 	case s.evicted:
 		s.Close()
 	case failed:
