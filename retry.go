@@ -105,21 +105,41 @@ func (e *retriesError) Unwrap() error { return e.err }
 // as it is. fn must not commit or roll back tx itself, and should have no
 // effects outside the transaction, since it may run more than once.
 //
+// A transaction that starts as a reader (a DEFERRED one, with
+// "_txlock=deferred") and then writes can lose the race for the lock in a
+// way no busy handler can save: its snapshot is older than the last commit
+// (BUSY_SNAPSHOT). On a qlsqlite database, RunTx therefore runs fn again as
+// a writer: BEGIN IMMEDIATE, queued at the writer gate, so that the rerun
+// cannot lose that race again within the process.
+//
 // db may be any *sql.DB; opened with qlsqlite, it uses its "_retry" setting,
 // otherwise [DefaultRetry].
 func RunTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*sql.Tx) error) error {
 	r := newRetrier(DefaultRetry, nil)
+	rerun := opts
 	if d, err := stateOf(db); err == nil {
 		r = d.retrier
+		rerun = asWriter(opts)
 	}
 	err := runTxOnce(ctx, db, opts, fn)
 	if err == nil || r == nil {
 		return err
 	}
 	_, err = again(ctx, r, err, nil, func() (struct{}, error) {
-		return struct{}{}, runTxOnce(ctx, db, opts, fn)
+		return struct{}{}, runTxOnce(ctx, db, rerun, fn)
 	})
 	return err
+}
+
+// asWriter returns the options that make a transaction take SQLite's write
+// lock at BEGIN (ncruces's serializable level is BEGIN IMMEDIATE), unless
+// opts already chose a level or asked for a read-only transaction, which
+// never writes.
+func asWriter(opts *sql.TxOptions) *sql.TxOptions {
+	if opts != nil && (opts.ReadOnly || opts.Isolation != sql.LevelDefault) {
+		return opts
+	}
+	return &sql.TxOptions{Isolation: sql.LevelSerializable}
 }
 
 func runTxOnce(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*sql.Tx) error) (err error) {
