@@ -220,8 +220,8 @@ func ApplyAdvice(ctx context.Context, db *sql.DB, advice ...IndexAdvice) error {
 		if err := adviseCheck(ctx, conn, a); err != nil {
 			return err
 		}
-		if _, err := conn.ExecContext(ctx, a.CreateSQL); err != nil {
-			return fmt.Errorf("qlsqlite: apply advice: %s: %w", a.CreateSQL, err)
+		if err := adviseCreate(ctx, conn, a.CreateSQL); err != nil {
+			return err
 		}
 		if !slices.Contains(tables, a.Table) {
 			tables = append(tables, a.Table)
@@ -272,6 +272,20 @@ func adviseCheck(ctx context.Context, conn *sql.Conn, a IndexAdvice) error {
 	if len(cols) > 0 && !slices.EqualFunc(cols, a.Columns, strings.EqualFold) {
 		return fmt.Errorf("qlsqlite: apply advice: an index named %q exists on (%s), not (%s): drop it or run Advise again",
 			a.Name, strings.Join(cols, ", "), strings.Join(a.Columns, ", "))
+	}
+	return nil
+}
+
+// adviseCreate runs one CREATE INDEX statement and nothing else: it is
+// prepared as a single statement, which fails if anything follows it.
+func adviseCreate(ctx context.Context, conn *sql.Conn, create string) error {
+	stmt, err := conn.PrepareContext(ctx, create)
+	if err != nil {
+		return fmt.Errorf("qlsqlite: apply advice: %q must be exactly one CREATE INDEX statement: %w", create, err)
+	}
+	defer stmt.Close()
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		return fmt.Errorf("qlsqlite: apply advice: %s: %w", create, err)
 	}
 	return nil
 }

@@ -134,6 +134,14 @@ func TestApplyAdviceRefuses(t *testing.T) {
 	if err := qlsqlite.ApplyAdvice(ctx, db, bad); err == nil || !strings.Contains(err.Error(), "DROP TABLE t") {
 		t.Errorf("err = %v, want a refusal naming the statement", err)
 	}
+	// Exactly one CREATE INDEX: nothing after it runs.
+	for _, tail := range []string{"; DROP TABLE t", ";DROP TABLE t;", "; -- x\nDROP TABLE t", "; /* */ DROP TABLE t"} {
+		chained := qlsqlite.IndexAdvice{Table: "t", Name: "idx_t_x", Columns: []string{"a"},
+			CreateSQL: `CREATE INDEX IF NOT EXISTS "idx_t_x" ON "t" ("a")` + tail}
+		if err := qlsqlite.ApplyAdvice(ctx, db, chained); err == nil || !strings.Contains(err.Error(), "exactly one") {
+			t.Errorf("%q: err = %v, want a refusal of the second statement", chained.CreateSQL, err)
+		}
+	}
 	clash := qlsqlite.IndexAdvice{Table: "t", Name: "idx_t_a", Columns: []string{"a"},
 		CreateSQL: `CREATE INDEX IF NOT EXISTS "idx_t_a" ON "t" ("a")`}
 	if err := qlsqlite.ApplyAdvice(ctx, db, clash); err == nil || !strings.Contains(err.Error(), `"idx_t_a" exists on (b), not (a)`) {
