@@ -95,6 +95,7 @@ func NewConnector(dsn string, opts ...Option) (driver.Connector, error) {
 		return nil, fmt.Errorf("qlsqlite: %w", err)
 	}
 	db := &database{cfg: cfg, inner: inner, retrier: newRetrier(cfg.retry, cfg.onRetry), done: make(chan struct{})}
+	db.ctx, db.cancel = context.WithCancel(context.Background())
 	db.planner = newPlanner(db, DefaultPlanCache)
 	if cfg.breaker != nil {
 		db.breaker = newBreaker(*cfg.breaker, cfg.now)
@@ -116,6 +117,12 @@ type database struct {
 	gate    *writerGate      // nil when the writer gate is off
 	obs     *observability   // statistics, telemetry, monitor
 	done    chan struct{}    // closed when the connector closes
+
+	// Background work (pool keeper, statistics upkeep) runs under ctx,
+	// which Close cancels, and Close waits for it.
+	ctx        context.Context
+	cancel     context.CancelFunc
+	background sync.WaitGroup
 
 	keepOnce     sync.Once // starts the pool keeper
 	optimizeOnce sync.Once // starts the statistics upkeep
@@ -159,9 +166,14 @@ type Connector struct {
 func (c *Connector) Driver() driver.Driver { return c.driver }
 
 // Close implements [io.Closer]; [sql.DB.Close] calls it. It stops the
-// database's background work.
+// database's background work and waits for it: when it returns, no
+// goroutine of qlsqlite's is left for this database.
 func (c *Connector) Close() error {
-	c.db.stopOnce.Do(func() { close(c.db.done) })
+	c.db.stopOnce.Do(func() {
+		close(c.db.done)
+		c.db.cancel()
+	})
+	c.db.background.Wait()
 	c.db.planner.close()
 	c.db.obs.close()
 	return nil

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strconv"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // TestMain lets the test binary double as the child process of the
@@ -25,7 +27,9 @@ func TestMain(m *testing.M) {
 	// The slow-query log goes to slog's default logger; the tests that read
 	// it give a logger of their own, and the rest keep their output clean.
 	slog.SetDefault(slog.New(slog.DiscardHandler))
-	os.Exit(m.Run())
+	// After every test, no goroutine is left: a closed database stops and
+	// waits for its background work.
+	goleak.VerifyTestMain(m)
 }
 
 // runChild is a process writing to the database at path:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ncruces/go-sqlite3"
 	ncruces "github.com/ncruces/go-sqlite3/driver"
 )
 
@@ -52,17 +53,7 @@ func (d *database) optimizeOnOpen(nc ncruces.Conn) {
 		return
 	}
 	defer d.gate.release()
-	// Never wait here for another process's writer: busy timeout 0, then back.
-	stmt, _, err := raw.Prepare(`PRAGMA busy_timeout`)
-	if err != nil {
-		return
-	}
-	stmt.Step()
-	busy := stmt.ColumnInt(0)
-	stmt.Close()
-	raw.Exec(`PRAGMA busy_timeout=0; PRAGMA analysis_limit=400; PRAGMA optimize=0x10002`)
-	// Give the session back as it was: a user's own ANALYZE is exact.
-	raw.Exec(fmt.Sprintf(`PRAGMA busy_timeout=%d; PRAGMA analysis_limit=0`, busy))
+	optimize(raw, `PRAGMA optimize=0x10002`)
 }
 
 // optimizeOnClose runs before a connection closes. A failure does not stop
@@ -83,8 +74,30 @@ func (c *sqliteConn) optimizeOnClose() {
 	if !c.db.gate.tryAcquire() {
 		return // a writer is busy: skip rather than make the close wait
 	}
-	raw.Exec(`PRAGMA optimize`)
-	c.db.gate.release()
+	defer c.db.gate.release()
+	optimize(raw, `PRAGMA optimize`)
+}
+
+// optimize runs an optimize pragma the way the upkeep always does: with
+// analysis_limit=400, so that ANALYZE reads a bounded sample (an unbounded
+// one leaves STAT4 statistics that make statements re-prepare, see README),
+// and gives the session its own limit back: a user's own ANALYZE stays
+// exact.
+//
+// It never waits for another process's writer, although it holds the
+// writer gate: PRAGMA optimize reads before it writes, and SQLite does not
+// call the busy handler for a read transaction that upgrades; it fails at
+// once with BUSY, and the next run tries again.
+func optimize(raw *sqlite3.Conn, pragma string) error {
+	limit, err := pragmaInt(raw, "analysis_limit")
+	if err != nil {
+		return err
+	}
+	err = raw.Exec(`PRAGMA analysis_limit=400; ` + pragma)
+	if rerr := raw.Exec(fmt.Sprintf(`PRAGMA analysis_limit=%d`, limit)); err == nil {
+		err = rerr
+	}
+	return err
 }
 
 // optimizeLoop runs PRAGMA optimize every interval on a connection of its
@@ -94,12 +107,13 @@ func (d *database) optimizeLoop() {
 	if !d.cfg.optimize || every <= 0 {
 		return
 	}
-	d.optimizeOnce.Do(func() { d.every(every, func() { d.optimizeNow() }) })
+	d.optimizeOnce.Do(func() { d.every(every, func(ctx context.Context) { d.optimizeNow(ctx) }) })
 }
 
-// optimizeNow runs PRAGMA optimize once, on a connection of its own.
-func (d *database) optimizeNow() error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+// optimizeNow runs PRAGMA optimize once, on a connection of its own, bounded
+// by ctx and by a minute.
+func (d *database) optimizeNow(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	dc, err := d.connect(ctx)
 	if err != nil {
@@ -117,5 +131,7 @@ func (d *database) optimizeNow() error {
 	if old := raw.SetInterrupt(ctx); old != ctx {
 		defer raw.SetInterrupt(old)
 	}
-	return raw.Exec(`PRAGMA analysis_limit=400; PRAGMA optimize`)
+	// On a connection of its own, which has run no query, PRAGMA optimize
+	// looks at no table unless told to look at all (0x10000).
+	return optimize(raw, `PRAGMA optimize=0x10002`)
 }

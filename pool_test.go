@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -246,5 +247,33 @@ func mustExec(t *testing.T, c *sql.Conn, query string, args ...any) {
 	t.Helper()
 	if _, err := c.ExecContext(context.Background(), query, args...); err != nil {
 		t.Fatalf("%s: %v", query, err)
+	}
+}
+
+// Closing a database cancels its background work (the pool keeper, the
+// statistics upkeep) and waits for it: when Close returns, none of it runs.
+func TestCloseWaitsForBackgroundWork(t *testing.T) {
+	c, err := NewConnector("file:" + filepath.Join(t.TempDir(), "bg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := c.(*Connector).db
+	started := make(chan struct{})
+	var returned atomic.Bool
+	d.every(time.Millisecond, func(ctx context.Context) {
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		<-ctx.Done() // work that lasts until the database closes
+		returned.Store(true)
+	})
+	<-started
+	db := sql.OpenDB(c)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !returned.Load() {
+		t.Error("Close returned while background work still ran")
 	}
 }

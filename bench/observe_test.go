@@ -1,10 +1,11 @@
 package bench
 
 import (
+	"go.uber.org/goleak"
+
 	"context"
 	"database/sql"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -44,7 +45,7 @@ var observeConfigs = []struct {
 // benchstat.
 func TestMain(m *testing.M) {
 	slog.SetDefault(slog.New(slog.DiscardHandler))
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m) // a closed database leaves no goroutine behind
 }
 
 func noopProviders(*testing.B) []qlsqlite.Option {
