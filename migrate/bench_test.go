@@ -38,9 +38,13 @@ func benchSource(b *testing.B) fs.FS {
 // with the default backup before the run and the checks after each
 // migration. Setting up the data is not timed.
 //
-//	go test -run '^$' -bench BenchmarkMigrate10 -benchtime 1x ./migrate
+// It runs once per driver (see TestMain); to run it through qlsqlite only,
+// under its default 30 s statement deadline and its writer gate, as CI does:
+//
+//	QLSQLITE_MIGRATE_DRIVER=qlsqlite go test -run '^$' -bench BenchmarkMigrate10 -benchtime 1x ./migrate
 func BenchmarkMigrate10WithRebuild1M(b *testing.B) {
 	const trades = 1_000_000
+	b.Logf("driver %s", testDriver)
 	src := benchSource(b)
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()

@@ -12,7 +12,7 @@ import (
 	_ "github.com/ncruces/go-sqlite3/driver"
 )
 
-// openDB opens path with the raw ncruces driver (what the qlsqlite driver wraps).
+// openDB opens path with the driver under test (see testDriver).
 func openDB(t testing.TB, path string) *sql.DB {
 	t.Helper()
 	db, err := open(path)
@@ -25,7 +25,7 @@ func openDB(t testing.TB, path string) *sql.DB {
 
 func open(path string) (*sql.DB, error) {
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(10000)"
-	db, err := sql.Open("sqlite3", dsn)
+	db, err := sql.Open(testDriver, dsn)
 	if err == nil {
 		err = db.Ping()
 	}
