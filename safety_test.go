@@ -199,9 +199,17 @@ func TestGateNotWaitingForItself(t *testing.T) {
 	}
 }
 
-// A prepared statement's writes queue at the writer gate like ad-hoc ones.
+// A prepared statement's writes queue at the writer gate like ad-hoc ones,
+// whether the statement cache keeps the statement or the prepared statement
+// keeps its own (cache off).
 func TestPreparedStatementTakesTheGate(t *testing.T) {
-	db, err := Open("file:" + filepath.Join(t.TempDir(), "gate.db"))
+	for _, params := range []string{"", "?_stmt_cache=0"} {
+		t.Run("params="+params, func(t *testing.T) { preparedTakesTheGate(t, params) })
+	}
+}
+
+func preparedTakesTheGate(t *testing.T, params string) {
+	db, err := Open("file:" + filepath.Join(t.TempDir(), "gate.db") + params)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func TestArchiveMillionRowsWhileInserting(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src.db")
 	db := openDB(t, src)
-	const n = 1_000_000
+	const n = 1_000_000 / raceScale
 	start := time.Now()
 	seedTrades(t, db, n)
 	t.Logf("seeded %d trades in %v", n, time.Since(start))

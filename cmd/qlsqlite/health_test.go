@@ -80,7 +80,16 @@ func TestDemoEndsWithStatsAndHealth(t *testing.T) {
 	if strings.Contains(table, "CREATE TABLE") || !strings.Contains(table, "calls, ") {
 		t.Errorf("the statistics include the loading, or lack the totals:\n%s", table)
 	}
-	if !strings.Contains(text[j:], "status:      ok") || !strings.Contains(text[j:], "alerts:      none firing") {
-		t.Errorf("health:\n%s", text[j:])
+	// The health report is there and the database is sound. Whether a
+	// latency alert fired depends on how busy the machine is, so "degraded"
+	// (an alert) is as good as "ok" here; "failing" is not.
+	health := text[j:]
+	for _, want := range []string{"quick_check: ok", "breaker:     closed", "alerts:"} {
+		if !strings.Contains(health, want) {
+			t.Errorf("the health report lacks %q:\n%s", want, health)
+		}
+	}
+	if !strings.Contains(health, "status:      ok") && !strings.Contains(health, "status:      degraded") {
+		t.Errorf("health:\n%s", health)
 	}
 }
