@@ -40,15 +40,16 @@ type RekeyOptions struct {
 // Rekey never leaves path unreadable: at every moment path holds the whole
 // database, encrypted with From or with To. It
 //
-//  1. opens path with From and takes SQLite's exclusive lock on it, which it
-//     keeps to the end, so that nothing writes meanwhile;
-//  2. switches a WAL database to rollback-journal mode, which moves every
-//     commit of the -wal file into path and removes the -wal (a -wal
-//     encrypted with From must not outlive the file it belongs to);
+//  1. opens path with From and switches a WAL database to rollback-journal
+//     mode, which moves every commit of the -wal file into path and removes
+//     the -wal (a -wal encrypted with From must not outlive the file it
+//     belongs to); this needs every other connection gone;
+//  2. takes SQLite's exclusive lock on path, which it keeps to the end, so
+//     that nothing reads or writes it meanwhile;
 //  3. copies the database with SQLite's backup API into a temporary file
-//     beside path, opened with To; sets the copy back to WAL mode if path
-//     was in WAL mode, checks it with quick_check, flushes it to disk, and
-//     verifies it with integrity_check, read with To;
+//     beside path, opened with To; verifies the copy with integrity_check,
+//     read with To; sets it back to WAL mode if path was in WAL mode and
+//     flushes it to disk;
 //  4. renames the copy to path, atomically, and flushes the directory.
 //
 // An interruption before step 4 leaves path encrypted with From (in
@@ -72,6 +73,12 @@ func Rekey(ctx context.Context, path string, o RekeyOptions) (err error) {
 	}
 	ctx, cancel := longContext(ctx)
 	defer cancel()
+	defer func() {
+		// SQLite reports an interrupted statement, not why it was.
+		if cerr := ctx.Err(); err != nil && cerr != nil && !errors.Is(err, cerr) {
+			err = fmt.Errorf("%w (%w)", err, cerr)
+		}
+	}()
 
 	c, wal, err := lockForRekey(ctx, path, from)
 	if atrest.IsKeyError(err, from) {
@@ -105,13 +112,18 @@ func Rekey(ctx context.Context, path string, o RekeyOptions) (err error) {
 		return fmt.Errorf("lifecycle: rekey: copying %s: %w", path, err)
 	}
 	o.callHook("copied")
-	if err := finishCopy(ctx, tmp, wal, to); err != nil {
-		return fmt.Errorf("lifecycle: rekey: %w", err)
-	}
+	// Verified before finishCopy puts it in WAL mode: a read-only check of a
+	// WAL database would leave a -wal and a -shm beside it.
 	if err := verifyFile(ctx, tmp, "integrity_check", to); err != nil {
 		return fmt.Errorf("lifecycle: rekey: the new copy does not verify, %s is left as it was: %w", path, err)
 	}
+	if err := finishCopy(ctx, tmp, wal, to); err != nil {
+		return fmt.Errorf("lifecycle: rekey: %w", err)
+	}
 	o.callHook("verified")
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("lifecycle: rekey: stopped before replacing %s, which is left as it was: %w", path, err)
+	}
 	// The old file is in rollback-journal mode and its lock is held: no
 	// -wal is left, and its -shm (if any) is a stale index no one uses.
 	if err := os.Remove(path + "-shm"); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -152,49 +164,65 @@ func (o *RekeyOptions) callHook(phase string) {
 // lockForRekey opens path through p, takes and keeps its exclusive lock,
 // and moves a WAL database into rollback-journal mode (step 1 and 2 of
 // Rekey). It returns whether the database was in WAL mode.
-func lockForRekey(ctx context.Context, path string, p atrest.Params) (c *sqlite3.Conn, wal bool, err error) {
+func lockForRekey(ctx context.Context, path string, p atrest.Params) (*sqlite3.Conn, bool, error) {
 	if err := checkHeader(path, p); err != nil {
 		if errors.Is(err, ErrWrongKey) {
 			return nil, false, sqlite3.NOTADB
 		}
 		return nil, false, err
 	}
-	c, err = openFile(path, sqlite3.OPEN_READWRITE, p)
+	c, err := openFile(path, sqlite3.OPEN_READWRITE, p)
 	if err != nil {
 		return nil, false, err
 	}
-	defer func() {
-		if err != nil {
-			c.Close()
-			c = nil
+	wal, err := takeExclusive(ctx, c, path)
+	if err != nil {
+		c.SetInterrupt(context.Background())
+		if cerr := c.Close(); cerr != nil {
+			err = fmt.Errorf("%w (and closing %s: %w)", err, path, cerr)
 		}
-	}()
+		return nil, false, err
+	}
+	return c, wal, nil
+}
+
+// takeExclusive moves c's database into rollback-journal mode if it is in
+// WAL mode, then takes and keeps its exclusive lock. The mode is switched
+// before the connection enters exclusive locking mode: in that mode SQLite
+// keeps a rollback journal (zeroed) beside the file, and deletes it by name
+// when the connection closes, which must not happen once another file has
+// taken path. Taking the lock writes nothing, so no journal is created.
+func takeExclusive(ctx context.Context, c *sqlite3.Conn, path string) (wal bool, err error) {
 	c.SetInterrupt(ctx)
 	// No busy timeout: a lock held by anyone else is an immediate answer.
 	if err := c.BusyTimeout(0); err != nil {
-		return nil, false, err
+		return false, err
 	}
-	var mode string
-	err = c.Exec(`PRAGMA locking_mode = EXCLUSIVE`)
-	if err == nil {
-		mode, err = pragmaText(c, `PRAGMA journal_mode`)
+	inUse := func(err error) error {
+		return fmt.Errorf("%s: %w: another connection has it open; stop the programs using it, then rekey: %w", path, ErrInUse, err)
 	}
-	if err == nil {
-		// See checkNotInUse: the first write transaction takes the file's
-		// EXCLUSIVE lock, and in exclusive locking mode keeps it.
-		err = c.Exec(`BEGIN EXCLUSIVE; COMMIT;`)
-	}
-	if errors.Is(err, sqlite3.BUSY) || errors.Is(err, sqlite3.LOCKED) {
-		return nil, false, fmt.Errorf("%s: %w: another connection has it open; stop the programs using it, then rekey: %w", path, ErrInUse, err)
-	}
+	mode, err := pragmaText(c, `PRAGMA journal_mode`)
 	if err != nil {
-		return nil, false, err
+		return false, err
 	}
-	wal = strings.EqualFold(mode, "wal")
-	if wal {
-		if err := c.Exec(`PRAGMA journal_mode = DELETE`); err != nil {
-			return nil, false, fmt.Errorf("moving the -wal of %s into it: %w", path, err)
+	if wal = strings.EqualFold(mode, "wal"); wal {
+		// Leaving WAL mode checkpoints every commit of the -wal into the
+		// file and removes the -wal; it needs every other connection gone.
+		mode, err = pragmaText(c, `PRAGMA journal_mode = DELETE`)
+		switch {
+		case errors.Is(err, sqlite3.BUSY) || errors.Is(err, sqlite3.LOCKED):
+			return false, inUse(err)
+		case err != nil:
+			return false, fmt.Errorf("moving the -wal of %s into it: %w", path, err)
+		case !strings.EqualFold(mode, "delete"):
+			return false, inUse(fmt.Errorf("it stayed in %s mode", mode))
 		}
 	}
-	return c, wal, nil
+	// See checkNotInUse: the first write transaction takes the file's
+	// EXCLUSIVE lock, and in exclusive locking mode keeps it.
+	err = c.Exec(`PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;`)
+	if errors.Is(err, sqlite3.BUSY) || errors.Is(err, sqlite3.LOCKED) {
+		return false, inUse(err)
+	}
+	return wal, err
 }
