@@ -203,7 +203,7 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 func (d *database) connectOnce(ctx context.Context) (driver.Conn, error) {
 	dc, err := d.inner.Connect(ctx)
 	if err != nil {
-		return nil, atrest.Redact(err, d.atRest.Secrets()...) // "invalid _pragma" may quote it
+		return nil, d.hideKey(err)
 	}
 	nc, ok := dc.(ncruces.Conn)
 	if !ok {

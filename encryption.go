@@ -53,6 +53,19 @@ func encryptionParams(dsn string) (atrest.Params, error) {
 	return p, nil
 }
 
+// hideKey keeps the key out of an error of opening a connection. SQLite
+// quotes the text near a syntax error, so when the DSN sets the key with a
+// "_pragma" and a "_pragma" fails, the message is not shown at all.
+func (db *database) hideKey(err error) error {
+	if err == nil || db.atRest.Key == "" {
+		return err
+	}
+	if strings.Contains(err.Error(), "_pragma") {
+		return atrest.Hide(err, "qlsqlite: a _pragma of the DSN failed (SQLite's message is not shown: it may quote the key): check the syntax of the _pragma values")
+	}
+	return atrest.Redact(err, db.atRest.Secrets()...)
+}
+
 // isSecretParam reports whether a DSN parameter may hold a key: its value
 // must never be printed.
 func isSecretParam(name, value string) bool {

@@ -54,6 +54,10 @@ func Redact(err error, secrets ...string) error {
 	return &redacted{msg: msg, err: err}
 }
 
+// Hide returns an error with message msg that wraps err, for an err whose
+// message may hold part of a key that Redact cannot recognise.
+func Hide(err error, msg string) error { return &redacted{msg: msg, err: err} }
+
 type redacted struct {
 	msg string
 	err error
