@@ -89,10 +89,14 @@ func TestObservabilityNeverShowsTheKey(t *testing.T) {
 	slog.SetDefault(logger)
 	t.Cleanup(func() { slog.SetDefault(old) })
 
-	for _, key := range []string{"hexkey=" + testHexKey, "_pragma=textkey('" + url.PathEscape(testTextKey) + "')"} {
+	for i, key := range []string{"hexkey=" + testHexKey, "_pragma=textkey('" + url.PathEscape(testTextKey) + "')"} {
+		// The same key, set again by the application through the pool: its
+		// statement text is recorded as a fingerprint, literals replaced.
+		pragma := []string{"PRAGMA hexkey = '" + testHexKey + "'", "PRAGMA textkey = '" + testTextKey + "'"}[i]
 		logs.Reset()
 		rig := newOtelRig(t)
-		db, path := rig.open(t, "?vfs=adiantum&"+key, WithSlowQueryLog(time.Nanosecond), WithLogger(logger))
+		// One connection: with textkey each one derives the key (Argon2id).
+		db, path := rig.open(t, "?vfs=adiantum&"+key, WithSlowQueryLog(time.Nanosecond), WithLogger(logger), WithPool(PoolConfig{MinOpen: 1, MaxOpen: 1}))
 		ctx := context.Background()
 		if _, err := db.ExecContext(ctx, `CREATE TABLE accounts (id INTEGER PRIMARY KEY, note TEXT)`); err != nil {
 			t.Fatal(err)
@@ -103,6 +107,9 @@ func TestObservabilityNeverShowsTheKey(t *testing.T) {
 		var note string
 		if err := db.QueryRowContext(ctx, `SELECT note FROM accounts`).Scan(&note); err != nil || note != testSecret {
 			t.Fatalf("reading back: %q, %v", note, err)
+		}
+		if _, err := db.ExecContext(ctx, pragma); err != nil {
+			t.Fatal(err)
 		}
 		_, qerr := db.ExecContext(ctx, `INSERT INTO nosuch VALUES (1)`)
 		stats, err := Stats(db)
@@ -129,7 +136,7 @@ func TestObservabilityNeverShowsTheKey(t *testing.T) {
 			"logs":    logs.String(),
 			"driver":  fmt.Sprintf("%v %+v", db.Driver(), db.Driver()),
 		}
-		if !strings.Contains(out["logs"], "INSERT INTO accounts") || len(spans) == 0 || !strings.Contains(out["spans"], "db.namespace") {
+		if !strings.Contains(out["logs"], "INSERT INTO accounts") || !strings.Contains(out["logs"], "PRAGMA") || len(spans) == 0 || !strings.Contains(out["spans"], "db.namespace") {
 			t.Fatalf("the rig recorded nothing: logs %q, %d spans", out["logs"], len(spans))
 		}
 		for what, s := range out {

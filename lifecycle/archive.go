@@ -186,6 +186,12 @@ type ArchiveReport struct {
 // exit path; if it cannot be detached, or a PRAGMA cannot be restored, the
 // connection is closed instead of going back to the pool.
 //
+// The archive of an encrypted database (vfs=adiantum or vfs=xts) is
+// encrypted with the database's VFS and key, as a backup is (see
+// "Encryption" in [BackupWith]), or with p.Encryption; it is written
+// unencrypted only with p.Plaintext. An existing archive that cannot be read
+// with that key is refused with an error wrapping [ErrWrongKey].
+//
 // A context without a deadline is given one [LongDeadline] ahead. When ctx
 // is cancelled, Archive stops at the next statement and returns the report
 // so far with an error wrapping ctx's error; nothing is lost and a rerun

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/ncruces/go-sqlite3"
 
@@ -194,6 +195,9 @@ func archiveTarget(conn *sql.Conn, db *sql.DB, p *ArchivePolicy) (t copyTarget, 
 	t.uri = t.params.URI(p.DestPath)
 	if t.params.IsZero() && connVFS != "" && connVFS != atrest.PlainVFS {
 		t.uri = atrest.PlainURI(p.DestPath)
+	}
+	if t.uri != p.DestPath && strings.HasPrefix(p.DestPath, "file:") {
+		return t, fmt.Errorf("lifecycle: archive: DestPath %q is a URI: give the archive's file name, and its key in ArchivePolicy.Encryption", p.DestPath)
 	}
 	return t, nil
 }
