@@ -75,6 +75,19 @@
 // 1%, lock wait 1s ([DefaultAlertThresholds]). [Health] runs quick_check and
 // sums it all up.
 //
+// # Encryption at rest
+//
+// A DSN may open the database through an encrypting VFS of ncruces (import
+// github.com/ncruces/go-sqlite3/vfs/adiantum or .../xts), with its key:
+//
+//	file:trading.db?vfs=adiantum&hexkey=…
+//
+// A key of the wrong length is an error at open. The key never appears in
+// an error, a log line, a span, a metric, [Stats] or [Health]. The
+// per-database [Driver] tells packages lifecycle and migrate the VFS and key
+// ([Driver.EncryptionParams]), so that every backup, archive and migration
+// backup they write is encrypted like the database.
+//
 // # SQLite's own features
 //
 // [sql.Conn.Raw] hands out a value implementing ncruces's [driver.Conn], so

@@ -12,6 +12,8 @@ import (
 	"github.com/ncruces/go-sqlite3"
 	ncruces "github.com/ncruces/go-sqlite3/driver"
 	"github.com/ngrok/sqlmw"
+
+	"github.com/quantumleap/qlsqlite/internal/atrest"
 )
 
 // DriverName is the name qlsqlite registers with [database/sql].
@@ -90,11 +92,15 @@ func NewConnector(dsn string, opts ...Option) (driver.Connector, error) {
 		opt(&cfg)
 	}
 	cfg.pool = cfg.pool.withDefaults()
+	atRest, err := encryptionParams(rest)
+	if err != nil {
+		return nil, err
+	}
 	inner, err := (&ncruces.SQLite{}).OpenConnector(rest)
 	if err != nil {
-		return nil, fmt.Errorf("qlsqlite: %w", err)
+		return nil, fmt.Errorf("qlsqlite: %w", atrest.Redact(err, atRest.Secrets()...))
 	}
-	db := &database{cfg: cfg, inner: inner, retrier: newRetrier(cfg.retry, cfg.onRetry), done: make(chan struct{})}
+	db := &database{cfg: cfg, inner: inner, retrier: newRetrier(cfg.retry, cfg.onRetry), done: make(chan struct{}), atRest: atRest}
 	db.ctx, db.cancel = context.WithCancel(context.Background())
 	db.planner = newPlanner(db, DefaultPlanCache)
 	if cfg.breaker != nil {
@@ -117,6 +123,7 @@ type database struct {
 	gate    *writerGate      // nil when the writer gate is off
 	obs     *observability   // statistics, telemetry, monitor
 	done    chan struct{}    // closed when the connector closes
+	atRest  atrest.Params    // the DSN's encrypting VFS and key: never print them
 
 	// Background work (pool keeper, statistics upkeep) runs under ctx,
 	// which Close cancels, and Close waits for it.
@@ -208,7 +215,7 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 func (d *database) connectOnce(ctx context.Context) (driver.Conn, error) {
 	dc, err := d.inner.Connect(ctx)
 	if err != nil {
-		return nil, err
+		return nil, d.hideKey(err)
 	}
 	nc, ok := dc.(ncruces.Conn)
 	if !ok {

@@ -159,7 +159,7 @@ func parseDSN(dsn string, cfg *config) (string, error) {
 	if !strings.HasPrefix(dsn, "file:") {
 		if i := strings.IndexByte(dsn, '?'); i >= 0 {
 			key, _, _ := strings.Cut(dsn[i+1:], "=")
-			return "", fmt.Errorf("qlsqlite: DSN parameter %q needs a file: URI, or SQLite takes it as part of the file name: write %q", key, "file:"+dsn)
+			return "", fmt.Errorf("qlsqlite: DSN parameter %q needs a file: URI, or SQLite takes it as part of the file name: write %q", key, "file:"+redactDSN(dsn))
 		}
 		return dsn, nil
 	}
@@ -181,6 +181,9 @@ func parseDSN(dsn string, cfg *config) (string, error) {
 			return "", fmt.Errorf("qlsqlite: malformed DSN parameter %q: %w", rawKey, err)
 		}
 		value, err := url.QueryUnescape(rawValue)
+		if err != nil && (key == "_pragma" || isSecretParam(key, "")) {
+			return "", fmt.Errorf("qlsqlite: malformed %%-escape in the value of DSN parameter %s", key) // the error would quote it
+		}
 		if err != nil {
 			return "", fmt.Errorf("qlsqlite: malformed value for DSN parameter %s: %w", key, err)
 		}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/quantumleap/qlsqlite/internal/atrest"
 )
 
 // DefaultBatchSize is the number of rows [Archive] and [Purge] handle per
@@ -79,6 +81,13 @@ type ArchivePolicy struct {
 	// DryRun counts the rows that would be archived (in Total) and changes
 	// nothing: no file is created and no row is copied or deleted.
 	DryRun bool
+
+	// Encryption, if not nil, is the VFS and key of the archive file,
+	// instead of the source's (see [Archive]).
+	Encryption *Encryption
+
+	// Plaintext writes an unencrypted archive of an encrypted source.
+	Plaintext bool
 
 	// hook, set only by this package's tests, is called at the named points
 	// of each batch; it lets a test crash or interfere at an exact point.
@@ -177,6 +186,12 @@ type ArchiveReport struct {
 // exit path; if it cannot be detached, or a PRAGMA cannot be restored, the
 // connection is closed instead of going back to the pool.
 //
+// The archive of an encrypted database (vfs=adiantum or vfs=xts) is
+// encrypted with the database's VFS and key, as a backup is (see
+// "Encryption" in [BackupWith]), or with p.Encryption; it is written
+// unencrypted only with p.Plaintext. An existing archive that cannot be read
+// with that key is refused with an error wrapping [ErrWrongKey].
+//
 // A context without a deadline is given one [LongDeadline] ahead. When ctx
 // is cancelled, Archive stops at the next statement and returns the report
 // so far with an error wrapping ctx's error; nothing is lost and a rerun
@@ -223,7 +238,11 @@ func Archive(ctx context.Context, db *sql.DB, p ArchivePolicy) (rep ArchiveRepor
 		return rep, err
 	}
 
-	a := &archiver{conn: conn, src: src, p: p, rep: &rep}
+	dest, err := archiveTarget(conn, db, &p)
+	if err != nil {
+		return rep, err
+	}
+	a := &archiver{conn: conn, src: src, p: p, rep: &rep, dest: dest}
 	defer func() { // before attach, which can fail after ATTACH
 		if derr := a.detach(); derr != nil && err == nil {
 			err = derr
@@ -366,6 +385,7 @@ type archiver struct {
 	dst  *table // the archive table
 	p    ArchivePolicy
 	rep  *ArchiveReport
+	dest copyTarget // the archive file, and how it is opened
 
 	attached bool
 	fkOn     bool // foreign keys were on when the run started
@@ -410,8 +430,11 @@ func (a *archiver) attach(ctx context.Context) error {
 		}
 		a.toggleFK = refs > 0
 	}
-	if _, err := a.conn.ExecContext(ctx, `ATTACH DATABASE ? AS `+archiveSchema, a.p.DestPath); err != nil {
-		return fmt.Errorf("lifecycle: archive: attaching %q: %w", a.p.DestPath, err)
+	if _, err := a.conn.ExecContext(ctx, `ATTACH DATABASE ? AS `+archiveSchema, a.dest.uri); err != nil {
+		if atrest.IsKeyError(err, a.dest.params) {
+			return fmt.Errorf("lifecycle: archive: %w", keyError(a.p.DestPath, a.dest.params, err))
+		}
+		return fmt.Errorf("lifecycle: archive: attaching %q: %w", a.p.DestPath, atrest.Redact(err, a.dest.params.Secrets()...))
 	}
 	a.attached = true
 	// The copy must be durable before the source's delete is: WAL mode's

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 
 	"github.com/ncruces/go-sqlite3"
+
+	"github.com/quantumleap/qlsqlite/internal/atrest"
 )
 
 // DefaultStepPages is the number of pages [BackupWith] copies per step when
@@ -25,6 +27,15 @@ type BackupOptions struct {
 
 	// Progress, if not nil, is called after each step.
 	Progress func(BackupProgress)
+
+	// Encryption, if not nil, encrypts the backup with this VFS and key
+	// instead of the database's own (see "Encryption" in [BackupWith]).
+	Encryption *Encryption
+
+	// Plaintext writes an unencrypted backup of an encrypted database.
+	// Without it (or Encryption), the backup of an encrypted database is
+	// encrypted like the database, or refused when its key is unknown.
+	Plaintext bool
 }
 
 // BackupProgress tells how far a backup is.
@@ -66,6 +77,20 @@ func Backup(ctx context.Context, db *sql.DB, destPath string) error {
 // backup).
 //
 // A context without a deadline is given one [LongDeadline] ahead.
+//
+// # Encryption
+//
+// SQLite's backup API writes pages the way the destination's VFS writes
+// them, so a backup opened like a plain file would be an unencrypted copy of
+// an encrypted database. BackupWith opens the backup through the source's
+// encrypting VFS with the source's key: it finds them with the driver's
+// EncryptionParams method (the qlsqlite driver has one) or, for the raw
+// github.com/ncruces/go-sqlite3 driver, in the URI parameters of the
+// database's DSN (vfs=adiantum&hexkey=…). A key set with a PRAGMA cannot be
+// read back: then BackupWith refuses (wrapping [ErrPlaintextCopy]) until
+// o.Encryption gives the backup's key or o.Plaintext asks for an unencrypted
+// backup. The backup's -journal, written while it is finished, is encrypted
+// by the VFS too. Read the backup back with [VerifyWith] and [RestoreWith].
 func BackupWith(ctx context.Context, db *sql.DB, destPath string, o BackupOptions) (err error) {
 	if destPath == "" {
 		return errors.New("lifecycle: backup: the destination path is empty")
@@ -103,13 +128,17 @@ func BackupWith(ctx context.Context, db *sql.DB, destPath string, o BackupOption
 		}
 	}()
 
-	err = withRaw(conn, func(c *sqlite3.Conn) error {
-		return onlineBackup(ctx, c, tmp, o)
+	var p atrest.Params
+	err = withRaw(conn, func(c *sqlite3.Conn) (err error) {
+		if p, _, err = copyParams(c, db, o.Encryption, o.Plaintext, "BackupOptions"); err != nil {
+			return err
+		}
+		return onlineBackup(ctx, c, tmp, p, o)
 	})
 	if err != nil {
 		return fmt.Errorf("lifecycle: backup: %w", err)
 	}
-	if err := finishCopy(ctx, tmp, false); err != nil {
+	if err := finishCopy(ctx, tmp, false, p); err != nil {
 		return fmt.Errorf("lifecycle: backup: %w", err)
 	}
 	if err := renameDurably(tmp, destPath); err != nil {
@@ -118,9 +147,9 @@ func BackupWith(ctx context.Context, db *sql.DB, destPath string, o BackupOption
 	return nil
 }
 
-// onlineBackup copies the main database of c into the file dst, stepping,
-// within one read transaction of c.
-func onlineBackup(ctx context.Context, c *sqlite3.Conn, dst string, o BackupOptions) (err error) {
+// onlineBackup copies the main database of c into the file dst, opened
+// through p, stepping, within one read transaction of c.
+func onlineBackup(ctx context.Context, c *sqlite3.Conn, dst string, p atrest.Params, o BackupOptions) (err error) {
 	if !c.GetAutocommit() {
 		return errors.New("the connection is inside a transaction")
 	}
@@ -140,9 +169,9 @@ func onlineBackup(ctx context.Context, c *sqlite3.Conn, dst string, o BackupOpti
 		}
 	}()
 
-	b, err := c.BackupInit("main", dst)
+	b, err := c.BackupInit("main", p.URI(dst))
 	if err != nil {
-		return fmt.Errorf("starting the backup into %s: %w", dst, err)
+		return fmt.Errorf("starting the backup into %s: %w", dst, atrest.Redact(err, p.Secrets()...))
 	}
 	defer b.Close()
 	for {
@@ -168,9 +197,9 @@ func onlineBackup(ctx context.Context, c *sqlite3.Conn, dst string, o BackupOpti
 
 // finishCopy puts a freshly written database copy in its final shape: in
 // WAL mode when wal is true, in rollback-journal mode otherwise; then checks
-// it with quick_check and flushes it to disk.
-func finishCopy(ctx context.Context, path string, wal bool) error {
-	c, err := sqlite3.Open(path)
+// it with quick_check and flushes it to disk. It opens path through p.
+func finishCopy(ctx context.Context, path string, wal bool, p atrest.Params) error {
+	c, err := openFile(path, sqlite3.OPEN_READWRITE|sqlite3.OPEN_CREATE|sqlite3.OPEN_URI, p)
 	if err != nil {
 		return fmt.Errorf("opening the copy %s: %w", path, err)
 	}

@@ -36,6 +36,18 @@
 // [RecoverFromBackup] restores a corrupt database from the newest backup that
 // verifies.
 //
+// # Encryption at rest
+//
+// A database opened through an encrypting VFS of
+// [github.com/ncruces/go-sqlite3] (vfs=adiantum or vfs=xts) keeps every copy
+// this package writes encrypted: [Backup], the archive of [Archive], the file
+// [Restore] and [RecoverFromBackup] put in place, with the database's VFS
+// and key unless an [Encryption] option names others; an unencrypted copy
+// needs a Plaintext option ([ErrPlaintextCopy]). [VerifyWith], [RestoreWith]
+// and [RecoverFromBackupWith] read encrypted files, and say "wrong or missing
+// key" ([ErrWrongKey]) when they cannot. [Rekey] changes a database's key. No
+// error contains a key.
+//
 // # Maintenance
 //
 // [Checkpoint] runs a TRUNCATE WAL checkpoint, [EnableIncrementalVacuum] and

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/ncruces/go-sqlite3"
+
+	"github.com/quantumleap/qlsqlite/internal/atrest"
 )
 
 // ErrInUse is wrapped by the error of [Restore] when another connection
@@ -46,15 +48,39 @@ var ErrInUse = errors.New("lifecycle: database is in use")
 // backup was taken is lost: that is what restoring means.
 //
 // A context without a deadline is given one [LongDeadline] ahead.
+//
+// An encrypted backup needs its key: see [RestoreWith].
 func Restore(ctx context.Context, backupPath, destPath string) error {
+	return RestoreWith(ctx, backupPath, destPath, RestoreOptions{})
+}
+
+// RestoreOptions tunes [RestoreWith].
+type RestoreOptions struct {
+	// Encryption is the VFS and key the backup was written with; nil for
+	// an unencrypted backup. The restored database is written with the same
+	// VFS and key (to change the key afterwards, use [Rekey]). A wrong or
+	// missing key gives an error wrapping [ErrWrongKey], and destPath is
+	// left alone.
+	Encryption *Encryption
+}
+
+// RestoreWith is [Restore] of a backup that may be encrypted. Whether
+// destPath is in use is checked through the same key: if destPath cannot be
+// read with it (it is damaged, or encrypted with another key), that check
+// is not possible, as for a damaged file in [Restore].
+func RestoreWith(ctx context.Context, backupPath, destPath string, o RestoreOptions) error {
+	p, err := o.Encryption.params()
+	if err != nil {
+		return err
+	}
 	ctx, cancel := longContext(ctx)
 	defer cancel()
-	return restore(ctx, backupPath, destPath, false)
+	return restore(ctx, backupPath, destPath, false, p)
 }
 
 // restore is [Restore] without the long deadline; verified says the caller
-// has just verified backupPath.
-func restore(ctx context.Context, backupPath, destPath string, verified bool) (err error) {
+// has just verified backupPath; p opens the backup, destPath and the copy.
+func restore(ctx context.Context, backupPath, destPath string, verified bool, p atrest.Params) (err error) {
 	if backupPath == "" || destPath == "" {
 		return errors.New("lifecycle: restore: the backup path and the destination path are both required")
 	}
@@ -65,12 +91,12 @@ func restore(ctx context.Context, backupPath, destPath string, verified bool) (e
 		return fmt.Errorf("lifecycle: restore: the directory of %s does not exist: create it first", destPath)
 	}
 	if !verified {
-		if err := Verify(ctx, backupPath); err != nil {
+		if err := verifyFile(ctx, backupPath, "integrity_check", p); err != nil {
 			return fmt.Errorf("lifecycle: restore: the backup does not verify, refusing it: %w", err)
 		}
 	}
 
-	wal, err := checkNotInUse(ctx, destPath)
+	wal, err := checkNotInUse(ctx, destPath, p)
 	if err != nil {
 		return fmt.Errorf("lifecycle: restore: %w", err)
 	}
@@ -84,10 +110,10 @@ func restore(ctx context.Context, backupPath, destPath string, verified bool) (e
 			removeDatabase(tmp)
 		}
 	}()
-	if err := copyDatabase(ctx, backupPath, tmp); err != nil {
+	if err := copyDatabase(ctx, backupPath, tmp, p); err != nil {
 		return fmt.Errorf("lifecycle: restore: %w", err)
 	}
-	if err := finishCopy(ctx, tmp, wal); err != nil {
+	if err := finishCopy(ctx, tmp, wal, p); err != nil {
 		return fmt.Errorf("lifecycle: restore: %w", err)
 	}
 	for _, suffix := range []string{"-wal", "-shm", "-journal"} {
@@ -103,16 +129,17 @@ func restore(ctx context.Context, backupPath, destPath string, verified bool) (e
 
 // checkNotInUse returns whether the database at path (if any) is in WAL
 // mode, after making sure no other connection has it open (see Restore).
-func checkNotInUse(ctx context.Context, path string) (wal bool, err error) {
+// It reads path through p.
+func checkNotInUse(ctx context.Context, path string, p atrest.Params) (wal bool, err error) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
-	if err := checkHeader(path); err != nil {
+	if err := checkHeader(path, p); err != nil {
 		// Not a database, or damaged in its header: SQLite cannot lock it
 		// meaningfully. Restore documents this case.
 		return false, nil
 	}
-	c, err := sqlite3.OpenFlags(path, sqlite3.OPEN_READWRITE)
+	c, err := openFile(path, sqlite3.OPEN_READWRITE, p)
 	if err != nil {
 		return false, fmt.Errorf("opening %s: %w", path, err)
 	}
@@ -136,8 +163,8 @@ func checkNotInUse(ctx context.Context, path string) (wal bool, err error) {
 	switch {
 	case errors.Is(err, sqlite3.BUSY) || errors.Is(err, sqlite3.LOCKED):
 		return false, fmt.Errorf("%s: %w: another connection has it open; stop the programs using it, then restore: %w", path, ErrInUse, err)
-	case isCorruption(err):
-		return false, nil
+	case isCorruption(err), atrest.IsKeyError(err, p):
+		return false, nil // unreadable with p: see RestoreWith
 	case err != nil:
 		return false, fmt.Errorf("locking %s: %w", path, err)
 	}
@@ -159,16 +186,20 @@ func pragmaText(c *sqlite3.Conn, query string) (string, error) {
 }
 
 // copyDatabase copies the database at src into the (empty) file dst with
-// SQLite's backup API, so that a WAL beside src is taken into account.
-func copyDatabase(ctx context.Context, src, dst string) error {
-	c, err := sqlite3.Open(dst)
+// SQLite's backup API, so that a WAL beside src is taken into account. Both
+// are opened through p.
+func copyDatabase(ctx context.Context, src, dst string, p atrest.Params) error {
+	c, err := openFile(dst, sqlite3.OPEN_READWRITE|sqlite3.OPEN_CREATE|sqlite3.OPEN_URI, p)
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", dst, err)
 	}
 	c.SetInterrupt(ctx)
-	err = c.Restore("main", src)
+	err = atrest.Redact(c.Restore("main", p.URI(src)), p.Secrets()...)
 	if cerr := c.Close(); err == nil {
 		err = cerr
+	}
+	if atrest.IsKeyError(err, p) {
+		return keyError(src, p, err)
 	}
 	if err != nil {
 		return fmt.Errorf("copying %s into %s: %w", src, dst, err)
@@ -212,15 +243,50 @@ type RejectedBackup struct {
 // lock), that error is returned and nothing is changed. If no candidate
 // verifies, the error lists why each was rejected and destPath is left as
 // it was.
+//
+// Encrypted databases and backups need their key: see
+// [RecoverFromBackupWith].
 func RecoverFromBackup(ctx context.Context, destPath string, candidates []string) (RecoveryReport, error) {
+	return RecoverFromBackupWith(ctx, destPath, candidates, RecoverOptions{})
+}
+
+// RecoverOptions tunes [RecoverFromBackupWith].
+type RecoverOptions struct {
+	// Encryption is the VFS and key that destPath and the backups were
+	// written with; nil when they are unencrypted. A backup that cannot be
+	// read with it is rejected (its error wraps [ErrWrongKey]); the restored
+	// database is written with it.
+	Encryption *Encryption
+}
+
+// RecoverFromBackupWith is [RecoverFromBackup] for a database and backups
+// that may be encrypted.
+//
+// Encryption at rest has no checksum: SQLite cannot tell a file encrypted
+// with another key from a damaged one. So that a sound database is not
+// replaced by an older backup only because the key is missing,
+// RecoverFromBackupWith changes nothing (and returns an error wrapping
+// [ErrWrongKey]) when destPath cannot be read without a key and looks
+// encrypted (no run of zero bytes, which every SQLite file has), or when a
+// key is given but destPath is an unencrypted database that verifies. A
+// destPath that cannot be read with the key given is otherwise taken for
+// damaged and replaced: give the key destPath was written with.
+func RecoverFromBackupWith(ctx context.Context, destPath string, candidates []string, o RecoverOptions) (RecoveryReport, error) {
 	var rep RecoveryReport
+	enc, err := o.Encryption.params()
+	if err != nil {
+		return rep, err
+	}
 	ctx, cancel := longContext(ctx)
 	defer cancel()
-	err := Verify(ctx, destPath)
+	err = verifyFile(ctx, destPath, "integrity_check", enc)
 	switch {
 	case err == nil:
 		return rep, nil
 	case errors.Is(err, ErrCorrupt), errors.Is(err, ErrNotDatabase), errors.Is(err, fs.ErrNotExist):
+		if nerr := notDamaged(ctx, destPath, enc, err); nerr != nil {
+			return rep, nerr
+		}
 		rep.DestProblem = err
 	default:
 		return rep, fmt.Errorf("lifecycle: recover: cannot tell whether %s is sound: %w", destPath, err)
@@ -237,11 +303,11 @@ func RecoverFromBackup(ctx context.Context, destPath string, candidates []string
 		if err := ctx.Err(); err != nil {
 			return rep, fmt.Errorf("lifecycle: recover: %w", err)
 		}
-		if err := Verify(ctx, b); err != nil {
+		if err := verifyFile(ctx, b, "integrity_check", enc); err != nil {
 			rep.Rejected = append(rep.Rejected, RejectedBackup{Path: b, Err: err})
 			continue
 		}
-		if err := restore(ctx, b, destPath, true); err != nil {
+		if err := restore(ctx, b, destPath, true, enc); err != nil {
 			return rep, fmt.Errorf("lifecycle: recover: %w", err)
 		}
 		rep.Restored = b

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/ncruces/go-sqlite3"
+
+	"github.com/quantumleap/qlsqlite/internal/atrest"
 )
 
 // ErrNotDatabase is wrapped by the errors of [Verify] (and the functions
@@ -76,24 +78,57 @@ func (e *CorruptError) Unwrap() []error {
 // with its -wal file, as SQLite reads it; SQLite may create the -shm file.
 // Verify reads the whole file: on a large database it takes a while (a
 // context without a deadline gets one [LongDeadline] ahead).
+//
+// An encrypted file needs its key: see [VerifyWith]. Without one, Verify
+// returns an error wrapping [ErrWrongKey] and [ErrNotDatabase] for a file
+// that does not start like an unencrypted database.
 func Verify(ctx context.Context, path string) error {
-	return verifyFile(ctx, path, "integrity_check")
+	return VerifyWith(ctx, path, VerifyOptions{})
 }
 
 // QuickVerify is [Verify] with PRAGMA quick_check, which skips the checks
 // that indexes match their tables and is several times faster.
 func QuickVerify(ctx context.Context, path string) error {
-	return verifyFile(ctx, path, "quick_check")
+	return VerifyWith(ctx, path, VerifyOptions{Quick: true})
 }
 
-func verifyFile(ctx context.Context, path, check string) error {
-	ctx, cancel := longContext(ctx)
-	defer cancel()
-	if err := checkHeader(path); err != nil {
+// VerifyOptions tunes [VerifyWith].
+type VerifyOptions struct {
+	// Quick runs PRAGMA quick_check instead of integrity_check (see
+	// [QuickVerify]).
+	Quick bool
+
+	// Encryption is the VFS and key the file was written with; nil for an
+	// unencrypted file. A wrong or missing key gives an error wrapping
+	// [ErrWrongKey].
+	Encryption *Encryption
+}
+
+// VerifyWith is [Verify] (or [QuickVerify]) of a file that may be
+// encrypted: it reads the file through o.Encryption.
+func VerifyWith(ctx context.Context, path string, o VerifyOptions) error {
+	p, err := o.Encryption.params()
+	if err != nil {
 		return err
 	}
-	c, err := sqlite3.OpenFlags(path, sqlite3.OPEN_READONLY)
+	check := "integrity_check"
+	if o.Quick {
+		check = "quick_check"
+	}
+	return verifyFile(ctx, path, check, p)
+}
+
+func verifyFile(ctx context.Context, path, check string, p atrest.Params) error {
+	ctx, cancel := longContext(ctx)
+	defer cancel()
+	if err := checkHeader(path, p); err != nil {
+		return err
+	}
+	c, err := openFile(path, sqlite3.OPEN_READONLY, p)
 	if err != nil {
+		if atrest.IsKeyError(err, p) {
+			return keyError(path, p, err)
+		}
 		if isCorruption(err) {
 			return &CorruptError{Path: path, Check: check, Err: err}
 		}
@@ -105,6 +140,9 @@ func verifyFile(ctx context.Context, path, check string) error {
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("lifecycle: checking %s: %w (%w)", path, ctx.Err(), err)
+		}
+		if atrest.IsKeyError(err, p) {
+			return keyError(path, p, err)
 		}
 		if isCorruption(err) {
 			return &CorruptError{Path: path, Check: check, Problems: problems, Err: err}
@@ -150,8 +188,10 @@ func appendProblems(problems []string, row string) []string {
 var sqliteMagic = []byte("SQLite format 3\x00")
 
 // checkHeader reads the 100-byte database header of path and rejects files
-// that are not SQLite databases, before SQLite is asked to open them.
-func checkHeader(path string) error {
+// that are not SQLite databases, before SQLite is asked to open them. The
+// header of a file read through an encrypting VFS (p not zero) is
+// ciphertext: only its length is checked.
+func checkHeader(path string, p atrest.Params) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("lifecycle: %w", err)
@@ -167,8 +207,14 @@ func checkHeader(path string) error {
 	case err != nil:
 		return fmt.Errorf("lifecycle: reading %s: %w", path, err)
 	}
+	if !p.IsZero() {
+		return nil
+	}
 	if !bytes.Equal(hdr[:16], sqliteMagic) {
-		return fmt.Errorf("lifecycle: %s: %w: its header starts with %q instead of \"SQLite format 3\\x00\" (overwritten, encrypted, or another kind of file)", path, ErrNotDatabase, hdr[:16])
+		return &multiError{
+			msg:  fmt.Sprintf("lifecycle: %s: not a SQLite database, or wrong or missing key: its header starts with %q instead of \"SQLite format 3\\x00\" (if it was written encrypted, with vfs=adiantum or vfs=xts, give its key; otherwise it was overwritten or is another kind of file)", path, hdr[:16]),
+			errs: []error{ErrNotDatabase, ErrWrongKey},
+		}
 	}
 	pageSize := int(hdr[16])<<8 | int(hdr[17])
 	if pageSize == 1 {

@@ -52,7 +52,10 @@
 // [AcceptChanged]); so does a pending file older than the newest applied
 // version ([ErrOutOfOrder], [AllowOutOfOrder]). Before changing anything,
 // Up and Down copy the database with SQLite's online backup API to a
-// timestamped file ([WithBackupDir], [WithoutBackup]).
+// timestamped file ([WithBackupDir], [WithoutBackup]). The backup of a
+// database encrypted at rest (vfs=adiantum or vfs=xts) is encrypted with
+// the database's VFS and key, or the ones of [WithBackupEncryption]; it is
+// written unencrypted only with [WithPlaintextBackup] ([ErrPlaintextBackup]).
 //
 // # The table
 //

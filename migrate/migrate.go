@@ -57,6 +57,9 @@ func New(db *sql.DB, fsys fs.FS, opts ...Option) (*Migrator, error) {
 	if m.opts.maxDuration <= 0 {
 		return nil, errors.New("migrate: WithMaxDuration: the duration must be positive")
 	}
+	if err := m.opts.checkEncryption(); err != nil {
+		return nil, err
+	}
 	var err error
 	m.migrations, err = loadSource(fsys, m.opts.gos)
 	if err != nil {

@@ -1,6 +1,10 @@
 package migrate
 
-import "time"
+import (
+	"time"
+
+	"github.com/quantumleap/qlsqlite/internal/atrest"
+)
 
 // Option configures a [Migrator]; pass options to [New].
 type Option func(*options)
@@ -13,6 +17,10 @@ type options struct {
 	gos             []GoMigration
 	maxDuration     time.Duration
 	notify          func(Event)
+
+	backupEncryption *string       // WithBackupEncryption's parameters
+	backupParams     atrest.Params // parsed by New
+	plaintextBackup  bool
 }
 
 // DefaultMaxDuration bounds a run whose context has no deadline.

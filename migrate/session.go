@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
+
+	"github.com/quantumleap/qlsqlite/internal/atrest"
 )
 
 // rawConn is what github.com/ncruces/go-sqlite3/driver's conns (and the
@@ -206,6 +208,10 @@ func (s *session) backup(ctx context.Context, version int64) (string, error) {
 	if version == 0 && objects == 0 {
 		return "", nil // a new, empty database: nothing to save
 	}
+	enc, err := s.backupParams(ctx)
+	if err != nil {
+		return "", err
+	}
 	dir, base := o.backupDir, "memory.db"
 	if s.dbFile != "" {
 		base = filepath.Base(s.dbFile)
@@ -235,8 +241,9 @@ func (s *session) backup(ctx context.Context, version int64) (string, error) {
 		break
 	}
 	start := time.Now()
-	err := s.raw(ctx, func(c *sqlite3.Conn) error { return c.Backup("main", path) })
+	err = s.raw(ctx, func(c *sqlite3.Conn) error { return c.Backup("main", enc.URI(path)) })
 	if err != nil {
+		err = atrest.Redact(err, enc.Secrets()...)
 		os.Remove(path)
 		return "", fmt.Errorf("migrate: backing up the database to %s: %w", path, ctxErr(ctx, err))
 	}

@@ -27,6 +27,8 @@ func runAdvise(ctx context.Context, args []string, stdout io.Writer) error {
 	var queries stringList
 	fs.Var(&queries, "query", "a statement to advise on (repeatable); default: the trading platform's typical statements, when the database has its tables")
 	apply := fs.Bool("apply", false, "create the advised indexes, then ANALYZE their tables")
+	var key keySource
+	key.register(fs, "", "the database's")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: qlsqlite advise --db FILE [--query SQL]... [--apply]")
 		fmt.Fprintln(fs.Output())
@@ -45,7 +47,11 @@ func runAdvise(ctx context.Context, args []string, stdout io.Writer) error {
 	if slices.ContainsFunc(queries, func(q string) bool { return strings.TrimSpace(q) == "" }) {
 		return errors.New("advise: a --query is empty")
 	}
-	db, err := openDB(*dbPath, false)
+	p, err := key.load()
+	if err != nil {
+		return fmt.Errorf("advise: %w", err)
+	}
+	db, err := openDB(*dbPath, false, p)
 	if err != nil {
 		return err
 	}

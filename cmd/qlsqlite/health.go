@@ -26,11 +26,17 @@ func runHealth(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("health", flag.ContinueOnError)
 	path := fs.String("db", "", "database file to check (required; opened read-only)")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long (quick_check reads the whole database)")
+	var key keySource
+	key.register(fs, "", "the database's")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	p, err := key.load()
+	if err != nil {
+		return fmt.Errorf("health: %w", err)
+	}
 	if *path == "" || fs.NArg() > 0 {
-		return errors.New("health: usage: qlsqlite health --db FILE [--timeout 10m]")
+		return errors.New("health: usage: qlsqlite health --db FILE [--key-env VAR | --key-file FILE] [--timeout 10m]")
 	}
 	if _, err := os.Stat(*path); err != nil {
 		return fmt.Errorf("health: %w", err)
@@ -38,7 +44,7 @@ func runHealth(ctx context.Context, args []string, stdout io.Writer) error {
 	// Read-only, and without qlsqlite's production defaults, which would
 	// switch the file to WAL: a health check changes nothing. The busy
 	// timeout lets it wait for a writer of a database in rollback mode.
-	db, err := sql.Open(qlsqlite.DriverName, fileURI(*path, "mode=ro&_pragma=busy_timeout(5000)"))
+	db, err := sql.Open(qlsqlite.DriverName, fileURI(*path, withDSNQuery("mode=ro&_pragma=busy_timeout(5000)", p)))
 	if err != nil {
 		return err
 	}

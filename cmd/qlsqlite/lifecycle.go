@@ -52,6 +52,7 @@ type selection struct {
 	args                             stringList
 	batch                            int
 	progress                         bool
+	key                              keySource
 }
 
 func (s *selection) register(fs *flag.FlagSet, verb string) {
@@ -63,6 +64,7 @@ func (s *selection) register(fs *flag.FlagSet, verb string) {
 	fs.StringVar(&s.before, "before", "", "select rows whose -column is older than this `cutoff`: a date (2006-01-02), a time (2006-01-02 15:04:05, UTC), or an age (90d, 36h)")
 	fs.IntVar(&s.batch, "batch", 0, "rows per batch (0: the default, "+strconv.Itoa(lifecycle.DefaultBatchSize)+")")
 	fs.BoolVar(&s.progress, "progress", true, "show a progress bar on standard error")
+	s.key.register(fs, "", "the database's")
 }
 
 // condition returns the Where and Args the flags describe.
@@ -118,6 +120,9 @@ func runArchive(ctx context.Context, args []string, stdout io.Writer) error {
 	sel.register(fs, "archive")
 	to := fs.String("to", "", "the archive database `file` (created if missing)")
 	dry := fs.Bool("dry-run", false, "count the rows that would be archived and change nothing")
+	var toKey keySource
+	toKey.register(fs, "to-", "the archive's (default: the database's)")
+	plaintext := fs.Bool("plaintext", false, "write the archive of an encrypted database unencrypted")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -128,14 +133,19 @@ func runArchive(ctx context.Context, args []string, stdout io.Writer) error {
 	if *to == "" && !*dry {
 		return errors.New("archive: -to is required: the archive database file")
 	}
-	db, err := openDB(sel.db, false)
+	key, copyKey, err := loadKeys(&sel.key, &toKey)
+	if err != nil {
+		return fmt.Errorf("archive: %w", err)
+	}
+	db, err := openDB(sel.db, false, key)
 	if err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
 	defer db.Close()
 
 	var bar *progressbar.ProgressBar
-	p := lifecycle.ArchivePolicy{Table: sel.table, Where: where, Args: wargs, DestPath: *to, BatchSize: sel.batch, DryRun: *dry}
+	p := lifecycle.ArchivePolicy{Table: sel.table, Where: where, Args: wargs, DestPath: *to, BatchSize: sel.batch, DryRun: *dry,
+		Encryption: encryption(copyKey), Plaintext: *plaintext}
 	if sel.progress && !*dry {
 		p.Progress = func(r lifecycle.ArchiveReport) {
 			if bar == nil {
@@ -149,7 +159,7 @@ func runArchive(ctx context.Context, args []string, stdout io.Writer) error {
 		bar.Finish()
 	}
 	if err != nil {
-		return err
+		return keyHint(err, &sel.key, &toKey)
 	}
 	if *dry {
 		fmt.Fprintf(stdout, "dry run: %d rows of %s match; nothing was changed\n", rep.Total, rep.Table)
@@ -174,7 +184,11 @@ func runPurge(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("purge: %w", err)
 	}
-	db, err := openDB(sel.db, false)
+	key, err := sel.key.load()
+	if err != nil {
+		return fmt.Errorf("purge: %w", err)
+	}
+	db, err := openDB(sel.db, false, key)
 	if err != nil {
 		return fmt.Errorf("purge: %w", err)
 	}
@@ -205,20 +219,28 @@ func runBackup(ctx context.Context, args []string, stdout io.Writer) error {
 	dbPath := fs.String("db", "", "the database `file` to back up (required)")
 	to := fs.String("to", "", "the backup `file` to write (replaced atomically if it exists)")
 	progress := fs.Bool("progress", true, "show a progress bar on standard error")
+	var key, toKey keySource
+	key.register(fs, "", "the database's")
+	toKey.register(fs, "to-", "the backup's (default: the database's)")
+	plaintext := fs.Bool("plaintext", false, "write the backup of an encrypted database unencrypted")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *dbPath == "" || *to == "" {
 		return errors.New("backup: -db and -to are required")
 	}
-	db, err := openDB(*dbPath, false)
+	p, copyKey, err := loadKeys(&key, &toKey)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	db, err := openDB(*dbPath, false, p)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	defer db.Close()
 	start := time.Now()
 	var bar *progressbar.ProgressBar
-	var o lifecycle.BackupOptions
+	o := lifecycle.BackupOptions{Encryption: encryption(copyKey), Plaintext: *plaintext}
 	if *progress {
 		o.Progress = func(p lifecycle.BackupProgress) {
 			if bar == nil {
@@ -232,7 +254,7 @@ func runBackup(ctx context.Context, args []string, stdout io.Writer) error {
 		bar.Finish()
 	}
 	if err != nil {
-		return err
+		return keyHint(err, &key, &toKey)
 	}
 	fi, err := os.Stat(*to)
 	if err != nil {
@@ -245,8 +267,10 @@ func runBackup(ctx context.Context, args []string, stdout io.Writer) error {
 func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	quick := fs.Bool("quick", false, "run quick_check instead of the full integrity_check")
+	var key keySource
+	key.register(fs, "", "the files'")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: qlsqlite verify [-quick] file...")
+		fmt.Fprintln(fs.Output(), "usage: qlsqlite verify [-quick] [-key-env VAR | -key-file FILE] file...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -255,17 +279,20 @@ func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	if fs.NArg() == 0 {
 		return errors.New("verify: name at least one database file")
 	}
-	check := lifecycle.Verify
-	if *quick {
-		check = lifecycle.QuickVerify
+	p, err := key.load()
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
 	}
+	o := lifecycle.VerifyOptions{Quick: *quick, Encryption: encryption(p)}
 	failed := 0
 	for _, path := range fs.Args() {
-		err := check(ctx, path)
+		err := keyHint(lifecycle.VerifyWith(ctx, path, o), &key, nil)
 		switch {
 		case err == nil:
 			fmt.Fprintf(stdout, "ok        %s\n", path)
 			continue
+		case errors.Is(err, lifecycle.ErrWrongKey) && key.given():
+			fmt.Fprintf(stdout, "wrong-key %s: %v\n", path, err)
 		case errors.Is(err, lifecycle.ErrNotDatabase):
 			fmt.Fprintf(stdout, "not-a-db  %s: %v\n", path, err)
 		case errors.Is(err, lifecycle.ErrCorrupt):
@@ -285,14 +312,20 @@ func runRestore(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	from := fs.String("from", "", "the backup `file` to restore (it is verified first)")
 	to := fs.String("to", "", "the database `file` to replace (it must not be in use)")
+	var key keySource
+	key.register(fs, "", "the backup's (the restored database gets the same)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *from == "" || *to == "" {
 		return errors.New("restore: -from and -to are required")
 	}
-	if err := lifecycle.Restore(ctx, *from, *to); err != nil {
-		return err
+	p, err := key.load()
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if err := lifecycle.RestoreWith(ctx, *from, *to, lifecycle.RestoreOptions{Encryption: encryption(p)}); err != nil {
+		return keyHint(err, &key, nil)
 	}
 	fmt.Fprintf(stdout, "restored %s from %s (verified)\n", *to, *from)
 	return nil

@@ -31,7 +31,7 @@ func commands() []command {
 		demoCommand(),
 		{"advise", "suggest indexes verified with SQLite's planner; --apply creates them", runAdvise},
 		{name: "migrate", summary: "apply, roll back and inspect schema migrations", run: cmdMigrate},
-		archiveCmd(), purgeCmd(), backupCmd(), verifyCmd(), restoreCmd(),
+		archiveCmd(), purgeCmd(), backupCmd(), verifyCmd(), restoreCmd(), rekeyCmd(),
 		healthCommand(),
 	}
 }
@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			if errors.Is(err, flag.ErrHelp) { // -h: the flag set printed the flags
 				return nil
 			}
-			return err
+			return notADatabaseHint(err)
 		}
 	}
 	usage(os.Stderr)

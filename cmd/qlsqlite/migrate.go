@@ -53,6 +53,10 @@ func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	outOfOrder := fset.Bool("allow-out-of-order", false, "apply pending migrations older than the newest applied one")
 	accept := fset.String("accept-changed", "", "comma-separated `versions` whose applied files were edited on purpose")
 	timeout := fset.Duration("timeout", 0, "give up after this long, waiting for the lock included (default 24h)")
+	var key, backupKey keySource
+	key.register(fset, "", "the database's")
+	backupKey.register(fset, "backup-", "the backups' (default: the database's)")
+	plaintextBackup := fset.Bool("plaintext-backup", false, "write the backup of an encrypted database unencrypted")
 
 	// Flags may come before or after the action and its arguments.
 	var pos []string
@@ -102,6 +106,16 @@ func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	if *backupDir != "" {
 		opts = append(opts, migrate.WithBackupDir(*backupDir))
 	}
+	p, copyKey, err := loadKeys(&key, &backupKey)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if !copyKey.IsZero() {
+		opts = append(opts, migrate.WithBackupEncryption(copyKey.Query()))
+	}
+	if *plaintextBackup {
+		opts = append(opts, migrate.WithPlaintextBackup())
+	}
 	if *outOfOrder {
 		opts = append(opts, migrate.AllowOutOfOrder())
 	}
@@ -121,7 +135,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 
 	// Only up and to may create the database; elsewhere a mistyped path is an error.
-	db, err := openDB(*dbPath, action == "up" || action == "to")
+	db, err := openDB(*dbPath, action == "up" || action == "to", p)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/quantumleap/qlsqlite"
+	"github.com/quantumleap/qlsqlite/internal/atrest"
 	"github.com/schollz/progressbar/v3"
 )
 
@@ -17,8 +18,9 @@ import (
 // command. Unless create is set the file must exist, so that a mistyped path
 // is an error rather than a new empty database. The commands set only a busy
 // timeout and change nothing in the file unasked: its journal mode stays as
-// they find it, and no statistics are gathered (_optimize=off).
-func openDB(path string, create bool) (*sql.DB, error) {
+// they find it, and no statistics are gathered (_optimize=off). key, if
+// not zero, opens it through an encrypting VFS.
+func openDB(path string, create bool, key atrest.Params) (*sql.DB, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -29,7 +31,7 @@ func openDB(path string, create bool) (*sql.DB, error) {
 	} else if _, err := os.Stat(abs); err != nil {
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
-	return sql.Open(qlsqlite.DriverName, fileURI(abs, "mode="+mode+"&_pragma=busy_timeout(10000)&_optimize=off"))
+	return sql.Open(qlsqlite.DriverName, fileURI(abs, withDSNQuery("mode="+mode+"&_pragma=busy_timeout(10000)&_optimize=off", key)))
 }
 
 // fileURI returns the "file:" URI of path with query, escaping what SQLite
