@@ -223,7 +223,8 @@ func (m Migrator) DropColumn(value any, name string) error {
 // NOT NULL, DEFAULT); its other constraints (UNIQUE, CHECK, COLLATE,
 // REFERENCES) are kept, and so are the rows, converted by SQLite's type
 // affinity. Rows that break the new definition (a NULL in a column made
-// NOT NULL) make it fail, with nothing changed.
+// NOT NULL) make it fail, with nothing changed. When the table's CREATE
+// TABLE comes out as it is, nothing is done: no rebuild, no write.
 func (m Migrator) AlterColumn(value any, field string) error {
 	return m.RunWithValue(value, func(stmt *gorm.Statement) error {
 		f, err := lookUpField(stmt, field)
@@ -249,27 +250,6 @@ func (m Migrator) AlterColumn(value any, field string) error {
 			return nil
 		})
 	})
-}
-
-// GetTypeAliases implements [gorm.Migrator]: the other names of a type
-// that SQLite stores the same way, so that AutoMigrate does not rebuild a
-// table to change, say, "varchar" into "text".
-func (m Migrator) GetTypeAliases(databaseTypeName string) []string {
-	for _, names := range typeAliases {
-		for _, n := range names {
-			if strings.EqualFold(n, databaseTypeName) {
-				return names
-			}
-		}
-	}
-	return nil
-}
-
-var typeAliases = [][]string{
-	{"integer", "int", "bigint", "smallint", "tinyint", "mediumint", "int2", "int8", "unsigned big int"},
-	{"text", "varchar", "char", "character", "nchar", "nvarchar", "varying character", "native character", "clob"},
-	{"real", "float", "double", "double precision"},
-	{"numeric", "decimal"},
 }
 
 // CreateView implements [gorm.Migrator]. SQLite has no CREATE OR REPLACE

@@ -371,11 +371,24 @@ func TestTables(t *testing.T) {
 	}
 }
 
+// Quote is written in ways GORM's comparison of a model with its column
+// finds different from what SQLite keeps, though the definitions are the
+// same: a time default stored as the driver binds it, a size list with a
+// space, a type name in capitals, a float32 default.
+type Quote struct {
+	ID     uint
+	Valid  time.Time `gorm:"default:2000-01-02 03:04:05"`
+	Bid    float64   `gorm:"type:decimal(10, 2)"`
+	Symbol string    `gorm:"type:VARCHAR(12);not null;default:'n/a'"`
+	Spread float32   `gorm:"default:0.1"`
+	Venue  string    `gorm:"type:varchar(8) collate nocase"`
+}
+
 // Every model of these tests migrates once: a second AutoMigrate finds the
 // schema as the models describe it and writes nothing.
 func TestAutoMigrateIsIdempotent(t *testing.T) {
 	db, log := open(t)
-	models := []any{&User{}, &Profile{}, &Order{}, &Account{}, &Invoice{}, &Product{}, &Gadget{}, &Book{}, &Event{}}
+	models := []any{&User{}, &Profile{}, &Order{}, &Account{}, &Invoice{}, &Product{}, &Gadget{}, &Book{}, &Event{}, &Quote{}}
 	if err := db.AutoMigrate(models...); err != nil {
 		t.Fatal(err)
 	}
