@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 	"gorm.io/gorm/schema"
 )
 
@@ -89,3 +90,25 @@ func (c storedAs) DatabaseTypeName() string                       { return c.typ
 func (c storedAs) ColumnType() (string, bool)                     { return c.typ, true }
 func (c storedAs) Length() (int64, bool)                          { return 0, false }
 func (c storedAs) DecimalSize() (precision, scale int64, ok bool) { return 0, 0, false }
+
+// FullDataTypeOf implements [gorm.Migrator]: the column's type with NOT
+// NULL and DEFAULT, for CREATE TABLE, ADD COLUMN and a rebuild. It is
+// GORM's, except that a default value is written as the driver binds it (a
+// time as the RFC 3339 text rows hold), not for people as
+// [Dialector.Explain] writes it: a row that takes the default then holds
+// the same text as a row GORM inserts with that value.
+func (m Migrator) FullDataTypeOf(field *schema.Field) clause.Expr {
+	expr := clause.Expr{SQL: m.DataTypeOf(field)}
+	if field.NotNull {
+		expr.SQL += " NOT NULL"
+	}
+	if field.HasDefaultValue {
+		switch {
+		case field.DefaultValueInterface != nil:
+			expr.SQL += " DEFAULT " + inlineSQL("?", field.DefaultValueInterface)
+		case field.DefaultValue != "" && field.DefaultValue != "(-)":
+			expr.SQL += " DEFAULT " + field.DefaultValue
+		}
+	}
+	return expr
+}

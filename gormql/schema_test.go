@@ -400,3 +400,36 @@ func TestAutoMigrateIsIdempotent(t *testing.T) {
 		t.Errorf("the second AutoMigrate wrote:\n%s", strings.Join(w, "\n"))
 	}
 }
+
+// A DEFAULT in a table's definition and a value in a view's body are
+// written as the driver binds them, not as Explain writes them for people:
+// a row that takes a time default holds the same text as one GORM inserts
+// with that time, and a view that selects by time finds both.
+func TestDefaultsAndViewsHoldBoundValues(t *testing.T) {
+	db, _ := open(t)
+	if err := db.AutoMigrate(&Quote{}); err != nil {
+		t.Fatal(err)
+	}
+	valid := time.Date(2000, 1, 2, 3, 4, 5, 0, time.Local) // the tag's time, as GORM parses it
+	mustExec(t, db, `INSERT INTO quotes (symbol) VALUES ('by default')`)
+	if err := db.Create(&Quote{Symbol: "by GORM", Valid: valid.Add(time.Hour)}).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Model(&Quote{}).Where("symbol = ?", "by GORM").Update("valid", valid).Error; err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, "SELECT count(DISTINCT valid) FROM quotes"); n != 1 {
+		var texts []string
+		db.Raw("SELECT quote(valid) FROM quotes").Scan(&texts)
+		t.Errorf("the default and the bound time are stored as %q", texts)
+	}
+	q := db.Model(&Quote{}).Select("symbol").Where("valid = ?", valid)
+	if err := db.Migrator().CreateView("valid_quotes", gorm.ViewOption{Query: q}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, "SELECT count(*) FROM valid_quotes"); n != 2 {
+		var body string
+		db.Raw("SELECT sql FROM sqlite_schema WHERE name = 'valid_quotes'").Scan(&body)
+		t.Errorf("the view finds %d quotes, want 2: %s", n, body)
+	}
+}
