@@ -2,11 +2,8 @@ package gormql_test
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
-	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -163,59 +160,6 @@ func TestStatementsGoThroughQLSQLite(t *testing.T) {
 		if logged := log.take(); !slices.Contains(logged, wantLog) {
 			t.Errorf("%s: GORM did not log %q; it logged %q", op.name, wantLog, logged)
 		}
-	}
-}
-
-// valuer is a driver.Valuer of its own.
-type valuer struct{ s string }
-
-func (v valuer) Value() (driver.Value, error) { return "v:" + v.s, nil }
-
-type named string
-
-// Explain writes each value as the literal SQLite reads as the value the
-// driver binds: the same type (integral floats aside, which are written as
-// GORM writes them) and an equal value.
-func TestExplainMatchesBinding(t *testing.T) {
-	db, _ := open(t)
-	sqlDB, _ := db.DB()
-	var nilInt *int
-	seven := 7
-	values := []any{
-		"plain", "it's", "with ? mark", "", "nul\x00byte", "ünïcode ✓",
-		[]byte{0, 1, 0xfe}, []byte("text"), []byte{},
-		true, false,
-		0, -1, int8(-8), uint16(65535), int64(math.MaxInt64), int64(math.MinInt64), uint64(1 << 62),
-		1.5, -0.25, 2.0, 1e21, 1e-7, float32(0.1), math.Inf(1), math.Inf(-1),
-		nil, nilInt, &seven,
-		time.Date(2024, 1, 2, 3, 4, 5, 600, time.UTC),
-		time.Date(2024, 1, 2, 3, 4, 5, 0, time.FixedZone("", 5*3600+1800)),
-		sql.NullString{String: "x", Valid: true}, sql.NullString{}, sql.NullInt64{Int64: 9, Valid: true},
-		valuer{"custom"}, named("named"),
-	}
-	for _, v := range values {
-		lit := db.Dialector.Explain("?", v)
-		integralFloat := false
-		if f, ok := v.(float64); ok && f == math.Trunc(f) && !math.IsInf(f, 0) {
-			integralFloat = true
-		}
-		var sameType, same bool
-		q := fmt.Sprintf("SELECT typeof(%s) = typeof(?), (%s) IS ?", lit, lit)
-		if err := sqlDB.QueryRow(q, v, v).Scan(&sameType, &same); err != nil {
-			t.Errorf("%#v as %s: %v", v, lit, err)
-			continue
-		}
-		if !same || !sameType && !integralFloat {
-			t.Errorf("%#v written as %s: same type %v, same value %v", v, lit, sameType, same)
-		}
-	}
-
-	// Only parameters are replaced: not a ? in a string, a name or a comment.
-	sql := db.Dialector.Explain(`SELECT '?' AS "a?", ? /* ? */ AS b -- ?`, 42)
-	var a string
-	var b int
-	if err := db.Raw(sql).Row().Scan(&a, &b); err != nil || a != "?" || b != 42 {
-		t.Errorf("%s gave %q %d %v", sql, a, b, err)
 	}
 }
 

@@ -718,3 +718,87 @@ func TestRebuildKeepsViewsAndTriggers(t *testing.T) {
 		t.Error("name was dropped although its view broke")
 	}
 }
+
+// accountVarchar and accountText declare the type of accounts.name; Account
+// leaves it to the dialector (text).
+type accountVarchar struct {
+	ID   uint
+	Name string `gorm:"index;type:varchar(40)"`
+	Code string `gorm:"unique"`
+}
+
+func (accountVarchar) TableName() string { return "accounts" }
+
+type accountText struct {
+	ID   uint
+	Name string `gorm:"index;type:text"`
+	Code string `gorm:"unique"`
+}
+
+func (accountText) TableName() string { return "accounts" }
+
+// A type the model writes out is the column's declared type: changing it
+// rebuilds the table once, keeping its rows and the rows that reference it
+// (ON DELETE CASCADE). A type left to the dialector is met by any name
+// SQLite stores the same way. Each AutoMigrate of an unchanged model writes
+// nothing.
+func TestDeclaredTypeChange(t *testing.T) {
+	db, log := open(t)
+	seedAccounts(t, db)
+	nameType := func() string {
+		t.Helper()
+		cols, err := db.Migrator().ColumnTypes(&Account{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cols {
+			if c.Name() == "name" {
+				typ, _ := c.ColumnType()
+				return typ
+			}
+		}
+		t.Fatal("no column name")
+		return ""
+	}
+	rebuilds := func(stmts []string) int {
+		n := 0
+		for _, s := range stmts {
+			if strings.HasPrefix(s, `CREATE TABLE "_gormql_new_accounts"`) {
+				n++
+			}
+		}
+		return n
+	}
+	steps := []struct {
+		model    any
+		rebuilds int
+		typ      string
+	}{
+		{&accountVarchar{}, 1, "varchar(40)"}, // text declared varchar(40)
+		{&accountVarchar{}, 0, "varchar(40)"},
+		{&Account{}, 0, "varchar(40)"}, // a string field: varchar is SQLite's text
+		{&accountText{}, 1, "text"},    // varchar(40) declared text
+		{&accountText{}, 0, "text"},
+		{&Account{}, 0, "text"},
+	}
+	log.take()
+	for i, s := range steps {
+		if err := db.AutoMigrate(s.model); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		stmts := log.take()
+		if n := rebuilds(stmts); n != s.rebuilds {
+			t.Errorf("step %d, AutoMigrate(%T): %d rebuilds, want %d:\n%s", i, s.model, n, s.rebuilds, strings.Join(stmts, "\n"))
+		}
+		if s.rebuilds == 0 {
+			if w := writes(stmts); len(w) > 0 {
+				t.Errorf("step %d, AutoMigrate(%T) of an unchanged model wrote:\n%s", i, s.model, strings.Join(w, "\n"))
+			}
+		}
+		if typ := nameType(); !strings.EqualFold(typ, s.typ) { // SQLite writes TEXT, its own name, in capitals
+			t.Errorf("step %d, AutoMigrate(%T): name is %s, want %s", i, s.model, typ, s.typ)
+		}
+		log.take()
+	}
+	checkAccounts(t, db)
+}

@@ -223,7 +223,8 @@ func (m Migrator) DropColumn(value any, name string) error {
 // NOT NULL, DEFAULT); its other constraints (UNIQUE, CHECK, COLLATE,
 // REFERENCES) are kept, and so are the rows, converted by SQLite's type
 // affinity. Rows that break the new definition (a NULL in a column made
-// NOT NULL) make it fail, with nothing changed.
+// NOT NULL) make it fail, with nothing changed. When the table's CREATE
+// TABLE comes out as it is, nothing is done: no rebuild, no write.
 func (m Migrator) AlterColumn(value any, field string) error {
 	return m.RunWithValue(value, func(stmt *gorm.Statement) error {
 		f, err := lookUpField(stmt, field)
@@ -251,32 +252,12 @@ func (m Migrator) AlterColumn(value any, field string) error {
 	})
 }
 
-// GetTypeAliases implements [gorm.Migrator]: the other names of a type
-// that SQLite stores the same way, so that AutoMigrate does not rebuild a
-// table to change, say, "varchar" into "text".
-func (m Migrator) GetTypeAliases(databaseTypeName string) []string {
-	for _, names := range typeAliases {
-		for _, n := range names {
-			if strings.EqualFold(n, databaseTypeName) {
-				return names
-			}
-		}
-	}
-	return nil
-}
-
-var typeAliases = [][]string{
-	{"integer", "int", "bigint", "smallint", "tinyint", "mediumint", "int2", "int8", "unsigned big int"},
-	{"text", "varchar", "char", "character", "nchar", "nvarchar", "varying character", "native character", "clob"},
-	{"real", "float", "double", "double precision"},
-	{"numeric", "decimal"},
-}
-
 // CreateView implements [gorm.Migrator]. SQLite has no CREATE OR REPLACE
 // VIEW: with Replace, the old view is dropped and the new one made in one
 // transaction. SQLite has no WITH CHECK OPTION either, so CheckOption is
-// an error. The query's values are written into the view as SQLite
-// literals (see [Dialector.Explain]).
+// an error. The query's values are written into the view as the SQLite
+// literals of what the driver would bind (a time as RFC 3339 text, as rows
+// hold it), not as [Dialector.Explain] writes them for people.
 func (m Migrator) CreateView(name string, option gorm.ViewOption) error {
 	if option.Query == nil {
 		return gorm.ErrSubQueryRequired
@@ -290,7 +271,7 @@ func (m Migrator) CreateView(name string, option gorm.ViewOption) error {
 	if stmt.Error != nil {
 		return stmt.Error
 	}
-	create := "CREATE VIEW " + quoteIdent(name) + " AS " + m.dialector.Explain(query.String(), stmt.Vars...)
+	create := "CREATE VIEW " + quoteIdent(name) + " AS " + inlineSQL(query.String(), stmt.Vars...)
 	if !option.Replace {
 		return m.DB.Exec(create).Error
 	}
@@ -389,11 +370,12 @@ func (m Migrator) DropConstraint(value any, name string) error {
 	})
 }
 
-// render builds SQL from GORM clause values (names, column lists) as text.
+// render builds SQL from GORM clause values (names, column lists) as text,
+// with values as the driver binds them.
 func (m Migrator) render(text string, vars ...any) string {
 	stmt := &gorm.Statement{DB: m.DB, Context: m.DB.Statement.Context, Clauses: map[string]clause.Clause{}}
 	clause.Expr{SQL: text, Vars: vars}.Build(stmt)
-	return m.dialector.Explain(stmt.SQL.String(), stmt.Vars...)
+	return inlineSQL(stmt.SQL.String(), stmt.Vars...)
 }
 
 // BuildIndexOptions implements GORM's index option builder: a column, or

@@ -20,12 +20,26 @@ import (
 // dropping the old table with them on would first delete its rows, firing
 // ON DELETE CASCADE in every table that references it (DESIGN.md, trap 7).
 // PRAGMA foreign_key_check vets the result before COMMIT.
+//
+// When edit leaves the table's definition as it is, nothing is done: the
+// rebuild would make the same table again. GORM asks for an alteration
+// whenever its comparison of the model with the column finds a difference
+// in how the two are written (a DEFAULT '2000-01-01T00:00:00Z' for the tag
+// default:2000-01-01 00:00:00, decimal(10, 2) for decimal(10,2)), and an
+// AutoMigrate of an unchanged model must not copy the table each time.
 func (m Migrator) rebuild(table, what string, edit func(*tableDDL) error) (err error) {
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("gormql: rebuilding table %q to %s: %w", table, what, err)
 		}
 	}()
+	ctx, cancel := m.dialector.migrateContext(m.DB.Statement.Context)
+	defer cancel()
+	q := m.DB.Session(&gorm.Session{NewDB: true, Context: ctx})
+	q.DryRun = false
+	if same, err := changesNothing(q, table, edit); err != nil || same {
+		return err
+	}
 	if m.DB.DryRun {
 		return m.rebuildDryRun(table, edit)
 	}
@@ -52,6 +66,36 @@ func (m Migrator) rebuildDryRun(table string, edit func(*tableDDL) error) error 
 	return nil
 }
 
+// changesNothing reports whether edit leaves table's CREATE TABLE
+// statement as it is.
+func changesNothing(q *gorm.DB, table string, edit func(*tableDDL) error) (bool, error) {
+	name, ddl, err := readTable(q, table)
+	if err != nil {
+		return false, err
+	}
+	before := ddl.create(name)
+	if err := edit(ddl); err != nil {
+		return false, err
+	}
+	return ddl.create(name) == before, nil
+}
+
+// readTable returns the stored name of table and its CREATE TABLE
+// statement taken apart.
+func readTable(q *gorm.DB, table string) (string, *tableDDL, error) {
+	var name, createSQL string
+	err := q.Raw("SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND name = ? COLLATE NOCASE", table).
+		Row().Scan(&name, &createSQL)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil, fmt.Errorf("no such table")
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	ddl, err := parseCreateTable(createSQL)
+	return name, ddl, err
+}
+
 // schemaObject is a row of sqlite_schema.
 type schemaObject struct {
 	typ, name, sql string
@@ -62,16 +106,7 @@ type schemaObject struct {
 // PRAGMA foreign_key_check on the table and on the tables that reference
 // it, and fails if any row breaks a foreign key.
 func rebuildSteps(q, x *gorm.DB, table string, edit func(*tableDDL) error, checkFK bool) error {
-	var name, createSQL string
-	err := q.Raw("SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND name = ? COLLATE NOCASE", table).
-		Row().Scan(&name, &createSQL)
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("no such table")
-	}
-	if err != nil {
-		return err
-	}
-	ddl, err := parseCreateTable(createSQL)
+	name, ddl, err := readTable(q, table)
 	if err != nil {
 		return err
 	}

@@ -371,11 +371,24 @@ func TestTables(t *testing.T) {
 	}
 }
 
+// Quote is written in ways GORM's comparison of a model with its column
+// finds different from what SQLite keeps, though the definitions are the
+// same: a time default stored as the driver binds it, a size list with a
+// space, a type name in capitals, a float32 default.
+type Quote struct {
+	ID     uint
+	Valid  time.Time `gorm:"default:2000-01-02 03:04:05"`
+	Bid    float64   `gorm:"type:decimal(10, 2)"`
+	Symbol string    `gorm:"type:VARCHAR(12);not null;default:'n/a'"`
+	Spread float32   `gorm:"default:0.1"`
+	Venue  string    `gorm:"type:varchar(8) collate nocase"`
+}
+
 // Every model of these tests migrates once: a second AutoMigrate finds the
 // schema as the models describe it and writes nothing.
 func TestAutoMigrateIsIdempotent(t *testing.T) {
 	db, log := open(t)
-	models := []any{&User{}, &Profile{}, &Order{}, &Account{}, &Invoice{}, &Product{}, &Gadget{}, &Book{}, &Event{}}
+	models := []any{&User{}, &Profile{}, &Order{}, &Account{}, &Invoice{}, &Product{}, &Gadget{}, &Book{}, &Event{}, &Quote{}}
 	if err := db.AutoMigrate(models...); err != nil {
 		t.Fatal(err)
 	}
@@ -385,5 +398,38 @@ func TestAutoMigrateIsIdempotent(t *testing.T) {
 	}
 	if w := writes(log.take()); len(w) > 0 {
 		t.Errorf("the second AutoMigrate wrote:\n%s", strings.Join(w, "\n"))
+	}
+}
+
+// A DEFAULT in a table's definition and a value in a view's body are
+// written as the driver binds them, not as Explain writes them for people:
+// a row that takes a time default holds the same text as one GORM inserts
+// with that time, and a view that selects by time finds both.
+func TestDefaultsAndViewsHoldBoundValues(t *testing.T) {
+	db, _ := open(t)
+	if err := db.AutoMigrate(&Quote{}); err != nil {
+		t.Fatal(err)
+	}
+	valid := time.Date(2000, 1, 2, 3, 4, 5, 0, time.Local) // the tag's time, as GORM parses it
+	mustExec(t, db, `INSERT INTO quotes (symbol) VALUES ('by default')`)
+	if err := db.Create(&Quote{Symbol: "by GORM", Valid: valid.Add(time.Hour)}).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Model(&Quote{}).Where("symbol = ?", "by GORM").Update("valid", valid).Error; err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, "SELECT count(DISTINCT valid) FROM quotes"); n != 1 {
+		var texts []string
+		db.Raw("SELECT quote(valid) FROM quotes").Scan(&texts)
+		t.Errorf("the default and the bound time are stored as %q", texts)
+	}
+	q := db.Model(&Quote{}).Select("symbol").Where("valid = ?", valid)
+	if err := db.Migrator().CreateView("valid_quotes", gorm.ViewOption{Query: q}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, "SELECT count(*) FROM valid_quotes"); n != 2 {
+		var body string
+		db.Raw("SELECT sql FROM sqlite_schema WHERE name = 'valid_quotes'").Scan(&body)
+		t.Errorf("the view finds %d quotes, want 2: %s", n, body)
 	}
 }
