@@ -108,5 +108,10 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 	for _, q := range snap.Queries {
 		fmt.Fprintf(out, "%6d calls %3d errors  p95 %-10v %s\n", q.Calls, q.ErrorCount(), q.P95, q.Fingerprint.Text)
 	}
-	return nil
+	// Export now, while the database is open: closing it unregisters its
+	// observed metrics (the pool, the statement cache, the breaker), and
+	// the deferred shutdown comes after.
+	flushCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return p.flush(flushCtx)
 }
