@@ -238,7 +238,7 @@ func checkSpans(t *testing.T, spans []gotSpan, path string, queryText bool) {
 		// spans, in the same trace.
 		parent, ok := byID[s.Parent]
 		if !ok || parent.Scope != programScope || parent.TraceID != s.TraceID {
-			t.Errorf("statement span %s has no parent among the program's spans (parent %v: %+v)", s.Name, s.Parent, parent)
+			t.Errorf("statement span %s has no parent among the program's spans (parent %v, %q of %q)", s.Name, s.Parent, parent.Name, parent.Scope)
 			continue
 		}
 		children[s.Parent] = append(children[s.Parent], s)
