@@ -126,17 +126,15 @@ func boundValues() []string {
 }
 
 // The statements of the workload, by the span name qlsqlite gives them.
-var statementSQL = map[string]string{}
-
-func init() {
-	statementSQL["INSERT quotes"] = `INSERT INTO quotes (symbol, price) VALUES (?, ?)
-		ON CONFLICT (symbol) DO UPDATE SET price = excluded.price`
-	statementSQL["INSERT orders"] = `INSERT INTO orders (client_order_id, user_id, symbol, quantity, price) VALUES (?, ?, ?, ?, ?)`
-	statementSQL["INSERT positions"] = `INSERT INTO positions (user_id, symbol, quantity) VALUES (?, ?, ?)
-		ON CONFLICT (user_id, symbol) DO UPDATE SET quantity = quantity + excluded.quantity`
-	statementSQL["SELECT positions"] = `SELECT symbol, quantity FROM positions WHERE user_id = ? ORDER BY symbol`
-	statementSQL["SELECT quotes"] = `SELECT price FROM quotes WHERE symbol = ?`
-	statementSQL["BEGIN"], statementSQL["COMMIT"], statementSQL["ROLLBACK"] = "BEGIN", "COMMIT", "ROLLBACK"
+var statementSQL = map[string]string{
+	"INSERT quotes":    upsertQuote,
+	"INSERT orders":    insertOrder,
+	"INSERT positions": upsertPosition,
+	"SELECT positions": selectPositions,
+	"SELECT quotes":    selectQuote,
+	"BEGIN":            "BEGIN",
+	"COMMIT":           "COMMIT",
+	"ROLLBACK":         "ROLLBACK",
 }
 
 // runWorkload runs the test's workload through the program's handlers: three

@@ -77,6 +77,17 @@ var schema = []string{
 		PRIMARY KEY (user_id, symbol))`,
 }
 
+// The service's statements.
+const (
+	insertOrder    = `INSERT INTO orders (client_order_id, user_id, symbol, quantity, price) VALUES (?, ?, ?, ?, ?)`
+	upsertPosition = `INSERT INTO positions (user_id, symbol, quantity) VALUES (?, ?, ?)
+		ON CONFLICT (user_id, symbol) DO UPDATE SET quantity = quantity + excluded.quantity`
+	upsertQuote = `INSERT INTO quotes (symbol, price) VALUES (?, ?)
+		ON CONFLICT (symbol) DO UPDATE SET price = excluded.price`
+	selectPositions = `SELECT symbol, quantity FROM positions WHERE user_id = ? ORDER BY symbol`
+	selectQuote     = `SELECT price FROM quotes WHERE symbol = ?`
+)
+
 func (s *service) migrate(ctx context.Context) error {
 	ctx, span := s.tracer.Start(ctx, "migrate")
 	defer span.End()
@@ -112,8 +123,7 @@ func (s *service) placeOrder(ctx context.Context, o order) error {
 		return fail(span, err)
 	}
 	defer tx.Rollback() // after Commit, a no-op
-	_, err = tx.ExecContext(ctx, `INSERT INTO orders (client_order_id, user_id, symbol, quantity, price) VALUES (?, ?, ?, ?, ?)`,
-		o.ClientOrderID, o.UserID, o.Symbol, o.Quantity, o.Price)
+	_, err = tx.ExecContext(ctx, insertOrder, o.ClientOrderID, o.UserID, o.Symbol, o.Quantity, o.Price)
 	if errors.Is(err, sqlite3.CONSTRAINT_UNIQUE) {
 		// Not the service's failure: the span says so without the id.
 		span.SetAttributes(attribute.Bool("order.duplicate", true))
@@ -122,9 +132,7 @@ func (s *service) placeOrder(ctx context.Context, o order) error {
 	if err != nil {
 		return fail(span, err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO positions (user_id, symbol, quantity) VALUES (?, ?, ?)
-		ON CONFLICT (user_id, symbol) DO UPDATE SET quantity = quantity + excluded.quantity`,
-		o.UserID, o.Symbol, o.Quantity); err != nil {
+	if _, err := tx.ExecContext(ctx, upsertPosition, o.UserID, o.Symbol, o.Quantity); err != nil {
 		return fail(span, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -137,8 +145,7 @@ func (s *service) placeOrder(ctx context.Context, o order) error {
 func (s *service) setQuote(ctx context.Context, symbol string, price float64) error {
 	ctx, span := s.tracer.Start(ctx, "PUT /quotes", trace.WithSpanKind(trace.SpanKindServer))
 	defer span.End()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO quotes (symbol, price) VALUES (?, ?)
-		ON CONFLICT (symbol) DO UPDATE SET price = excluded.price`, symbol, price)
+	_, err := s.db.ExecContext(ctx, upsertQuote, symbol, price)
 	return fail(span, err)
 }
 
@@ -149,7 +156,7 @@ func (s *service) setQuote(ctx context.Context, symbol string, price float64) er
 func (s *service) portfolioValue(ctx context.Context, userID string) (float64, error) {
 	ctx, span := s.tracer.Start(ctx, "GET /portfolio", trace.WithSpanKind(trace.SpanKindServer))
 	defer span.End()
-	rows, err := s.db.QueryContext(ctx, `SELECT symbol, quantity FROM positions WHERE user_id = ? ORDER BY symbol`, userID)
+	rows, err := s.db.QueryContext(ctx, selectPositions, userID)
 	if err != nil {
 		return 0, fail(span, err)
 	}
@@ -161,7 +168,7 @@ func (s *service) portfolioValue(ctx context.Context, userID string) (float64, e
 		if err := rows.Scan(&symbol, &quantity); err != nil {
 			return 0, fail(span, err)
 		}
-		if err := s.db.QueryRowContext(ctx, `SELECT price FROM quotes WHERE symbol = ?`, symbol).Scan(&price); err != nil {
+		if err := s.db.QueryRowContext(ctx, selectQuote, symbol).Scan(&price); err != nil {
 			return 0, fail(span, err)
 		}
 		value += quantity * price
