@@ -67,7 +67,8 @@
 // off) and a db.client.operation.duration measurement ("_metrics=off"),
 // through the global providers unless [WithTracerProvider] and
 // [WithMeterProvider] say otherwise, following the database semantic
-// conventions; a span carries the fingerprint's text, never argument values.
+// conventions; a span never carries argument values, and carries the
+// fingerprint's text as db.query.text only with "_query_text=on".
 //
 // A monitor ([Monitor]; [Open] starts one) samples the database off the query
 // path and raises an [Alert] when a threshold is crossed over a sliding

@@ -110,6 +110,10 @@ var dsnParams = [...]dsnParam{
 		c.obs.metrics, err = parseBool(v)
 		return err
 	}},
+	{"_query_text", func(c *config, v string) (err error) {
+		c.obs.queryText, err = parseBool(v)
+		return err
+	}},
 }
 
 // parsePoolCount reads a pool size where 0 means none or no limit, as in

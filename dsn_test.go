@@ -137,6 +137,7 @@ func TestEveryDSNParameterHasAnOption(t *testing.T) {
 		"_slow":              {"250ms", WithSlowQueryLog(250 * time.Millisecond)},
 		"_trace":             {"off", WithTracing(false)},
 		"_metrics":           {"off", WithMetrics(false)},
+		"_query_text":        {"on", WithQueryText(true)},
 	}
 	comparable := func(c config) config {
 		c.now = nil // a func: never DeepEqual

@@ -105,7 +105,8 @@ func ExampleMonitor() {
 }
 
 // Spans go to the global TracerProvider unless WithTracerProvider names
-// another; a query's span lasts until its rows are closed.
+// another; a query's span lasts until its rows are closed. WithQueryText
+// (DSN: "_query_text=on") adds db.query.text, the statement's fingerprint.
 func Example_openTelemetry() {
 	dir, _ := os.MkdirTemp("", "qlsqlite")
 	defer os.RemoveAll(dir)
@@ -113,7 +114,7 @@ func Example_openTelemetry() {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
 	defer tp.Shutdown(context.Background())
 
-	db, err := qlsqlite.Open("file:"+filepath.Join(dir, "trading.db"), qlsqlite.WithTracerProvider(tp))
+	db, err := qlsqlite.Open("file:"+filepath.Join(dir, "trading.db"), qlsqlite.WithTracerProvider(tp), qlsqlite.WithQueryText(true))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -156,6 +157,8 @@ type monitor struct {
 	exited chan struct{}
 	once   sync.Once
 
+	walBytes atomic.Int64 // the WAL's size at the last sample that read it; -1 before, or in memory
+
 	mu       sync.Mutex
 	history  []monSample      // oldest first, covering the window
 	firing   map[string]Alert // by name
@@ -227,6 +230,8 @@ func fixedAtOpen(was, now *config) error {
 		changed = "WithMetrics"
 	case was.obs.rootSpans != now.obs.rootSpans:
 		changed = "WithRootSpans"
+	case was.obs.queryText != now.obs.queryText:
+		changed = "WithQueryText"
 	case !sameValue(was.obs.tracerProvider, now.obs.tracerProvider):
 		changed = "WithTracerProvider"
 	case !sameValue(was.obs.meterProvider, now.obs.meterProvider):
@@ -274,12 +279,20 @@ func (o *observability) startMonitor(sqlDB *sql.DB, cfg observeConfig) (*monitor
 	o.monitor = m
 	o.mu.Unlock()
 
-	m.reg = o.tel.registerPool(sqlDB)
+	m.walBytes.Store(-1)
+	m.reg = o.tel.registerPool(sqlDB, m.wal)
 	m.lastPool = sqlDB.Stats()
 	m.sample(clock.Now(), false) // the baseline of the first window; no connection yet: Open does not connect
 	ticks, stopTicker := clock.Ticker(cfg.interval)
 	go m.run(ticks, stopTicker)
 	return m, nil
+}
+
+// wal reports the WAL's size at the last sample that read the storage, for
+// the qlsqlite.wal.size metric.
+func (m *monitor) wal() (int64, bool) {
+	n := m.walBytes.Load()
+	return n, n >= 0
 }
 
 func (m *monitor) run(ticks <-chan time.Time, stopTicker func()) {
@@ -343,6 +356,9 @@ func (m *monitor) sample(now time.Time, storage bool) monSample {
 		ctx, cancel := context.WithTimeout(context.Background(), max(m.cfg.interval, time.Second))
 		if st, err := m.obs.dialect.storage(ctx, m.sqlDB); err == nil {
 			s.size = st.SizeBytes
+			if !st.InMemory {
+				m.walBytes.Store(st.WALBytes)
+			}
 		}
 		cancel()
 	}

@@ -26,6 +26,7 @@ type observeConfig struct {
 	trace     bool          // OpenTelemetry spans ("_trace")
 	metrics   bool          // OpenTelemetry metrics ("_metrics")
 	rootSpans bool          // spans for calls whose context carries no span
+	queryText bool          // db.query.text on spans ("_query_text")
 
 	tracerProvider trace.TracerProvider // nil: the global one
 	meterProvider  metric.MeterProvider // nil: the global one
@@ -86,6 +87,17 @@ func WithMetrics(on bool) Option {
 // background chatter should not start traces.
 func WithRootSpans(on bool) Option {
 	return func(c *config) { c.obs.rootSpans = on }
+}
+
+// WithQueryText says whether spans carry db.query.text (DSN: "_query_text";
+// default off). Its value is the statement's fingerprint (see
+// [FingerprintOf]): literals and parameters are replaced by "?", so
+// argument values never reach a span either way. Off, a span still names
+// the statement by db.operation.name, db.collection.name and
+// db.query.summary; on, it also carries the shape of the whole statement, at
+// the cost of a longer span to copy and export.
+func WithQueryText(on bool) Option {
+	return func(c *config) { c.obs.queryText = on }
 }
 
 // WithTracerProvider sets where spans go (default: the global provider,

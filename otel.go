@@ -30,6 +30,7 @@ const (
 	metricCacheMisses       = "qlsqlite.stmt_cache.misses"
 	metricCacheEvictions    = "qlsqlite.stmt_cache.evictions"
 	metricBreakerState      = "qlsqlite.breaker.state"
+	metricWALSize           = "qlsqlite.wal.size"
 )
 
 // durationBuckets are the bucket boundaries the conventions advise for
@@ -42,6 +43,7 @@ var durationBuckets = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}
 type telemetry struct {
 	dialect  dialect
 	tracer   trace.Tracer            // nil when tracing is off
+	text     bool                    // spans carry db.query.text (WithQueryText)
 	global   bool                    // tracer is the global provider's: see tracing
 	live     atomic.Pointer[liveTP]  // tracing's last answer
 	globalMP bool                    // meter is the global provider's: see metering
@@ -68,6 +70,7 @@ func newTelemetry(cfg *observeConfig, d dialect) *telemetry {
 			t.global = true
 		}
 		t.tracer = tp.Tracer(instrumentationName)
+		t.text = cfg.queryText
 	}
 	if cfg.metrics {
 		mp := cfg.meterProvider
@@ -127,7 +130,10 @@ func (t *telemetry) meta(fp Fingerprint, s querySummary) queryMeta {
 		m.changes = true
 	}
 	if t.tracer != nil {
-		spanAttrs := append(attrs[:len(attrs):len(attrs)], semconv.DBQueryTextKey.String(fp.Text))
+		spanAttrs := attrs
+		if t.text {
+			spanAttrs = append(attrs[:len(attrs):len(attrs)], semconv.DBQueryTextKey.String(fp.Text))
+		}
 		m.spanOpts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(spanAttrs...)}
 	}
 	if t.duration != nil {
@@ -291,10 +297,12 @@ func breakerValue(state string) (int64, bool) {
 	return 0, false
 }
 
-// registerPool registers the connection pool instruments, which need the
-// *sql.DB: db.client.connection.count by state and db.client.connection.max.
-// The pool name is the database's namespace.
-func (t *telemetry) registerPool(sqlDB *sql.DB) metric.Registration {
+// registerPool registers the instruments that need the *sql.DB and the
+// monitor: db.client.connection.count by state, db.client.connection.max
+// (the pool name is the database's namespace), and qlsqlite.wal.size, the
+// WAL's size at the monitor's last sample as walBytes reports it (ok is
+// false before the first sample and for a database in memory).
+func (t *telemetry) registerPool(sqlDB *sql.DB, walBytes func() (n int64, ok bool)) metric.Registration {
 	if t.meter == nil {
 		return nil
 	}
@@ -302,7 +310,10 @@ func (t *telemetry) registerPool(sqlDB *sql.DB) metric.Registration {
 		metric.WithDescription("The number of connections that are currently in state described by the state attribute."), metric.WithUnit("{connection}"))
 	maxConns, err2 := t.meter.Int64ObservableUpDownCounter(metricConnectionMax,
 		metric.WithDescription("The maximum number of open connections allowed."), metric.WithUnit("{connection}"))
-	if err := errors.Join(err1, err2); err != nil {
+	wal, err3 := t.meter.Int64ObservableGauge(metricWALSize,
+		metric.WithDescription("Size of the write-ahead log file at qlsqlite's monitor's last sample; a WAL that keeps growing means a reader holds an old snapshot open."),
+		metric.WithUnit("By"))
+	if err := errors.Join(err1, err2, err3); err != nil {
 		otel.Handle(err)
 		return nil
 	}
@@ -310,6 +321,7 @@ func (t *telemetry) registerPool(sqlDB *sql.DB) metric.Registration {
 	idle := metric.WithAttributeSet(attribute.NewSet(pool, semconv.DBClientConnectionStateKey.String("idle")))
 	used := metric.WithAttributeSet(attribute.NewSet(pool, semconv.DBClientConnectionStateKey.String("used")))
 	poolOnly := metric.WithAttributeSet(attribute.NewSet(pool))
+	database := metric.WithAttributeSet(attribute.NewSet(t.base...))
 	reg, err := t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		s := sqlDB.Stats()
 		o.ObserveInt64(count, int64(s.Idle), idle)
@@ -317,8 +329,11 @@ func (t *telemetry) registerPool(sqlDB *sql.DB) metric.Registration {
 		if s.MaxOpenConnections > 0 {
 			o.ObserveInt64(maxConns, int64(s.MaxOpenConnections), poolOnly)
 		}
+		if n, ok := walBytes(); ok {
+			o.ObserveInt64(wal, n, database)
+		}
 		return nil
-	}, count, maxConns)
+	}, count, maxConns, wal)
 	if err != nil {
 		otel.Handle(err)
 		return nil

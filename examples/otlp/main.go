@@ -1,12 +1,15 @@
-// Command otlp runs a little trading workload on a qlsqlite database and
-// exports its spans and metrics with OTLP over HTTP, to an OpenTelemetry
-// Collector, Jaeger, Grafana Tempo/Mimir or anything else that speaks OTLP.
+// Command otlp runs a little trading service on a qlsqlite database and
+// exports its spans and metrics with OTLP, over HTTP or gRPC, to an
+// OpenTelemetry Collector (or Jaeger, Grafana Tempo and Mimir, anything that
+// speaks OTLP):
 //
-//	docker run -p 4318:4318 otel/opentelemetry-collector   # or any OTLP endpoint
-//	go run . --endpoint localhost:4318
+//	go run . --endpoint localhost:4318                   # OTLP/HTTP
+//	go run . --protocol grpc --endpoint localhost:4317   # OTLP/gRPC
 //
 // It is a module of its own so that qlsqlite's module does not depend on the
-// exporters (and, through them, on gRPC and protobuf).
+// exporters (and, through them, on gRPC and protobuf). Its test starts an
+// OpenTelemetry Collector in-process, built from the Collector's own
+// modules, and checks what reaches it.
 package main
 
 import (
@@ -14,91 +17,101 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"time"
 
 	"github.com/quantumleap/qlsqlite"
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 func main() {
-	endpoint := flag.String("endpoint", "localhost:4318", "OTLP/HTTP endpoint (host:port)")
-	path := flag.String("db", "otlp-example.db", "database file")
+	var cfg config
+	flag.StringVar(&cfg.Export.Endpoint, "endpoint", "localhost:4318", "the Collector's OTLP receiver (host:port)")
+	flag.StringVar(&cfg.Export.Protocol, "protocol", "http", "http (OTLP/HTTP, usually port 4318) or grpc (OTLP/gRPC, usually port 4317)")
+	flag.StringVar(&cfg.DB.Path, "db", "otlp-example.db", "database file (removed at the end)")
+	flag.BoolVar(&cfg.DB.QueryText, "query-text", false, "spans carry db.query.text, the statement's fingerprint (qlsqlite.WithQueryText)")
+	flag.IntVar(&cfg.Orders, "orders", 200, "orders to place")
 	flag.Parse()
-	if err := run(context.Background(), *endpoint, *path); err != nil {
+	if err := run(context.Background(), cfg, os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context, endpoint, path string) (err error) {
-	// The SDK: spans batched to the exporter, metrics read every 5 seconds.
-	traces, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(endpoint), otlptracehttp.WithInsecure())
+// config is the program's configuration.
+type config struct {
+	Export exportConfig
+	DB     dbConfig
+	Orders int
+}
+
+var symbols = []string{"AAPL", "MSFT", "NVDA", "TSLA", "AMZN"}
+
+// run places cfg.Orders orders for a few users, sends some of them twice
+// (the second is rejected as a duplicate), values the portfolios and
+// prints qlsqlite's statistics.
+func run(ctx context.Context, cfg config, out io.Writer) (err error) {
+	p, err := newProviders(ctx, cfg.Export)
 	if err != nil {
 		return err
 	}
-	metrics, err := otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpoint(endpoint), otlpmetrichttp.WithInsecure())
-	if err != nil {
-		return err
-	}
-	res := resource.NewSchemaless(attribute.String("service.name", "qlsqlite-otlp-example"))
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(traces), sdktrace.WithResource(res))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithResource(res),
-		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(metrics, sdkmetric.WithInterval(5*time.Second))))
 	defer func() {
-		// Shutdown flushes what is still buffered.
+		// Shutdown exports what is still buffered.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		err = errors.Join(err, tp.Shutdown(ctx), mp.Shutdown(ctx))
+		err = errors.Join(err, p.shutdown(ctx))
 	}()
-
-	// qlsqlite uses the global providers unless told otherwise
-	// (qlsqlite.WithTracerProvider, qlsqlite.WithMeterProvider), and
-	// forwards to providers installed after the database was opened.
-	otel.SetTracerProvider(tp)
-	otel.SetMeterProvider(mp)
-
-	// qlsqlite.Open, unlike sql.Open, also starts the monitor, which reports
-	// the connection pool (db.client.connection.*) and evaluates alerts.
-	db, err := qlsqlite.Open("file:" + path)
+	svc, err := openService(ctx, cfg.DB, p)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	defer os.Remove(path)
-	db.SetMaxOpenConns(4)
+	defer os.Remove(cfg.DB.Path + "-shm")
+	defer os.Remove(cfg.DB.Path + "-wal")
+	defer os.Remove(cfg.DB.Path)
+	defer svc.close()
 
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS trades (
-		id INTEGER PRIMARY KEY, symbol TEXT NOT NULL, quantity REAL NOT NULL, price REAL NOT NULL)`); err != nil {
-		return err
-	}
-	tracer := tp.Tracer("otlp-example")
-	for i := range 100 {
-		// Each "request" is a span; qlsqlite's spans are its children.
-		ctx, span := tracer.Start(ctx, "POST /trades")
-		_, err := db.ExecContext(ctx, `INSERT INTO trades (symbol, quantity, price) VALUES (?, ?, ?)`, fmt.Sprintf("SYM%d", i%10), i+1, 100+float64(i)/10)
-		if err == nil {
-			var n int
-			err = db.QueryRowContext(ctx, `SELECT count(*) FROM trades WHERE symbol = ?`, fmt.Sprintf("SYM%d", i%10)).Scan(&n)
-		}
-		span.End()
-		if err != nil {
+	for i, sym := range symbols {
+		if err := svc.setQuote(ctx, sym, 100+10*float64(i)); err != nil {
 			return err
 		}
 	}
+	duplicates := 0
+	for i := range cfg.Orders {
+		o := order{
+			ClientOrderID: fmt.Sprintf("c-%06d", i),
+			UserID:        fmt.Sprintf("u%d", i%7),
+			Symbol:        symbols[i%len(symbols)],
+			Quantity:      float64(1 + i%10),
+			Price:         100 + float64(i%50)/4,
+		}
+		if i%10 == 9 {
+			o.ClientOrderID = fmt.Sprintf("c-%06d", i-1) // sent again
+		}
+		switch err := svc.placeOrder(ctx, o); {
+		case errors.Is(err, errDuplicate):
+			duplicates++
+		case err != nil:
+			return err
+		}
+		if i%5 == 4 {
+			if _, err := svc.portfolioValue(ctx, o.UserID); err != nil {
+				return err
+			}
+		}
+	}
 
-	snap, err := qlsqlite.Stats(db)
+	snap, err := qlsqlite.Stats(svc.db)
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(out, "%d orders, %d duplicates rejected; sent to %s over OTLP/%s\n", cfg.Orders, duplicates, cfg.Export.Endpoint, cfg.Export.Protocol)
 	for _, q := range snap.Queries {
-		fmt.Printf("%6d calls  p95 %-10v %s\n", q.Calls, q.P95, q.Fingerprint.Text)
+		fmt.Fprintf(out, "%6d calls %3d errors  p95 %-10v %s\n", q.Calls, q.ErrorCount(), q.P95, q.Fingerprint.Text)
 	}
-	return nil
+	// Export now, while the database is open: closing it unregisters its
+	// observed metrics (the pool, the statement cache, the breaker), and
+	// the deferred shutdown comes after.
+	flushCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return p.flush(flushCtx)
 }

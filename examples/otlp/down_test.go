@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/quantumleap/qlsqlite"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+)
+
+// statementBound is the longest a handler of the program may take in the
+// test: the exports' timeout is four times as long, so a handler that
+// waited for an export would take longer, and a statement takes about a
+// millisecond, so a handler that did not wait never comes near it.
+const statementBound = 5 * time.Second
+
+// driver runs the program's handlers in turn (a quote, an order, a
+// portfolio valuation), each under a deadline, and keeps how long each took
+// by phase.
+type driver struct {
+	t     *testing.T
+	svc   *service
+	n     int
+	took  map[string][]time.Duration // by phase
+	order []string                   // the phases in order
+}
+
+// step runs one handler under ctx, which carries the phase's span.
+func (d *driver) step(ctx context.Context, phase string) {
+	d.t.Helper()
+	if _, ok := d.took[phase]; !ok {
+		d.order = append(d.order, phase)
+	}
+	i := d.n
+	d.n++
+	ctx, cancel := context.WithTimeout(ctx, statementBound)
+	defer cancel()
+	start := time.Now()
+	var err error
+	switch i % 3 {
+	case 0:
+		err = d.svc.setQuote(ctx, testSymbols[i%len(testSymbols)], testQuotes[i%len(testQuotes)])
+	case 1:
+		err = d.svc.placeOrder(ctx, order{ClientOrderID: fmt.Sprintf("cid-down-%06d", i), UserID: testUsers[i%2],
+			Symbol: testSymbols[i%len(testSymbols)], Quantity: 1, Price: 100})
+	case 2:
+		_, err = d.svc.portfolioValue(ctx, testUsers[i%2])
+	}
+	took := time.Since(start)
+	d.took[phase] = append(d.took[phase], took)
+	if err != nil {
+		d.t.Fatalf("%s: handler %d failed: %v", phase, i, err)
+	}
+	if took > statementBound {
+		d.t.Fatalf("%s: handler %d took %v: it waited for the exporter", phase, i, took)
+	}
+}
+
+// until runs handlers until cond holds (at least min of them), and fails
+// the test if it does not within a minute.
+func (d *driver) until(ctx context.Context, phase string, min int, what string, cond func() bool) {
+	d.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for n := 0; n < min || !cond(); n++ {
+		if time.Now().After(deadline) {
+			d.t.Fatalf("%s: after a minute of handlers, still not %s", phase, what)
+		}
+		d.step(ctx, phase)
+	}
+}
+
+// log reports the handlers' latencies by phase.
+func (d *driver) log() {
+	for _, phase := range d.order {
+		took := slices.Clone(d.took[phase])
+		slices.Sort(took)
+		q := func(f float64) time.Duration { return took[int(f*float64(len(took)-1))] }
+		d.t.Logf("%-18s %4d handlers: p50 %-10v p90 %-10v max %v", phase, len(took), q(0.5), q(0.9), took[len(took)-1])
+	}
+}
+
+// stalledExports reports whether both exporters, spans and metrics, have an
+// export waiting on the relay.
+func stalledExports(protocol string, heads [][]byte) bool {
+	if protocol == "grpc" {
+		// One gRPC connection per exporter, stuck in its HTTP/2 handshake.
+		return len(heads) >= 2
+	}
+	var spans, metrics bool
+	for _, h := range heads {
+		spans = spans || bytes.HasPrefix(h, []byte("POST /v1/traces"))
+		metrics = metrics || bytes.HasPrefix(h, []byte("POST /v1/metrics"))
+	}
+	return spans && metrics
+}
+
+// TestCollectorDown: while the Collector is down, and then while it stalls
+// every export, the program keeps working and no handler waits for an
+// export; once the Collector is up, what the program sends arrives, and
+// the metrics count every statement, those run while it was down included.
+func TestCollectorDown(t *testing.T) {
+	for _, protocol := range []string{"http", "grpc"} {
+		t.Run(protocol, func(t *testing.T) {
+			r := newRelay(t)
+			p, svc, _ := startProgram(t, fastExport(protocol, r.addr()), false)
+			tracer := p.tp.Tracer("test")
+			d := &driver{t: t, svc: svc, took: map[string][]time.Duration{}}
+			for i, sym := range testSymbols { // every order's symbol has a quote
+				if err := svc.setQuote(context.Background(), sym, testQuotes[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			// Down: every export fails at once.
+			ctx, phase := tracer.Start(context.Background(), "collector down")
+			d.until(ctx, "down", 30, "two exports refused", func() bool { return r.downs() >= 2 })
+			phase.End()
+
+			// Stalled: both exporters wait for an answer that never comes;
+			// the handlers run meanwhile, and the exports are still waiting
+			// after the last one.
+			r.set("hang", "")
+			ctx, phase = tracer.Start(context.Background(), "collector stalled")
+			d.until(ctx, "stalled (waiting)", 1, "both exporters stalled", func() bool { return stalledExports(protocol, r.stalled()) })
+			for range 60 {
+				d.step(ctx, "stalled")
+			}
+			if !stalledExports(protocol, r.stalled()) {
+				t.Fatalf("the exports stopped waiting before the handlers ended; stalled: %q", r.stalled())
+			}
+			phase.End()
+
+			// Up: a Collector behind the relay, which drops the stalled
+			// connections. Once the program's exporters have sent what they
+			// held (spans that ended while the queue was full were dropped,
+			// not waited for), everything it sends arrives.
+			col := startCollector(t)
+			r.set("forward", col.endpoint(protocol))
+			reconnected(t, p)
+			before := calls(t, svc)
+			ctx, phase = tracer.Start(context.Background(), "collector up")
+			for range 30 {
+				d.step(ctx, "up")
+			}
+			phase.End()
+			d.log()
+
+			all := calls(t, svc)
+			wantUp := 1 + 30 + int(all-before) // the phase's span, the handlers', the statements'
+			upTrace := phase.SpanContext().TraceID()
+			var received map[string]int
+			eventually(t, p, time.Minute, func() (bool, string) {
+				// Every span of the "up" phase: its own, the 30
+				// handlers', and their statements'.
+				received = map[string]int{}
+				up := 0
+				for _, s := range col.sink.spans() {
+					received[s.Name]++
+					if s.TraceID == pcommon.TraceID(upTrace) {
+						up++
+					}
+				}
+				if up < wantUp {
+					return false, fmt.Sprintf("%d of the %d spans sent after the Collector came back received", up, wantUp)
+				}
+				if got := histogramCount(col.sink.latest()["db.client.operation.duration"]); got != all {
+					return false, fmt.Sprintf("db.client.operation.duration counts %d calls, want all %d, those made while the Collector was down included", got, all)
+				}
+				return true, ""
+			})
+			t.Logf("spans received, by name: %v", received)
+			// Shut down while the Collector is up (the cleanups stop it
+			// first).
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := p.shutdown(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// calls is the number of statements the program ran so far.
+func calls(t *testing.T, svc *service) uint64 {
+	t.Helper()
+	snap, err := qlsqlite.Stats(svc.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap.Database.Calls
+}
+
+// reconnected waits until the program's exporters have sent everything they
+// held to the Collector.
+func reconnected(t *testing.T, p *providers) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := p.flush(ctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the exporters did not reach the Collector within a minute: %v", err)
+		}
+	}
+}
