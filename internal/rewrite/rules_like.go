@@ -29,11 +29,11 @@ import (
 // letter, where folding would move the bound). A prefix with letters under
 // a case-insensitive LIKE matches several ranges, and the rule declines.
 // LIKE and GLOB read a number as text, and a NUMERIC column can hold
-// numbers, which sort before every text: "OR col < ''" keeps them, when the
+// numbers, which sort before every text: "OR col < ”" keeps them, when the
 // prefix could begin a number's text ('2026-' cannot, '2026' can). A BLOB
 // never matches LIKE or GLOB in SQLite 3.54; the rule checks that on the
 // connection, and where a blob would match (an older SQLite) it adds
-// "OR col >= x''", since blobs sort after every text. The original condition stays as a filter for the rest of the
+// "OR col >= x”", since blobs sort after every text. The original condition stays as a filter for the rest of the
 // pattern. Only literal patterns are rewritten; collations other than
 // BINARY and NOCASE, and an application's like() or glob(), make the rule
 // decline.
