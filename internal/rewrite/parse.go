@@ -400,7 +400,7 @@ func (p *parser) resultCol(c *selectCore) resultCol {
 			r.alias = p.name()
 		} else if p.isName() {
 			r.alias = p.name()
-		} else if t := p.peek(0); p.pos < len(p.toks) && t.Kind == sqllex.Literal && t.Text[0] == '\'' {
+		} else if t := p.peek(0); p.pos < len(p.toks) && t.Kind == sqllex.Literal && len(t.Text) >= 2 && t.Text[0] == '\'' && strings.HasSuffix(t.Text, "'") {
 			r.alias = strings.ReplaceAll(t.Text[1:len(t.Text)-1], "''", "'") // SELECT x 'alias'
 			p.pos++
 		}

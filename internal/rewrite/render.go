@@ -111,44 +111,52 @@ func (t *text) token(i int) string {
 }
 
 // splice renders tokens [lo, hi) with the spans of edits replaced by their
-// text. Edits must not overlap; they may come in any order. Edits outside
-// [lo, hi) are ignored.
+// text, keeping the original spacing around them (a space is added only
+// where a word would run into another). Edits must not overlap; they may
+// come in any order. Edits outside [lo, hi) are ignored.
 func (t *text) splice(lo, hi int, edits ...edit) string {
 	edits = slices.Clone(edits)
 	slices.SortStableFunc(edits, func(a, b edit) int { return a.lo - b.lo })
 	var b strings.Builder
+	write := func(s string) {
+		if s == "" {
+			return
+		}
+		if b.Len() > 0 {
+			prev := b.String()[b.Len()-1]
+			if sqllex.IsIdent(prev) && sqllex.IsIdent(s[0]) {
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteString(s)
+	}
 	at := lo
 	for _, e := range edits {
 		if e.lo < at || e.lo > hi || e.lo == hi && e.hi != hi {
 			continue
 		}
 		if at < e.lo {
-			b.WriteString(t.span(at, e.lo))
-			if e.lo != e.hi { // an insertion brings its own spacing
-				b.WriteString(t.gap(e.lo))
+			write(t.span(at, e.lo))
+			if e.lo != e.hi {
+				write(t.gap(e.lo))
 			}
 		}
-		b.WriteString(e.text)
+		write(e.text)
 		at = e.hi
 		if at < hi {
-			b.WriteString(t.gap(at))
+			write(t.gap(at))
 		}
 	}
-	b.WriteString(t.span(at, hi))
+	write(t.span(at, hi))
 	return b.String()
 }
 
-// gap is the text (spaces, comments) before token i; one space when there
-// is none, so that spliced text never runs into a neighbour.
+// gap is the text (spaces, comments) between token i-1 and token i.
 func (t *text) gap(i int) string {
 	if i <= 0 || i >= len(t.toks) {
 		return ""
 	}
-	g := t.src[t.toks[i-1].End():t.toks[i].Pos]
-	if g == "" {
-		return " "
-	}
-	return g
+	return t.src[t.toks[i-1].End():t.toks[i].Pos]
 }
 
 // An edit replaces tokens [lo, hi) (lo == hi: inserts before token lo).

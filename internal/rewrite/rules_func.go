@@ -27,8 +27,12 @@ import "fmt"
 // NOCASE-differs from 'É'. A BLOB in the column breaks it too: lower()
 // reads a blob as text, but a blob never equals text under any collation.
 // Where the table is not STRICT, a BLOB can be stored in a TEXT column,
-// so the rewrite adds "OR col >= x”" (every blob sorts after every text
-// value, in every index) when the column's own collation is NOCASE, which
+// so the rewrite adds a second range, every value from the empty blob on
+// (every blob sorts after every text value, in every index):
+//
+//	(col = v OR col >= x'') AND lower(col) = v
+//
+// when the column's own collation is NOCASE, which
 // SQLite's OR optimisation can search; with a NOCASE index on a BINARY
 // column the explicit COLLATE keeps the OR from using the index, and the
 // rewrite without the catch-all is offered as a hint stating that the
@@ -152,14 +156,18 @@ func dateRange(q *stmt) []candidate {
 // x op v agree when v is a number. They differ in affinity: col op v applies
 // the column's affinity to v (the text '5' becomes 5), while col + 0 has no
 // affinity and compares a number with the text '5' as smaller than any text.
-// So for <, <= the rewrite compares with v' = CASE WHEN typeof(v) IN
-// ('text', 'blob') THEN x” ELSE v END: a text or blob v makes x + 0 < v
-// true for every number, and every number and text is below x”. For =, >,
-// >= a text v makes the original false, and anything added is filtered
-// out. A text or BLOB in the column (possible unless the table is STRICT)
-// gives x + 0 the number its text starts with, which col op v does not see:
-// "OR col >= ”" keeps them all (text and blobs sort after numbers in every
-// index). NULL: x + 0 is NULL, the original filters the row out.
+// So for <, <= the rewrite compares with
+//
+//	CASE WHEN typeof(v) IN ('text', 'blob') THEN x'' ELSE v END
+//
+// since a text or blob v makes x + 0 < v true for every number, and every
+// number and text sorts below the empty blob. For =, >, >= a text v makes
+// the original false, and anything added is filtered out. A text or BLOB in
+// the column (possible unless the table is STRICT) gives x + 0 the number
+// its text starts with, which col op v does not see: the second range,
+// from the empty string on, keeps them all (text and blobs sort after
+// numbers in every index). NULL: x + 0 is NULL, the original filters the
+// row out.
 //
 // Often "+ 0" is there on purpose, to stop SQLite from using an index on
 // the column: then keep it. The rule proposes a rewrite only where the plan

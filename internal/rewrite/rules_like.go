@@ -29,12 +29,16 @@ import (
 // letter, where folding would move the bound). A prefix with letters under
 // a case-insensitive LIKE matches several ranges, and the rule declines.
 // LIKE and GLOB read a number as text, and a NUMERIC column can hold
-// numbers, which sort before every text: "OR col < ”" keeps them, when the
-// prefix could begin a number's text ('2026-' cannot, '2026' can). A BLOB
-// never matches LIKE or GLOB in SQLite 3.54; the rule checks that on the
-// connection, and where a blob would match (an older SQLite) it adds
-// "OR col >= x”", since blobs sort after every text. The original condition stays as a filter for the rest of the
-// pattern. Only literal patterns are rewritten; collations other than
+// numbers, which sort before every text: a second range, every value below
+// the empty string, keeps them, when the prefix could begin a number's text
+// ('2026-' cannot, '2026' can). A BLOB never matches LIKE or GLOB in SQLite
+// 3.54; the rule checks that on the connection, and where a blob would
+// match (another build) it adds a third range, from the empty blob on, since
+// blobs sort after every text. The original condition stays as a filter for the rest of the
+// pattern. On a column of numeric affinity, a bound that reads as a number
+// ('2026') would itself be converted to one, and the range would select
+// numbers instead of text: the rule declines. Only literal patterns are
+// rewritten; collations other than
 // BINARY and NOCASE, and an application's like() or glob(), make the rule
 // decline.
 func likePrefix(q *stmt) []candidate {
@@ -71,8 +75,8 @@ func likePrefix(q *stmt) []candidate {
 				continue
 			}
 			next, ok := successor(prefix, coll == "NOCASE")
-			if !ok {
-				continue
+			if !ok || cr.column().aff.numeric() && (looksNumeric(prefix) || looksNumeric(next)) {
+				continue // the column's affinity would compare the bound as a number
 			}
 			ct := q.t.node(unparen(n.args[0]))
 			rng := ct + " >= " + quoteText(prefix) + " AND " + ct + " < " + quoteText(next)
@@ -166,6 +170,42 @@ func successor(s string, nocase bool) (string, bool) {
 		return "", false
 	}
 	return s[:len(s)-size] + string(next), true
+}
+
+// looksNumeric reports whether NUMERIC affinity turns text s into a number:
+// a decimal integer or real literal, spaces around it allowed.
+func looksNumeric(s string) bool {
+	s = strings.Trim(s, " \t\n\v\f\r")
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	digits := 0
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i, digits = i+1, digits+1
+	}
+	if i < len(s) && s[i] == '.' {
+		for i++; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			digits++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		start := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == start {
+			return false
+		}
+	}
+	return i == len(s)
 }
 
 // numberPrefix reports whether s could begin the text SQLite makes of a

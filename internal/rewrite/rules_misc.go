@@ -141,7 +141,7 @@ func keyset(q *stmt) []candidate {
 		} else if c.windowLo >= 0 {
 			at = c.windowLo
 		}
-		edits = append(edits, edit{at, at, " WHERE " + pred})
+		edits = append(edits, edit{at, at, "WHERE " + pred})
 	}
 	edits = append(edits, edit{s.limitLo, s.hi, "LIMIT " + q.t.node(s.limit)})
 	note := fmt.Sprintf("OFFSET %s makes SQLite produce and discard that many rows for every page, so deep pages cost as much as all the pages before them; keyset pagination seeks to the previous page's last row and reads only the page. "+

@@ -91,17 +91,23 @@ func (r *runner) compare(ctx context.Context, orig, rewritten string, sets [][]a
 	nf, np := comparable(rewritten)
 	ordered := len(of.keys) > 0 && len(of.keys) == len(nf.keys)
 	ck := check{same: true, ordered: ordered}
+	stmts := map[string]*sqlite3.Stmt{}
+	defer func() {
+		for _, st := range stmts {
+			st.Close()
+		}
+	}()
 	for _, args := range sets {
 		var a, b result
 		var err error
 		if ordered {
-			a, b, err = r.pair(ctx, of, nf, args)
+			a, b, err = r.pair(ctx, stmts, of, nf, args)
 			if err != nil && !isBudget(ctx, err) {
 				ordered, ck.ordered = false, false // the ORDER BY expressions cannot be read as columns
 			}
 		}
 		if !ordered {
-			a, b, err = r.pair(ctx, op, np, args)
+			a, b, err = r.pair(ctx, stmts, op, np, args)
 		}
 		if err != nil {
 			return ck, err
@@ -117,12 +123,12 @@ func (r *runner) compare(ctx context.Context, orig, rewritten string, sets [][]a
 	return ck, nil
 }
 
-func (r *runner) pair(ctx context.Context, a, b shape, args []any) (result, result, error) {
-	x, err := r.run(ctx, a, args)
+func (r *runner) pair(ctx context.Context, stmts map[string]*sqlite3.Stmt, a, b shape, args []any) (result, result, error) {
+	x, err := r.run(ctx, stmts, a, args)
 	if err != nil {
 		return x, result{}, err
 	}
-	y, err := r.run(ctx, b, args)
+	y, err := r.run(ctx, stmts, b, args)
 	return x, y, err
 }
 
@@ -136,15 +142,24 @@ type result struct {
 // Options.MaxRows.
 var errTooManyRows = errors.New("too many rows")
 
-func (r *runner) run(ctx context.Context, sh shape, args []any) (result, error) {
+// run runs sh with args, preparing it on first use (stmts keeps it for the
+// next argument set).
+func (r *runner) run(ctx context.Context, stmts map[string]*sqlite3.Stmt, sh shape, args []any) (result, error) {
 	var res result
-	st, _, err := r.c.Prepare(sh.sql)
-	if err != nil {
-		return res, err
+	st := stmts[sh.sql]
+	if st == nil {
+		var err error
+		if st, _, err = r.c.Prepare(sh.sql); err != nil {
+			return res, err
+		}
+		stmts[sh.sql] = st
+		if !st.ReadOnly() {
+			return res, fmt.Errorf("rewrite: internal error: %q is not read-only", sh.sql)
+		}
 	}
-	defer st.Close()
-	if !st.ReadOnly() {
-		return res, fmt.Errorf("rewrite: internal error: %q is not read-only", sh.sql)
+	defer st.Reset()
+	if err := st.ClearBindings(); err != nil {
+		return res, err
 	}
 	if err := bindAll(st, args); err != nil {
 		return res, err
@@ -176,7 +191,7 @@ func (r *runner) run(ctx context.Context, sh shape, args []any) (result, error) 
 		}
 		return res, err
 	}
-	res.steps = st.Status(sqlite3.STMTSTATUS_VM_STEP, false)
+	res.steps = st.Status(sqlite3.STMTSTATUS_VM_STEP, true)
 	return res, nil
 }
 
