@@ -60,9 +60,9 @@ func TestParsePrecedence(t *testing.T) {
 
 func TestParameterNumbering(t *testing.T) {
 	for q, want := range map[string]string{
-		`SELECT a FROM t WHERE b = ? AND c = ?5 AND d = ?`: `SELECT a FROM t WHERE b = ?1 AND c = ?5 AND d = ?6`,
+		`SELECT a FROM t WHERE b = ? AND c = ?5 AND d = ?`:  `SELECT a FROM t WHERE b = ?1 AND c = ?5 AND d = ?6`,
 		`SELECT a FROM t WHERE b = ?2 AND c = ? AND d = ?2`: `SELECT a FROM t WHERE b = ?2 AND c = ?3 AND d = ?2`,
-		`SELECT a FROM t WHERE b = :x AND c = :x`:          `SELECT a FROM t WHERE b = :x AND c = :x`,
+		`SELECT a FROM t WHERE b = :x AND c = :x`:           `SELECT a FROM t WHERE b = :x AND c = :x`,
 	} {
 		_, toks, err := parseSelect(q)
 		if err != nil {
