@@ -238,7 +238,13 @@ func (q *stmt) check(ctx context.Context, picks []pick, args []any, opts Options
 	old := c.SetInterrupt(ctx)
 	defer c.SetInterrupt(old)
 	if err := c.Exec(`SAVEPOINT qlsqlite_rewrite`); err != nil {
-		return fmt.Errorf("rewrite: begin the read transaction: %w", err)
+		if ctx.Err() == nil {
+			return fmt.Errorf("rewrite: begin the read transaction: %w", err)
+		}
+		for i := range picks {
+			picks[i].Note = sentence(picks[i].Note, planNote(picks[i]), fmt.Sprintf("Not compared on the data: the %v budget ran out", opts.Budget))
+		}
+		return nil
 	}
 	defer func() {
 		c.SetInterrupt(context.Background())
