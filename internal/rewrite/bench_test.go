@@ -14,11 +14,11 @@ import (
 // 6,000 trades, 2,000 orders), against running the 20 originals once each
 // with sampled arguments, in the same run:
 //
-//	go test -run '^$' -bench BenchmarkPropose -benchtime 10x -count 5 ./internal/rewrite
+//		go test -run '^$' -bench BenchmarkPropose -benchtime 10x -count 5 ./internal/rewrite
 //
-//   - all: parse, rules, plans and the data check of every proposal;
-//   - plans: parse, rules and plans only, the part that runs no statement;
-//   - originals: the 20 statements run once each, the unit of comparison.
+//	  - all: parse, rules, plans and the data check of every proposal;
+//	  - plans: parse, rules and plans only, the part that runs no statement;
+//	  - originals: the 20 statements run once each, the unit of comparison.
 func BenchmarkPropose(b *testing.B) {
 	db := tradingDB(b)
 	ctx := context.Background()
