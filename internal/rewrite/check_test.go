@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ncruces/go-sqlite3"
 
@@ -42,6 +43,27 @@ func TestCheckCatchesDifference(t *testing.T) {
 			}
 			if picks[0].Verified != c.verified || !strings.Contains(picks[0].Note, c.note) {
 				t.Errorf("%s: verified %v, note %s", c.sql, picks[0].Verified, picks[0].Note)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestProposeLeavesNoTransaction: the data check's read transaction ends
+// with it, whether the check finished or ran out of budget.
+func TestProposeLeavesNoTransaction(t *testing.T) {
+	db := tradingDB(t)
+	err := advise.WithConn(context.Background(), db, func(c *sqlite3.Conn) error {
+		for _, opts := range []Options{{}, {Budget: time.Microsecond}} {
+			rs, err := Propose(context.Background(), c, inefficientStatements[12].sql, nil, opts)
+			if err != nil || len(rs) != 1 {
+				t.Fatalf("%v %+v", err, rs)
+			}
+			if !c.GetAutocommit() {
+				t.Errorf("budget %v: the connection is left inside a transaction", opts.Budget)
 			}
 		}
 		return nil
