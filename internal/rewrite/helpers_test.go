@@ -3,7 +3,7 @@ package rewrite
 import (
 	"context"
 	"database/sql"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"testing"
 	"time"
@@ -39,7 +39,7 @@ func tradingDB(t testing.TB) *sql.DB {
 	if err := trading.Load(ctx, db, size, nil); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile("../trading/migrations/002_add_trading_indexes.sql")
+	b, err := fs.ReadFile(trading.Migrations, "002_add_trading_indexes.sql")
 	if err != nil {
 		t.Fatal(err)
 	}

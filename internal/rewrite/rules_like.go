@@ -10,13 +10,13 @@ import (
 //
 //	(col >= 'abc' AND col < 'abd') AND col LIKE 'abc%'
 //
-// SQLite's own LIKE optimisation does this only when the column has TEXT
-// affinity and an index whose collation matches LIKE's case sensitivity:
-// NOCASE for the default case-insensitive LIKE, BINARY under PRAGMA
-// case_sensitive_like or for GLOB. It leaves out the common cases of a
-// DATETIME column (NUMERIC affinity) matched with LIKE '2026-06%', and of a
-// BINARY index searched with a case-insensitive LIKE whose prefix has no
-// letter at all.
+// SQLite's own LIKE optimisation does this only with an index whose
+// collation matches the operator's case sensitivity: NOCASE for the default
+// case-insensitive LIKE, BINARY for GLOB or under PRAGMA
+// case_sensitive_like (and, on a column of numeric affinity, only for a
+// prefix that cannot be read as a number). It leaves out the common case of
+// a case-insensitive LIKE on a BINARY index whose prefix has no letter at
+// all, such as timestamp LIKE '2026-06%', where case cannot matter.
 //
 // Proof: the prefix is the pattern's text before its first wildcard (LIKE:
 // % and _, with the ESCAPE character honoured; GLOB: *, ? and [). A value
@@ -94,7 +94,7 @@ func likePrefix(q *stmt) []candidate {
 				ranges = append(ranges, ct+" >= x''")
 				kept = append(kept, "BLOBs (\"OR "+ct+" >= x''\")")
 			}
-			why := fmt.Sprintf("SQLite's LIKE optimisation does not apply to %s here (it needs TEXT affinity and an index in the collation matching %s's case sensitivity); every value %s matches starts with %s, so it lies in the range, and the original condition stays as a filter",
+			why := fmt.Sprintf("SQLite's own LIKE optimisation does not apply to %s here (it needs an index in the collation matching %s's case sensitivity: NOCASE for a case-insensitive LIKE); every value %s matches starts with %s, so it lies in the range, and the original condition stays as a filter",
 				describe(cr), n.op, q.t.node(n), quoteText(prefix))
 			cand := candidate{rule: RuleLikePrefix}
 			if len(kept) > 0 {
