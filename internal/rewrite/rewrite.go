@@ -2,6 +2,7 @@ package rewrite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -313,7 +314,7 @@ func dataNote(p pick, ck check, err error, sampled bool, opts Options) string {
 		args = fmt.Sprintf("%d argument sets sampled from the data", ck.sets)
 	}
 	switch {
-	case err != nil && err == errTooManyRows || err != nil && strings.Contains(err.Error(), errTooManyRows.Error()):
+	case errors.Is(err, errTooManyRows):
 		return fmt.Sprintf("Not compared on the data: a result has more than %d rows", opts.MaxRows)
 	case err != nil:
 		return fmt.Sprintf("Not compared on the data: it took longer than the %v budget", opts.Budget)

@@ -45,7 +45,7 @@ import "fmt"
 // is proposed. Without one, an expression index ON t(lower(col)) serves the
 // original as written.
 func caseFold(q *stmt) []candidate {
-	if !q.sch.foldASCI {
+	if !q.sch.foldASCII {
 		return nil
 	}
 	var out []candidate

@@ -139,12 +139,12 @@ type schema struct {
 	conn   *sqlite3.Conn
 	tables map[string]*table // by lower-case schema.name; nil: not a table
 
-	probed   bool
-	foldASCI bool // lower() and upper() are SQLite's built-in ASCII-only ones
-	likeCI   bool // LIKE is case-insensitive (PRAGMA case_sensitive_like is off)
-	likeOK   bool // like() and glob() are SQLite's own
-	likeBlob bool // LIKE reads a BLOB as text (SQLite 3.54 does not: a BLOB never matches)
-	globBlob bool // GLOB likewise
+	probed    bool
+	foldASCII bool // lower() and upper() are SQLite's built-in ASCII-only ones
+	likeCI    bool // LIKE is case-insensitive (PRAGMA case_sensitive_like is off)
+	likeOK    bool // like() and glob() are SQLite's own
+	likeBlob  bool // LIKE reads a BLOB as text (SQLite 3.54 does not: a BLOB never matches)
+	globBlob  bool // GLOB likewise
 }
 
 func newSchema(c *sqlite3.Conn) *schema {
@@ -254,9 +254,9 @@ func (s *schema) probe() error {
 		(SELECT count(*) FROM pragma_function_list WHERE name IN ('like', 'glob', 'lower', 'upper') AND builtin = 0) = 0,
 		CAST('a' AS BLOB) LIKE 'a', CAST('a' AS BLOB) GLOB 'a'`, nil,
 		func(st *sqlite3.Stmt) error {
-			s.foldASCI, s.likeCI, s.likeOK = st.ColumnBool(0), st.ColumnBool(1), st.ColumnBool(2)
+			s.foldASCII, s.likeCI, s.likeOK = st.ColumnBool(0), st.ColumnBool(1), st.ColumnBool(2)
 			s.likeBlob, s.globBlob = st.ColumnBool(3), st.ColumnBool(4)
-			s.foldASCI = s.foldASCI && s.likeOK
+			s.foldASCII = s.foldASCII && s.likeOK
 			return nil
 		})
 }

@@ -66,7 +66,6 @@ func comparable(sql string) (full, plain shape) {
 	if len(s.orderBy) == 0 || len(s.cores) != 1 || s.cores[0].values {
 		return plain, plain
 	}
-	full = shape{}
 	var extra []string
 	for _, o := range s.orderBy {
 		e := unparen(o.expr)
