@@ -40,6 +40,15 @@ type IndexAdvice struct {
 	// Total is the sum of the total times of Queries, when the advice was
 	// made from a workload ([AdviseWorkload]); zero otherwise.
 	Total time.Duration
+	// Rewrites are the verified rewrites (see [QueryRewrite.Verified]) of
+	// statements in Queries: a change to the statement that lets the
+	// existing indexes serve it.
+	//
+	// An advice that holds only rewrites suggests no index: Table, Name,
+	// Columns and CreateSQL are empty, Queries holds the one statement, and
+	// Plans its plan before and after the first rewrite. [ApplyAdvice]
+	// skips it, since a rewrite changes the program, not the database.
+	Rewrites []QueryRewrite
 }
 
 // AdvicePlan is a statement's query plan without and with the advised
@@ -92,9 +101,14 @@ const MaxWorkloadQueries = 20
 var ErrNoWorkload = errors.New("qlsqlite: no queries to advise on and no workload statistics: pass the statements, or open the database with the qlsqlite driver and run the workload first")
 
 // Advise suggests indexes for queries on db, verified with SQLite's planner
-// (see [IndexAdvice]). It never changes db: it reads the schema, statistics
-// and samples of rows, and prepares the queries without running them.
-// [ApplyAdvice] creates the indexes.
+// (see [IndexAdvice]), and the verified rewrites of the statements (see
+// [Rewrite]): a statement an index helps carries its rewrites in that
+// advice's Rewrites, and a statement that only a rewrite helps gets an advice
+// of its own with no index. It never changes db: it reads the schema,
+// statistics and samples of rows, and prepares the queries; it runs a
+// statement (read-only, in a transaction it rolls back, within
+// [RewriteOptions]' default budget) only to compare it with a rewrite that a
+// rule proposes. [ApplyAdvice] creates the indexes.
 //
 // Queries may hold parameters (?, ?NNN, :name); they are analysed without
 // values. Nothing is suggested where an existing index already serves (its
@@ -158,7 +172,47 @@ func adviseRun(ctx context.Context, db *sql.DB, qs []advise.Query) ([]IndexAdvic
 		}
 		out = append(out, ia)
 	}
+	if len(rep.Queries) == 0 { // the analysis failed as a whole
+		return out, err
+	}
+	out, rerr := adviseRewrites(ctx, db, rep.Queries, out)
+	if rerr != nil {
+		return nil, rerr
+	}
 	return out, err
+}
+
+// adviseRewrites adds the verified rewrites of the statements that prepare
+// to the advice: to the advice of an index that helps the statement, or to
+// an advice of its own.
+func adviseRewrites(ctx context.Context, db *sql.DB, qs []advise.QueryResult, out []IndexAdvice) ([]IndexAdvice, error) {
+	var alone []IndexAdvice
+	for _, q := range qs {
+		if q.Err != nil {
+			continue // reported by the index analysis
+		}
+		rs, err := Rewrite(ctx, db, q.SQL)
+		if err != nil {
+			return nil, err
+		}
+		rs = slices.DeleteFunc(rs, func(r QueryRewrite) bool { return !r.Verified })
+		if len(rs) == 0 {
+			continue
+		}
+		helped := false
+		for i := range out {
+			if slices.Contains(out[i].Queries, q.SQL) {
+				out[i].Rewrites = append(out[i].Rewrites, rs...)
+				helped = true
+			}
+		}
+		if !helped {
+			alone = append(alone, IndexAdvice{Queries: []string{q.SQL}, Total: q.Total, Rewrites: rs,
+				Plans: []AdvicePlan{{Query: q.SQL, Before: strings.Join(rs[0].Before, "\n"), After: strings.Join(rs[0].After, "\n")}}})
+		}
+	}
+	slices.SortStableFunc(alone, func(a, b IndexAdvice) int { return cmp.Compare(b.Total, a.Total) })
+	return append(out, alone...), nil
 }
 
 // adviseWorkloadOf asks the connection, then the driver, for its workload.
@@ -195,7 +249,8 @@ func adviseWorkloadOf(ctx context.Context, db *sql.DB) ([]WorkloadQuery, error) 
 // index whatever the table's size. This is the only function of the advisor
 // that writes to db.
 //
-// Each index is created in a statement of its own: when one fails, those
+// An advice that holds only rewrites (no CreateSQL) is skipped. Each index
+// is created in a statement of its own: when one fails, those
 // before it stay and the error names the failing statement; CREATE INDEX IF
 // NOT EXISTS makes running ApplyAdvice again safe. An index of the same name
 // that exists with other columns is an error (re-run [Advise] for a fresh
@@ -217,6 +272,9 @@ func ApplyAdvice(ctx context.Context, db *sql.DB, advice ...IndexAdvice) error {
 	defer conn.Close()
 	var tables []string
 	for _, a := range advice {
+		if a.CreateSQL == "" && len(a.Rewrites) > 0 {
+			continue // a rewrite of the program's statement: nothing to apply here
+		}
 		if err := adviseCheck(ctx, conn, a); err != nil {
 			return err
 		}

@@ -33,6 +33,7 @@ func runAdvise(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintln(fs.Output(), "usage: qlsqlite advise --db FILE [--query SQL]... [--apply]")
 		fmt.Fprintln(fs.Output())
 		fmt.Fprintln(fs.Output(), "Suggests indexes that SQLite's planner picks for the statements, with each statement's plan before and after,")
+		fmt.Fprintln(fs.Output(), "rewrites of the statements (verified with EXPLAIN QUERY PLAN and on the live data, or hints that say what must hold),")
 		fmt.Fprintln(fs.Output(), "and reports redundant indexes and missing or stale statistics.")
 		fmt.Fprintln(fs.Output())
 		fs.PrintDefaults()
@@ -71,10 +72,13 @@ func runAdvise(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "advising on the trading platform's %d typical statements\n\n", len(queries))
 	}
 
-	advice, err := qlsqlite.Advise(ctx, db, queries...)
+	all, err := qlsqlite.Advise(ctx, db, queries...)
 	if err := adviseReportErrors(err, stdout); err != nil {
 		return err
 	}
+	// Advice without an index carries a rewrite: the rewrites are printed
+	// below, with the hints.
+	advice := slices.DeleteFunc(all, func(a qlsqlite.IndexAdvice) bool { return a.CreateSQL == "" })
 	if len(advice) == 0 {
 		fmt.Fprintln(stdout, "no index to suggest: existing indexes serve these statements, or no index makes the planner do better")
 	}
@@ -86,6 +90,10 @@ func runAdvise(ctx context.Context, args []string, stdout io.Writer) error {
 			fmt.Fprintf(stdout, "     after:\n%s\n", adviseIndent(p.After, "       "))
 		}
 		fmt.Fprintln(stdout)
+	}
+
+	if err := adviseRewrites(ctx, db, queries, stdout); err != nil {
+		return err
 	}
 
 	audit, err := qlsqlite.AuditIndexes(ctx, db, qlsqlite.AuditInput{})
@@ -127,6 +135,52 @@ func runAdvise(ctx context.Context, args []string, stdout io.Writer) error {
 			}
 			fmt.Fprintf(stdout, "   %s\n%s\n", q, adviseIndent(p.String(), "     "))
 		}
+	}
+	return nil
+}
+
+// adviseRewrites prints the rewrites proposed for each statement that
+// prepares: verified ones, then hints, each with its plans and note.
+func adviseRewrites(ctx context.Context, db *sql.DB, queries []string, stdout io.Writer) error {
+	n := 0
+	for _, q := range queries {
+		rs, err := qlsqlite.Rewrite(ctx, db, q)
+		var qe *qlsqlite.AdviceQueryError
+		if errors.As(err, &qe) {
+			continue // reported with the index advice
+		}
+		if err != nil {
+			return err
+		}
+		slices.SortStableFunc(rs, func(a, b qlsqlite.QueryRewrite) int {
+			switch {
+			case a.Verified == b.Verified:
+				return 0
+			case a.Verified:
+				return -1
+			}
+			return 1
+		})
+		for _, r := range rs {
+			if n == 0 {
+				fmt.Fprintln(stdout, "rewrites (verified: equivalent by construction, cheaper in EXPLAIN QUERY PLAN, and the same rows on the live data; hints are not):")
+			}
+			n++
+			state := "hint"
+			if r.Verified {
+				state = "verified"
+			}
+			fmt.Fprintf(stdout, "R%d. %s (%s)\n", n, r.Rule, state)
+			fmt.Fprintf(stdout, "   statement: %s\n", r.Original)
+			fmt.Fprintf(stdout, "   rewrite:   %s\n", adviseIndent(r.SQL, "              ")[len("              "):])
+			fmt.Fprintf(stdout, "     before:\n%s\n", adviseIndent(strings.Join(r.Before, "\n"), "       "))
+			fmt.Fprintf(stdout, "     after:\n%s\n", adviseIndent(strings.Join(r.After, "\n"), "       "))
+			fmt.Fprintf(stdout, "   why: %s\n\n", r.Note)
+		}
+	}
+	if n == 0 {
+		fmt.Fprintln(stdout, "no rewrite to propose: no rule finds a cheaper equivalent of these statements")
+		fmt.Fprintln(stdout)
 	}
 	return nil
 }
