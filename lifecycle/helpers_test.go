@@ -9,8 +9,34 @@ import (
 
 	_ "github.com/ncruces/go-sqlite3/driver"
 
+	_ "github.com/quantumleap/qlsqlite" // registers the "qlsqlite" driver
 	"github.com/quantumleap/qlsqlite/internal/trading"
 )
+
+// opener opens a database file for a test, through one driver.
+type opener func(t testing.TB, path string) *sql.DB
+
+// forEachDriver runs f once per driver lifecycle is used with, as subtests
+// named after the driver: the raw ncruces driver ("sqlite3", the database
+// opened as openDB opens it) and qlsqlite with its production defaults
+// (WAL, synchronous=FULL, foreign keys on, the 30 s default statement
+// deadline, the writer gate, the statement cache, retries). lifecycle must
+// work through both; it never imports the qlsqlite package itself.
+func forEachDriver(t *testing.T, f func(t *testing.T, openDB opener)) {
+	t.Run("sqlite3", func(t *testing.T) { f(t, openDB) })
+	t.Run("qlsqlite", func(t *testing.T) { f(t, openQL) })
+}
+
+// openQL opens path with the qlsqlite driver and its defaults.
+func openQL(t testing.TB, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("qlsqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
 
 // openDB opens path with the raw "sqlite3" driver in WAL mode, the way the
 // platform opens its databases.
