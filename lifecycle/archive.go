@@ -51,7 +51,10 @@ type ArchivePolicy struct {
 	// ("2006-01-02 15:04:05", what CURRENT_TIMESTAMP writes) must be given in
 	// that same format, for example cutoff.UTC().Format(time.DateTime); a
 	// time.Time argument would be bound as RFC 3339 text, which does not
-	// sort the same way within a day.
+	// sort the same way within a day. An integer is always smaller than a
+	// text: a text cutoff on a column of Unix times matches every row.
+	// [Before] writes the condition of a time cutoff in the format the
+	// column holds.
 	Where string
 
 	// Args are the values of the parameters in Where, positional ("?") or

@@ -411,3 +411,97 @@ func TestArchiveRowThatKeepsChanging(t *testing.T) {
 		}
 	})
 }
+
+// TestBeforeComparesInTheColumnsFormat purges by a time cutoff columns that
+// keep their times as Unix seconds, milliseconds, microseconds and
+// nanoseconds, Julian days and mixed ISO-8601 text: each must lose its 70
+// old rows only. Compared as text, as "qlsqlite purge -before" did, an
+// integer column loses every row (the control below).
+func TestBeforeComparesInTheColumnsFormat(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2025, 6, 15, 12, 0, 0, 0, time.UTC)
+	cutoff := now.Add(-30 * 24 * time.Hour)
+	seed := func(t *testing.T) *sql.DB {
+		db := openDB(t, filepath.Join(t.TempDir(), "src.db"))
+		mustExec(t, db, `CREATE TABLE ev (id INTEGER PRIMARY KEY, s INTEGER, ms INTEGER, us INTEGER, ns INTEGER, jd REAL, iso TEXT, dt DATETIME)`)
+		plus2 := time.FixedZone("+02:00", 2*3600)
+		for x := range 100 {
+			at := now.Add(-time.Duration(x)*24*time.Hour - time.Hour) // x days and an hour old
+			iso := [...]string{
+				at.Format(time.DateTime),
+				at.Format("2006-01-02T15:04:05Z"),
+				at.In(plus2).Format("2006-01-02T15:04:05.000-07:00"),
+				at.Format("2006-01-02 15:04:05.000000"),
+			}[x%4]
+			mustExec(t, db, `INSERT INTO ev VALUES (?, ?, ?, ?, ?, julianday(?), ?, ?)`, x, at.Unix(), at.UnixMilli(), at.UnixMicro(), at.UnixNano(),
+				at.Format(time.DateTime), iso, at.Format(time.DateTime))
+		}
+		return db
+	}
+	for _, tc := range []struct {
+		column string
+		format TimeFormat
+	}{
+		{"s", TimeUnix}, {"ms", TimeUnixMilli}, {"us", TimeUnixMicro}, {"ns", TimeUnixNano},
+		{"jd", TimeJulianDay}, {"iso", TimeText}, {"dt", TimeText},
+	} {
+		t.Run(tc.column, func(t *testing.T) {
+			db := seed(t)
+			c, err := Before(ctx, db, "ev", tc.column, cutoff)
+			if err != nil || c.Format != tc.format {
+				t.Fatalf("Before: %+v, %v; want format %s", c, err, tc.format)
+			}
+			rep, err := PurgeWith(ctx, db, PurgePolicy{Table: "ev", Where: c.Where, Args: c.Args, DryRun: true})
+			if err != nil || rep.Total != 70 || rep.Deleted != 0 {
+				t.Errorf("dry run: %+v, %v; want 70 matching, none deleted", rep, err)
+			}
+			n, err := Purge(ctx, db, "ev", c.Where, c.Args, 7)
+			if err != nil || n != 70 {
+				t.Errorf("purged %d, %v; want 70", n, err)
+			}
+			if got := count(t, db, `SELECT count(*) FROM ev WHERE id < 30`); got != 30 || count(t, db, `SELECT count(*) FROM ev`) != 30 {
+				t.Errorf("the 30 young rows are not exactly what is left (%d of them left)", got)
+			}
+		})
+	}
+	t.Run("control: a text cutoff on Unix seconds", func(t *testing.T) {
+		db := seed(t)
+		n, err := Purge(ctx, db, "ev", "s < ?", []any{cutoff.Format(time.DateTime)}, 0)
+		if err != nil || n != 100 {
+			t.Errorf("purged %d, %v: the control should show every row matching", n, err)
+		}
+	})
+}
+
+// TestBeforeRefusesWhatIsNoTime: a column whose values Before cannot read
+// as times of one format is refused, saying what it holds.
+func TestBeforeRefusesWhatIsNoTime(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t, filepath.Join(t.TempDir(), "src.db"))
+	mustExec(t, db, `CREATE TABLE ev (id INTEGER PRIMARY KEY, mixed, units INTEGER, zero INTEGER, junk TEXT, b BLOB, empty INTEGER)`)
+	mustExec(t, db, `INSERT INTO ev VALUES (1, 1700000000, 1700000000, 0, 'soon', x'01', NULL), (2, '2024-01-01', 1700000000000, 1700000000, '2024-01-01', x'02', NULL)`)
+	cutoff := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for column, want := range map[string]string{
+		"mixed": "values of more than one kind (the smallest is integer, the largest text)",
+		"units": "numbers from 1700000000 to 1700000000000, which are not all times of one unit",
+		"zero":  "numbers from 0 to 1700000000",
+		"junk":  `the text "soon", which is no ISO-8601 time`,
+		"b":     "values of type blob, which are no times",
+		"nope":  `no such column: "nope" (its columns: id, mixed, units, zero, junk, b, empty)`,
+	} {
+		_, err := Before(ctx, db, "ev", column, cutoff)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", column, err, want)
+		}
+	}
+	if _, err := Before(ctx, db, "ev", "nope", cutoff); !errors.Is(err, ErrNoColumn) {
+		t.Errorf("missing column: %v, want ErrNoColumn", err)
+	}
+	c, err := Before(ctx, db, "ev", "empty", cutoff)
+	if err != nil || c.Format != TimeNoValuesYet {
+		t.Fatalf("empty column: %+v, %v", c, err)
+	}
+	if n, err := Purge(ctx, db, "ev", c.Where, c.Args, 0); err != nil || n != 0 {
+		t.Errorf("purge on a column with no values: %d, %v; want nothing deleted", n, err)
+	}
+}
