@@ -505,3 +505,105 @@ func TestBeforeRefusesWhatIsNoTime(t *testing.T) {
 		t.Errorf("purge on a column with no values: %d, %v; want nothing deleted", n, err)
 	}
 }
+
+// TestRecoverRestoresOnlyABackupOfTheDatabase: beside app.db lie its
+// backup, then (newer) the archive database Archive wrote and a backup of
+// another database. All of them verify; only app.db's own backup may be
+// restored over it, and the report says why the others were skipped.
+func TestRecoverRestoresOnlyABackupOfTheDatabase(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, openDB opener) {
+		ctx := context.Background()
+		dir := t.TempDir()
+		backups := filepath.Join(dir, "backups")
+		if err := os.Mkdir(backups, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		app := filepath.Join(dir, "app.db")
+		db := openDB(t, app)
+		seedTrades(t, db, 300)
+		own := filepath.Join(backups, "app-monday.db")
+		if err := Backup(ctx, db, own); err != nil {
+			t.Fatal(err)
+		}
+		archive := filepath.Join(backups, "trades-archive.db")
+		if _, err := Archive(ctx, db, ArchivePolicy{Table: "trades", Where: "id <= 100", DestPath: archive}); err != nil {
+			t.Fatal(err)
+		}
+		other := openDB(t, filepath.Join(dir, "other.db"))
+		seedJobs(t, other, 10)
+		otherBackup := filepath.Join(backups, "other-tuesday.db")
+		if err := Backup(ctx, other, otherBackup); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		other.Close()
+		old := time.Now().Add(-time.Hour)
+		for i, p := range []string{own, archive, otherBackup} { // oldest first
+			at := old.Add(time.Duration(i) * time.Minute)
+			if err := os.Chtimes(p, at, at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, p := range []string{own, archive, otherBackup} {
+			if err := Verify(ctx, p); err != nil {
+				t.Fatalf("%s does not verify: %v", p, err)
+			}
+		}
+
+		f, err := os.OpenFile(app, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteAt([]byte("oops, wrong file handle"), 0)
+		f.Close()
+		os.Remove(app + "-wal")
+		os.Remove(app + "-shm")
+
+		rep, err := RecoverFromBackup(ctx, app, []string{backups})
+		if err != nil || rep.Restored != own {
+			t.Fatalf("restored %q (%+v), %v; want %s", rep.Restored, rep, err, own)
+		}
+		skipped := map[string]string{}
+		for _, s := range rep.Skipped {
+			skipped[filepath.Base(s.Path)] = s.Err.Error()
+		}
+		if !strings.Contains(skipped["trades-archive.db"], "not written by lifecycle.Backup") ||
+			!strings.Contains(skipped["other-tuesday.db"], "is a backup of "+canonicalPath(filepath.Join(dir, "other.db"))+", not of "+canonicalPath(app)) ||
+			len(rep.Skipped) != 2 || len(rep.Rejected) != 0 {
+			t.Errorf("skipped %q, rejected %v; want the archive and the other database's backup skipped, saying why", skipped, rep.Rejected)
+		}
+		restored := openDB(t, app)
+		if got := count(t, restored, `SELECT count(*) FROM trades`); got != 300 {
+			t.Errorf("the restored app.db holds %d trades, want the backup's 300", got)
+		}
+		if got := count(t, restored, `SELECT count(*) FROM sqlite_schema WHERE name = ?`, MarkerTable); got != 0 {
+			t.Errorf("the restored database still holds the backup marker")
+		}
+	})
+}
+
+// TestRecoverChecksTheApplicationID: a backup whose marker names this path
+// but whose application_id differs from the one still readable in the
+// damaged database's header is another database's.
+func TestRecoverChecksTheApplicationID(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app.db")
+	db := openDB(t, app)
+	seedJobs(t, db, 10)
+	backup := filepath.Join(dir, "app-backup.db")
+	if err := Backup(ctx, db, backup); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, db, `PRAGMA application_id = 4242`)
+	mustExec(t, db, `CREATE TABLE more (x); INSERT INTO more VALUES (1)`)
+	db.Close()
+	overwritePages(t, app, 2)
+	rep, err := RecoverFromBackup(ctx, app, []string{backup})
+	if err == nil || len(rep.Skipped) != 1 || !strings.Contains(rep.Skipped[0].Err.Error(), "application_id 0, but "+canonicalPath(app)+" has application_id 4242") {
+		t.Fatalf("%+v, %v; want the backup skipped for its application_id", rep, err)
+	}
+	if !strings.Contains(err.Error(), "skipped "+backup) {
+		t.Errorf("the error does not say why the backup was skipped: %v", err)
+	}
+}
