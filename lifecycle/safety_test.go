@@ -119,6 +119,14 @@ func TestArchiveLateInsertWithReusedKey(t *testing.T) {
 		if got := count(t, conn, `SELECT count(*) FROM arc.jobs WHERE id = 1 AND what = 'job 1'`); got != 1 {
 			t.Errorf("the archived job 1 was overwritten")
 		}
+		// The next run finds the same conflict: the late row's key is in
+		// the archive, its content is not.
+		p.hook = nil
+		rep, err = Archive(ctx, db, p)
+		if !errors.Is(err, ErrConflict) || rep.Conflicts != 1 || rep.Moved != 0 {
+			t.Errorf("second run: report %+v, err %v; want the late row a conflict again", rep, err)
+		}
+		checkJobsOnce(t, conn, jobNames(20, "late"))
 	})
 }
 
