@@ -149,15 +149,20 @@ type ArchiveReport struct {
 // A crash, a kill or a power cut at any point leaves every row in the
 // source, in the archive, or in both: never in neither. Running Archive
 // again with the same policy finishes the job; rows already copied are then
-// deleted from the source without being copied again.
+// deleted from the source without being copied again. (A transaction over
+// two WAL files commits each file on its own, the source first: step 3
+// therefore never writes the archive's copy of a row it deletes.)
 //
 // After Archive returns, every row it dealt with is in exactly one place.
 // A row another connection updates between steps 2 and 3 no longer equals
-// its copy and is not deleted; step 3 then withdraws the copy step 2 made,
-// and the batch is attempted again (up to three times; rows that keep
-// changing are left in the source only, counted in
-// ArchiveReport.Unsettled). A row inserted into the batch's range meanwhile
-// is handled the same way. A row deleted by another connection between
+// its copy and is not deleted; step 3 then withdraws the copy step 2 made
+// (in the same transaction, which deletes other rows from the source: a
+// crash that keeps one half leaves no row in neither file, at worst the
+// changed row in the source and its older copy in the archive, which the
+// next run reports as a conflict), and the batch is attempted again (up to
+// three times; rows that keep changing are left in the source only,
+// counted in ArchiveReport.Unsettled). A row inserted into the batch's
+// range meanwhile is handled the same way. A row deleted by another connection between
 // steps 2 and 3 stays in the archive. A matching row whose key the archive
 // already holds with other content (a key the source reused after an
 // earlier archival, an INTEGER PRIMARY KEY without AUTOINCREMENT does) is
