@@ -157,13 +157,14 @@ type ArchiveReport struct {
 // A row another connection updates between steps 2 and 3 no longer equals
 // its copy and is not deleted; step 3 then withdraws the copy step 2 made
 // (in the same transaction, which deletes other rows from the source: a
-// crash that keeps one half leaves no row in neither file, at worst the
-// changed row in the source and its older copy in the archive, which the
-// next run reports as a conflict), and the batch is attempted again (up to
-// three times; rows that keep changing are left in the source only,
-// counted in ArchiveReport.Unsettled). A row inserted into the batch's
-// range meanwhile is handled the same way. A row deleted by another connection between
-// steps 2 and 3 stays in the archive. A matching row whose key the archive
+// crash that keeps one half of it never leaves a row in neither file; at
+// worst the changed row stays in the source and its older copy in the
+// archive, which the next run reports as a conflict), and the batch is
+// attempted again (up to three times; rows that keep changing are left in
+// the source only, counted in ArchiveReport.Unsettled). A row inserted
+// into the batch's range meanwhile is handled the same way. A row deleted
+// by another connection between steps 2 and 3 stays in the archive. A
+// matching row whose key the archive
 // already holds with other content (a key the source reused after an
 // earlier archival, an INTEGER PRIMARY KEY without AUTOINCREMENT does) is
 // a conflict: it is left in the source, the archive's row is left as it is,
@@ -199,7 +200,8 @@ type ArchiveReport struct {
 // (and enforcement was on), it is switched back on for each delete from
 // the source, where it guards the source's integrity: deleting a row that
 // other rows still reference fails with SQLite's constraint error, after
-// the copy (rerun after fixing the references; the copies are reused). Archive refuses a table that other tables reference with ON DELETE
+// the copy (rerun after fixing the references; the copies are reused).
+// Archive refuses a table that other tables reference with ON DELETE
 // CASCADE, SET NULL or SET DEFAULT, since deleting its rows would change
 // rows that are not archived. Triggers on the source table fire as for any
 // DELETE.
