@@ -57,7 +57,9 @@
 // statement-cache hits; [Stats] reads them, like PostgreSQL's
 // pg_stat_statements, and [ResetStats] starts over. Recording takes no lock
 // shared by all goroutines: each connection keeps its own share, and [Stats]
-// adds them up.
+// adds them up. A database keeps at most "_stats_max" fingerprints (default
+// 5000, [WithStatsMax]); past it the least-used, by calls, are evicted, their
+// calls kept in the database's totals.
 //
 // A call slower than "_slow" (default 100ms, 0 disables) is logged through
 // [log/slog] with its fingerprint, duration, number of arguments (never their

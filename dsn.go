@@ -98,6 +98,14 @@ var dsnParams = [...]dsnParam{
 		c.obs.stats, err = parseBool(v)
 		return err
 	}},
+	{"_stats_max", func(c *config, v string) error {
+		n, err := parseCount(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("want a whole number of fingerprints, 1 or more (_stats=off turns statistics off)")
+		}
+		c.obs.statsMax = n
+		return nil
+	}},
 	{"_slow", func(c *config, v string) (err error) {
 		c.obs.slow, err = parseDuration(v)
 		return err

@@ -219,6 +219,8 @@ func fixedAtOpen(was, now *config) error {
 		changed = "WithDefaults"
 	case was.obs.stats != now.obs.stats:
 		changed = "WithStats"
+	case was.obs.statsMax != now.obs.statsMax:
+		changed = "WithStatsMax"
 	case was.obs.slow != now.obs.slow:
 		changed = "WithSlowQueryLog"
 	case was.obs.trace != now.obs.trace:
@@ -322,10 +324,11 @@ func (m *monitor) tick(now time.Time) {
 // sample takes a sample of the database and keeps it in the history;
 // storage says whether to read the database's size, which connects.
 func (m *monitor) sample(now time.Time, storage bool) monSample {
-	recs, _ := m.obs.merged()
+	merged := m.obs.merged()
+	recs := merged.recs
 	s := monSample{
 		at:    now,
-		tot:   totalsOf(recs),
+		tot:   merged.totals(),
 		hists: make(map[string]*histogram, len(recs)),
 		fps:   make(map[string]Fingerprint, len(recs)),
 		util:  -1,

@@ -22,6 +22,7 @@ const (
 // observed and where it goes.
 type observeConfig struct {
 	stats     bool          // per-fingerprint statistics ("_stats")
+	statsMax  int           // fingerprints kept, at least 1 ("_stats_max")
 	slow      time.Duration // slow-query log threshold; 0 disables ("_slow")
 	trace     bool          // OpenTelemetry spans ("_trace")
 	metrics   bool          // OpenTelemetry metrics ("_metrics")
@@ -40,6 +41,7 @@ type observeConfig struct {
 func defaultObserveConfig() observeConfig {
 	return observeConfig{
 		stats:      true,
+		statsMax:   DefaultStatsMax,
 		slow:       DefaultSlowQuery,
 		trace:      true,
 		metrics:    true,
@@ -55,6 +57,24 @@ func defaultObserveConfig() observeConfig {
 // slow-query log do not depend on it.
 func WithStats(on bool) Option {
 	return func(c *config) { c.obs.stats = on }
+}
+
+// WithStatsMax sets how many fingerprints a database keeps statistics for
+// (DSN: "_stats_max"; default [DefaultStatsMax]), like
+// pg_stat_statements.max. The bound is the database's, whatever the number
+// of connections. When a new fingerprint does not fit, the least-used 5%
+// are evicted: by calls, recent calls weighing more than old ones (each
+// pass multiplies past usage by 0.99), the oldest first among equals; their
+// calls stay in the database's totals, and
+// [DatabaseStats].FingerprintEvictions counts them. Calls rather than total
+// time, so that the one-off statements of start-up, migrations and admin
+// work make room first, however long they took, and a long-lived process
+// keeps its hot queries; slow calls are in the slow-query log regardless.
+//
+// A fingerprint costs about 3 KB, plus its counters on each further
+// connection that runs it. n below 1 is taken as 1.
+func WithStatsMax(n int) Option {
+	return func(c *config) { c.obs.statsMax = max(n, 1) }
 }
 
 // WithSlowQueryLog sets the duration from which a call is logged as slow
