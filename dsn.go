@@ -106,6 +106,10 @@ var dsnParams = [...]dsnParam{
 		c.obs.statsMax = n
 		return nil
 	}},
+	{"_integrity_every", func(c *config, v string) (err error) {
+		c.obs.integrityEvery, err = parseDuration(v)
+		return err
+	}},
 	{"_slow", func(c *config, v string) (err error) {
 		c.obs.slow, err = parseDuration(v)
 		return err

@@ -137,6 +137,7 @@ func TestEveryDSNParameterHasAnOption(t *testing.T) {
 		"_optimize_every":    {"2h", WithOptimize(2 * time.Hour)},
 		"_stats":             {"off", WithStats(false)},
 		"_stats_max":         {"300", WithStatsMax(300)},
+		"_integrity_every":   {"6h", WithIntegrityEvery(6 * time.Hour)},
 		"_slow":              {"250ms", WithSlowQueryLog(250 * time.Millisecond)},
 		"_trace":             {"off", WithTracing(false)},
 		"_metrics":           {"off", WithMetrics(false)},

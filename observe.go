@@ -30,9 +30,13 @@ type observability struct {
 	dropped totals                  // calls of evicted fingerprints, and closed connections' lost calls
 	since   time.Time               // when the statistics started (open or reset)
 
-	mu      sync.Mutex // guards the fields below
-	samples []dbSample // for rates over the window; see rates
-	monitor *monitor   // nil unless monitored
+	checking sync.Mutex // held by the integrity check running, if any
+
+	mu        sync.Mutex       // guards the fields below
+	samples   []dbSample       // for rates over the window; see rates
+	monitor   *monitor         // nil unless monitored
+	integrity *IntegrityReport // the last integrity check; nil before the first
+	judged    *IntegrityReport // the last that completed or found problems
 }
 
 func newObservability(db *database, dsn string) *observability {

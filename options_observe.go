@@ -36,6 +36,8 @@ type observeConfig struct {
 	thresholds AlertThresholds
 	clock      Clock // nil: the system clock
 	interval   time.Duration
+
+	integrityEvery time.Duration // the monitor's integrity checks; 0: none ("_integrity_every")
 }
 
 func defaultObserveConfig() observeConfig {
@@ -48,6 +50,8 @@ func defaultObserveConfig() observeConfig {
 		rootSpans:  true,
 		thresholds: DefaultAlertThresholds(),
 		interval:   DefaultMonitorInterval,
+
+		integrityEvery: DefaultIntegrityEvery,
 	}
 }
 
@@ -160,4 +164,18 @@ func WithMonitorInterval(d time.Duration) Option {
 			c.obs.interval = d
 		}
 	}
+}
+
+// WithIntegrityEvery sets how often the monitor checks the database's
+// integrity with [CheckIntegrity] (DSN: "_integrity_every"; default
+// [DefaultIntegrityEvery]); zero turns the schedule off. The first check
+// runs within an hour of the monitor's start (or one interval, if
+// shorter), then every interval. A scheduled check pauses after each table
+// as long as the table took, so that it takes at most half of one
+// connection's time and no single read transaction spans the database; its
+// result is kept for [Health] and [Stats], and problems raise
+// [AlertIntegrity]. Only a monitored database has the schedule ([Open]
+// starts a monitor; after [database/sql.Open], call [Monitor]).
+func WithIntegrityEvery(d time.Duration) Option {
+	return func(c *config) { c.obs.integrityEvery = max(d, 0) }
 }

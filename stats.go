@@ -209,6 +209,9 @@ type Snapshot struct {
 	// [Monitor]); Alerts holds the alerts firing now.
 	Monitored bool
 	Alerts    []Alert
+	// Integrity is the last integrity check (see [CheckIntegrity]), nil
+	// when none has run since the database was opened.
+	Integrity *IntegrityReport
 }
 
 // QueryStats are the statistics of one fingerprint: every call whose SQL
@@ -601,6 +604,7 @@ func (o *observability) snapshot(ctx context.Context, sqlDB *sql.DB) Snapshot {
 	snap.Database = ds
 	o.addSample(dbSample{at: now, tot: tot, size: size, pool: ds.Pool.DBStats})
 
+	snap.Integrity, _ = o.lastIntegrity()
 	o.mu.Lock()
 	m := o.monitor
 	o.mu.Unlock()
