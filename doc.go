@@ -74,8 +74,11 @@
 // A monitor ([Monitor]; [Open] starts one) samples the database off the query
 // path and raises an [Alert] when a threshold is crossed over a sliding
 // window: query p95 100ms, pool usage 80%, database size 5000 MB, error rate
-// 1%, lock wait 1s ([DefaultAlertThresholds]). [Health] runs quick_check and
-// sums it all up.
+// 1%, lock wait 1s ([DefaultAlertThresholds]), and checks the database's
+// integrity table by table once a day ([CheckIntegrity],
+// "_integrity_every"); problems raise an alert. [Health] sums it all up
+// without reading any table, cheaply enough for a probe, and [Handler]
+// serves it over HTTP (/healthz, /readyz).
 //
 // # SQLite's own features
 //

@@ -54,8 +54,8 @@ type HealthReport struct {
 // database's header and the WAL file's size), the pool's state, the circuit
 // breaker's state, the alerts firing now, and the result and age of the
 // last integrity check, summed up in a status. Its time does not depend on
-// the database's size (about a millisecond at 100 MB and at 5 GB alike);
-// it reads no table.
+// the database's size (12 µs at 100 MB, 1 GB and 5.6 GB alike,
+// BenchmarkHealth); it reads no table.
 //
 // It does not check the database's integrity: that reads the whole file.
 // [CheckIntegrity] does, on demand or on a schedule ([WithIntegrityEvery]),

@@ -78,8 +78,10 @@ func TestDemoEndsWithStatsAndHealth(t *testing.T) {
 			t.Errorf("the statistics table lacks %q:\n%s", want, table)
 		}
 	}
-	// The statistics are the workload's: 300 operations, none of the loading.
-	if strings.Contains(table, "CREATE TABLE") || !strings.Contains(table, "calls, ") {
+	// The statistics are the workload's: 300 operations, none of the loading
+	// (the lifecycle part after the runs has a CREATE TABLE of its own, in
+	// the archive, which a slow machine ranks among the top ten).
+	if strings.Contains(table, "CREATE TABLE users") || strings.Contains(table, "INSERT INTO users") || !strings.Contains(table, "calls, ") {
 		t.Errorf("the statistics include the loading, or lack the totals:\n%s", table)
 	}
 	if !strings.Contains(text[j:], "status:      ok") || !strings.Contains(text[j:], "alerts:      none firing") {
