@@ -114,10 +114,11 @@ func (o *observability) checkIntegrity(ctx context.Context, db *sql.DB, spread b
 		}
 		r.Err = err.Error()
 	}
+	kept := r.clone() // the caller's copy shares nothing with it
 	o.mu.Lock()
-	o.integrity = &r
+	o.integrity = kept
 	if r.Err == "" || len(r.Problems) > 0 {
-		o.judged = &r
+		o.judged = kept
 	}
 	o.mu.Unlock()
 	return r, err
