@@ -67,7 +67,13 @@ func Open(dsn string, opts ...Option) (*sql.DB, error) {
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
-	if _, err := c.(*Connector).db.obs.startMonitor(db, c.(*Connector).db.cfg.obs); err != nil {
+	d := c.(*Connector).db
+	d.know(db)
+	if err := d.startConfiguredHistory(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if _, err := d.obs.startMonitor(db, d.cfg.obs); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -133,14 +139,30 @@ type database struct {
 
 	keepOnce     sync.Once // starts the pool keeper
 	optimizeOnce sync.Once // starts the statistics upkeep
+	historyOnce  sync.Once // starts the history configured, at the first connection
 	stopOnce     sync.Once
 
 	schemaGen atomic.Uint64 // bumped when a statement may have changed the schema
+
+	known     atomic.Pointer[sql.DB]         // the *sql.DB built on this database, once a function was given it
+	optimized atomic.Pointer[maintenanceRun] // the last periodic PRAGMA optimize
 
 	mu     sync.Mutex
 	conns  map[*sqliteConn]struct{} // open connections
 	closed cacheTotals              // counters of closed connections
 }
+
+// know remembers the *sql.DB built on the database: the pool's figures
+// are read from it.
+func (db *database) know(sqlDB *sql.DB) {
+	if db.known.Load() == nil {
+		db.known.CompareAndSwap(nil, sqlDB)
+	}
+}
+
+// sqlDB returns the *sql.DB built on the database, nil until a function
+// that takes one was called.
+func (db *database) sqlDB() *sql.DB { return db.known.Load() }
 
 // track registers an open connection.
 func (db *database) track(c *sqliteConn) {
@@ -180,6 +202,7 @@ func (c *Connector) Close() error {
 		close(c.db.done)
 		c.db.cancel()
 	})
+	c.db.obs.stopHistory() // its last period reads the storage and the plans
 	c.db.background.Wait()
 	c.db.planner.close()
 	c.db.obs.close()
@@ -197,6 +220,7 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, err
 	}
 	c.db.optimizeLoop()
+	c.db.historyOnce.Do(func() { c.db.startConfiguredHistory(ctx) })
 	nc := dc.(ncruces.Conn)
 	inner, err := newSQLiteConn(nc, c.db)
 	if err != nil {

@@ -110,6 +110,29 @@ var dsnParams = [...]dsnParam{
 		c.obs.integrityEvery, err = parseDuration(v)
 		return err
 	}},
+	{"_history", func(c *config, v string) error {
+		switch strings.ToLower(v) {
+		case "":
+			return fmt.Errorf("want a file name, or off")
+		case "off", "no", "false", "0":
+			c.obs.history, c.obs.historyOff = "", true
+		default:
+			c.obs.history, c.obs.historyOff = v, false
+		}
+		return nil
+	}},
+	{"_history_retention", func(c *config, v string) error {
+		d, err := parseDuration(v)
+		if err != nil || d < time.Hour {
+			return fmt.Errorf("want a duration of an hour or more, like 336h (14 days)")
+		}
+		c.obs.historyRetention = d
+		return nil
+	}},
+	{"_history_max_size", func(c *config, v string) (err error) {
+		c.obs.historyMaxBytes, err = parseSize(v)
+		return err
+	}},
 	{"_slow", func(c *config, v string) (err error) {
 		c.obs.slow, err = parseDuration(v)
 		return err
@@ -280,6 +303,26 @@ func parseDuration(v string) (time.Duration, error) {
 		return 0, fmt.Errorf("want a duration of 0 or more, like 250ms or 30s")
 	}
 	return d, nil
+}
+
+// parseSize accepts a number of bytes, with an optional unit: KB, MB, GB
+// (powers of 1024), "256MB".
+func parseSize(v string) (int64, error) {
+	num, mult := strings.ToUpper(strings.TrimSpace(v)), int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(num, u.suffix) {
+			num, mult = strings.TrimSpace(strings.TrimSuffix(num, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 1 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("want a size in bytes, 1 or more, with an optional KB, MB or GB, like 256MB")
+	}
+	return n * mult, nil
 }
 
 // parseCount accepts a whole number, 0 or more.

@@ -447,6 +447,7 @@ func (o *observability) reset() {
 
 	o.mu.Lock()
 	o.samples = nil
+	o.prior = nil // the history's periods before the start: forgotten with the rest
 	m := o.monitor
 	o.mu.Unlock()
 	if m != nil {
