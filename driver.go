@@ -147,9 +147,28 @@ type database struct {
 	known     atomic.Pointer[sql.DB]         // the *sql.DB built on this database, once a function was given it
 	optimized atomic.Pointer[maintenanceRun] // the last periodic PRAGMA optimize
 
-	mu     sync.Mutex
-	conns  map[*sqliteConn]struct{} // open connections
-	closed cacheTotals              // counters of closed connections
+	mu      sync.Mutex
+	conns   map[*sqliteConn]struct{} // open connections
+	closed  cacheTotals              // counters of closed connections
+	closers []func()                 // run by Close (see onClose)
+}
+
+// goBackground runs f in a goroutine that Close cancels (through ctx) and
+// waits for; false, and f not run, when the database is closed.
+func (db *database) goBackground(f func(ctx context.Context)) bool {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	select {
+	case <-db.done:
+		return false
+	default:
+	}
+	db.background.Add(1)
+	go func() {
+		defer db.background.Done()
+		f(db.ctx)
+	}()
+	return true
 }
 
 // know remembers the *sql.DB built on the database: the pool's figures
@@ -199,12 +218,21 @@ func (c *Connector) Driver() driver.Driver { return c.driver }
 // goroutine of qlsqlite's is left for this database.
 func (c *Connector) Close() error {
 	c.db.stopOnce.Do(func() {
+		c.db.mu.Lock() // goBackground and onClose check done under it
 		close(c.db.done)
+		c.db.mu.Unlock()
 		c.db.cancel()
 	})
 	c.db.obs.stopHistory() // its last period reads the storage and the plans
 	c.db.background.Wait()
 	c.db.planner.close()
+	c.db.mu.Lock()
+	closers := c.db.closers
+	c.db.closers = nil
+	c.db.mu.Unlock()
+	for _, f := range closers {
+		f()
+	}
 	c.db.obs.close()
 	return nil
 }

@@ -45,7 +45,7 @@ const historyInterval = time.Minute
 // at path (DSN: "_history=PATH"), from the first connection on ([Open]
 // opens it before it returns and fails if it cannot). Without it, the
 // history starts when [Handler] serves the database's pages, in a file
-// beside the database (trading.db keeps trading-history.db), except for a
+// beside the database (see [HistoryPath]), except for a
 // database in memory, which gets none. [WithoutHistory] turns it off.
 //
 // The file holds the fingerprints' texts (literals and arguments replaced,
@@ -88,9 +88,10 @@ func WithHistoryMaxSize(bytes int64) Option {
 	}
 }
 
-// defaultHistoryPath is where the history of the database at dbPath is kept
-// when no path was given: beside it, "-history" added to its name.
-func defaultHistoryPath(dbPath string) string {
+// HistoryPath is where the history of the database file at dbPath is kept
+// when [WithHistory] gives no path: beside it, "-history" added to its
+// name (trading.db keeps trading-history.db). "qlsqlite serve" looks there.
+func HistoryPath(dbPath string) string {
 	return strings.TrimSuffix(dbPath, filepath.Ext(dbPath)) + "-history.db"
 }
 
@@ -115,8 +116,26 @@ type historyWriter struct {
 	lastEvict  uint64
 	plans      map[string]time.Time // captured_at of the plans written
 
-	lastErr atomic.Pointer[string] // the last write error, for the page
-	dropped atomic.Int64           // events dropped: the queue was full
+	lastErr atomic.Pointer[string]       // the last write error, for the page
+	dropped atomic.Int64                 // events dropped: the queue was full
+	written atomic.Pointer[writtenState] // what the last period written ended with, for the page
+}
+
+// writtenState is the snapshot the last period written ended with: the
+// page adds what happened since to the history's rows.
+type writtenState struct {
+	at    time.Time
+	since time.Time
+	recs  map[string]*queryRecord // never changed once kept
+}
+
+// pending returns what each fingerprint did since the last period
+// written, and when that was; ok is false before the first.
+func (h *historyWriter) pending(m mergedStats) (deltas []history.QueryDelta, at time.Time) {
+	w := h.written.Load()
+	t := deltaTracker{since: w.since, prev: w.recs}
+	t.advance(m, func(_ *queryRecord, d history.QueryDelta) { deltas = append(deltas, d) })
+	return deltas, w.at
 }
 
 // historyEvent is an alert or a maintenance event for the history.
@@ -176,6 +195,7 @@ func (d *database) startHistory(ctx context.Context, path string) (*historyWrite
 	m := o.merged()
 	now := o.clock.Now()
 	h.prev.advance(m, nil)
+	h.written.Store(&writtenState{at: now, since: m.since, recs: m.recs})
 	h.lastAt, h.lastTotals = now, m.totals()
 	if db := d.sqlDB(); db != nil {
 		h.lastPool = db.Stats()
@@ -183,12 +203,15 @@ func (d *database) startHistory(ctx context.Context, path string) (*historyWrite
 	h.lastEvict = o.table.evictions.Load()
 	o.restore(ctx, store, now)
 
+	ticks, stop := o.clock.Ticker(historyInterval)
+	if !d.goBackground(func(context.Context) { h.run(ticks, stop) }) {
+		stop()
+		store.Close()
+		return nil, errors.New("qlsqlite: the database is closed")
+	}
 	o.mu.Lock()
 	o.hist = h
 	o.mu.Unlock()
-	ticks, stop := o.clock.Ticker(historyInterval)
-	d.background.Add(1)
-	go h.run(ticks, stop)
 	return h, nil
 }
 
@@ -210,7 +233,6 @@ func (d *database) startConfiguredHistory(ctx context.Context) error {
 type historyErr struct{ err error }
 
 func (h *historyWriter) run(ticks <-chan time.Time, stopTicker func()) {
-	defer h.d.background.Done()
 	defer close(h.exited)
 	defer stopTicker()
 	for {
@@ -332,7 +354,8 @@ func (h *historyWriter) period(ctx context.Context, now time.Time) history.Perio
 	o := h.o
 	m := o.merged()
 	p := history.Period{At: now, Span: now.Sub(h.lastAt)}
-	h.prev.advance(m, func(d history.QueryDelta) { p.Queries = append(p.Queries, d) })
+	h.prev.advance(m, func(_ *queryRecord, d history.QueryDelta) { p.Queries = append(p.Queries, d) })
+	h.written.Store(&writtenState{at: now, since: m.since, recs: m.recs})
 
 	tot := m.totals()
 	base := h.lastTotals
@@ -405,7 +428,7 @@ type deltaTracker struct {
 // advance compares m with the previous snapshot and calls emit (if not
 // nil) with the delta of each fingerprint called since. A fingerprint
 // evicted and admitted again, or statistics reset, count from zero.
-func (t *deltaTracker) advance(m mergedStats, emit func(history.QueryDelta)) {
+func (t *deltaTracker) advance(m mergedStats, emit func(*queryRecord, history.QueryDelta)) {
 	reset := !m.since.Equal(t.since)
 	if emit != nil {
 		for id, r := range m.recs {
@@ -416,7 +439,7 @@ func (t *deltaTracker) advance(m mergedStats, emit func(history.QueryDelta)) {
 				}
 			}
 			if d, ok := queryDelta(r, p); ok {
-				emit(d)
+				emit(r, d)
 			}
 		}
 	}

@@ -173,6 +173,7 @@ type monitor struct {
 	history  []monSample      // oldest first, covering the window
 	firing   map[string]Alert // by name
 	lastPool sql.DBStats
+	readings map[string]reading // the last evaluation's, by alert name: the monitoring page shows them
 }
 
 // monSample is the state of the database at one tick.
@@ -457,7 +458,18 @@ func (m *monitor) evaluate(now time.Time, cur monSample) []Alert {
 	if th.LockWait > 0 {
 		readings[AlertLockWait] = lockWaitReading(th, w.delta)
 	}
+	m.mu.Lock()
+	m.readings = readings
+	m.mu.Unlock()
 	return m.transitions(now, readings)
+}
+
+// lastReadings returns the readings of the last evaluation, nil before
+// the first.
+func (m *monitor) lastReadings() map[string]reading {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.readings
 }
 
 // window is what the history says about the alert window ending at cur.

@@ -135,8 +135,11 @@ func (s *Store) Queries(ctx context.Context, from, to time.Time) ([]QueryTotal, 
 	return out, nil
 }
 
-// merge adds o to q.
-func (q *QueryTotal) merge(o *QueryTotal) {
+// Add adds o's figures to q's.
+func (q *QueryDelta) Add(o *QueryDelta) {
+	if q.Text == "" {
+		q.Text, q.Summary = o.Text, o.Summary
+	}
 	q.Calls += o.Calls
 	q.Rows += o.Rows
 	q.Total += o.Total
@@ -151,6 +154,11 @@ func (q *QueryTotal) merge(o *QueryTotal) {
 		q.Errors[c] += n
 	}
 	q.Hist = q.Hist.Merge(o.Hist)
+}
+
+// merge adds o to q.
+func (q *QueryTotal) merge(o *QueryTotal) {
+	q.QueryDelta.Add(&o.QueryDelta)
 	if o.First.Before(q.First) {
 		q.First = o.First
 	}

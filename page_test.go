@@ -1,0 +1,290 @@
+package qlsqlite
+
+import (
+	"context"
+	"database/sql"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// pageDB opens a database with a history and a few statements run, two
+// of them with values that must never show.
+func pageDB(t *testing.T, opts ...Option) (*sql.DB, string) {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := Open("file:"+filepath.Join(dir, "app.db"), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for _, q := range []string{
+		`CREATE TABLE orders (id INTEGER PRIMARY KEY, status TEXT, created_at TEXT, note TEXT)`,
+		`CREATE INDEX orders_note ON orders (note)`,
+		`INSERT INTO orders (status, created_at, note) VALUES ('open', '2026-01-01', 'literal-secret-4711')`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 200 {
+		if _, err := db.Exec(`INSERT INTO orders (status, created_at, note) VALUES (?, ?, ?)`, "closed", time.Now().Format(time.RFC3339), "argument-secret-"+string(rune('a'+i%26))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	for range 20 {
+		if err := db.QueryRow(`SELECT count(*) FROM orders WHERE status = 'open' ORDER BY created_at`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db, dir
+}
+
+func fetch(t *testing.T, h http.Handler, path string) (int, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	body, _ := io.ReadAll(rec.Body)
+	return rec.Code, string(body)
+}
+
+// TestHandlerPages: every page of a live database loads, shows its
+// figures and never an argument value, and the history starts beside the
+// database.
+func TestHandlerPages(t *testing.T) {
+	db, dir := pageDB(t)
+	h, err := Handler(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "app-history.db")); err != nil {
+		t.Fatalf("the history was not started beside the database: %v", err)
+	}
+	src := db.Driver().(*Driver).db.obs.history()
+	if src == nil {
+		t.Fatal("no history writer")
+	}
+	ctx := context.Background()
+	if err := src.flushNow(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// The advice is computed in the background: wait for it.
+	code, _ := fetch(t, h, "/")
+	if code != http.StatusOK {
+		t.Fatalf("/: %d", code)
+	}
+	waitAdvice(t, h)
+
+	insert := FingerprintOf(`INSERT INTO orders (status, created_at, note) VALUES (?, ?, ?)`)
+	pages := map[string][]string{
+		"/":                                   {"query p95", "circuit breaker", "WAL and checkpoints", "planner statistics", "unused indexes", "redundant indexes", "suggested indexes", "free pages", "last integrity check", `class="chart"`},
+		"/queries":                            {html(insert.Text), "index advised"},
+		"/queries?window=1h&sort=calls":       {"No query ran in this window"},
+		"/queries/" + insert.ID:               {html(insert.Text), "calls per minute", "Captured plan"},
+		"/queries/" + insert.ID + "?window=1h": {"latency"},
+		"/space":                              {"orders_note", "dbstat is not compiled"},
+		"/connections":                        {"connections", "waits for a connection"},
+		"/maintenance":                        {"PRAGMA optimize", "Actions are off"},
+		"/alerts":                             {"No alert is firing"},
+	}
+	for path, want := range pages {
+		code, body := fetch(t, h, path)
+		if code != http.StatusOK {
+			t.Errorf("%s: %d\n%s", path, code, body)
+			continue
+		}
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s does not show %q", path, w)
+			}
+		}
+		for _, secret := range []string{"literal-secret", "argument-secret", "2026-01-01"} {
+			if strings.Contains(body, secret) {
+				t.Errorf("%s shows the value %q", path, secret)
+			}
+		}
+	}
+	if code, _ := fetch(t, h, "/queries/nosuchfingerprint"); code != http.StatusNotFound {
+		t.Errorf("an unknown fingerprint: %d", code)
+	}
+}
+
+func html(s string) string {
+	return strings.NewReplacer("'", "&#39;", `"`, "&#34;", "<", "&lt;", ">", "&gt;", "&", "&amp;").Replace(s)
+}
+
+// waitAdvice waits until the overview shows the advice computed.
+func waitAdvice(t *testing.T, h http.Handler) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		_, body := fetch(t, h, "/")
+		if !strings.Contains(body, "Computing the index advice") {
+			return
+		}
+		time.Sleep(50 * time.Millisecond) // polling the page's own state, as a person reloading it
+	}
+	t.Fatal("the advice was not computed within 2 minutes")
+}
+
+// TestHandlerMetrics: /metrics has the conventions' histogram and pool
+// metrics, client_golang's go_sql_* ones, and qlsqlite's gauges; its
+// counters never go back when statistics are reset.
+func TestHandlerMetrics(t *testing.T) {
+	db, _ := pageDB(t, WithoutHistory())
+	h, err := Handler(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body := fetch(t, h, "/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d", code)
+	}
+	for _, want := range []string{
+		`db_client_operation_duration_seconds_bucket{`,
+		`db_operation_name="INSERT"`,
+		`db_collection_name="orders"`,
+		`db_client_connection_count{`,
+		`db_client_connection_max{`,
+		`go_sql_open_connections{db_name=`,
+		`go_sql_wait_count_total{`,
+		`qlsqlite_breaker_state{`,
+		`qlsqlite_wal_size_bytes{`,
+		`qlsqlite_database_size_bytes{`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	count := func(body string) string {
+		m := regexp.MustCompile(`db_client_operation_duration_seconds_count\{[^}]*db_operation_name="INSERT"[^}]*\} (\d+)`).FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("no INSERT count in\n%s", body)
+		}
+		return m[1]
+	}
+	if got := count(body); got != "201" {
+		t.Errorf("INSERT calls %s, want 201", got)
+	}
+	if err := ResetStats(db); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO orders (status) VALUES (?)`, "x"); err != nil {
+		t.Fatal(err)
+	}
+	_, body = fetch(t, h, "/metrics")
+	if got := count(body); got != "202" {
+		t.Errorf("after ResetStats and one more INSERT: %s, want 202 (a Prometheus counter never goes back)", got)
+	}
+}
+
+// TestHandlerActions: with WithActions(true), the maintenance page's
+// forms checkpoint, optimize and create an advised index, on a POST from
+// the page's own origin only.
+func TestHandlerActions(t *testing.T) {
+	db, _ := pageDB(t)
+	h, err := Handler(db, WithActions(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetch(t, h, "/")
+	waitAdvice(t, h)
+	_, body := fetch(t, h, "/maintenance")
+	m := regexp.MustCompile(`name="index" value="([^"]+)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no advised index to apply on the maintenance page:\n%s", body)
+	}
+	post := func(path string, form url.Values, site string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", site)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	indexes := func() int {
+		var n int
+		db.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = ?`, m[1]).Scan(&n)
+		return n
+	}
+	if rec := post("/actions/apply", url.Values{"index": {m[1]}}, "cross-site"); rec.Code != http.StatusForbidden || indexes() != 0 {
+		t.Fatalf("a cross-site POST: %d, index made: %d", rec.Code, indexes())
+	}
+	rec := post("/actions/apply", url.Values{"index": {m[1]}}, "same-origin")
+	if rec.Code != http.StatusSeeOther || indexes() != 1 {
+		t.Fatalf("apply: %d %s, index made: %d", rec.Code, rec.Header().Get("Location"), indexes())
+	}
+	for _, action := range []string{"checkpoint", "optimize"} {
+		rec := post("/actions/"+action, nil, "same-origin")
+		loc := rec.Header().Get("Location")
+		if rec.Code != http.StatusSeeOther || strings.Contains(loc, "failed") {
+			t.Errorf("%s: %d %s", action, rec.Code, loc)
+		}
+	}
+	if rec := post("/actions/apply", url.Values{"index": {"nope"}}, "same-origin"); !strings.Contains(rec.Header().Get("Location"), "failed") {
+		t.Errorf("applying an index never advised: %s", rec.Header().Get("Location"))
+	}
+	// The events reach the history and the page.
+	if err := db.Driver().(*Driver).db.obs.history().flushNow(context.Background(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, body = fetch(t, h, "/maintenance")
+	for _, want := range []string{"checkpoint:", "CREATE INDEX", "PRAGMA optimize in"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the maintenance page's events lack %q", want)
+		}
+	}
+}
+
+// TestHandlerStored: the pages of a database another process ran, from
+// its history and its file, as qlsqlite serve shows them.
+func TestHandlerStored(t *testing.T) {
+	db, dir := pageDB(t, WithHistory(""))
+	hist := filepath.Join(t.TempDir(), "kept-history.db")
+	db2, err := Open("file:"+filepath.Join(dir, "app.db"), WithHistory(hist))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	for range 30 {
+		if _, err := db2.Exec(`UPDATE orders SET status = ? WHERE id = ?`, "done", 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db2.Close() // the history holds its last period
+
+	viewer, err := Open("file:"+filepath.Join(dir, "app.db")+"?mode=ro&_optimize=off", WithoutHistory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer viewer.Close()
+	h, err := Handler(viewer, WithStoredHistory(hist))
+	if err != nil {
+		t.Fatal(err)
+	}
+	update := FingerprintOf(`UPDATE orders SET status = ? WHERE id = ?`)
+	for path, want := range map[string]string{
+		"/":                     "another process",
+		"/queries":              html(update.Text),
+		"/queries/" + update.ID: "calls per minute",
+		"/connections":          "connections",
+		"/space":                "orders_note",
+		"/alerts":               "No alert is firing",
+	} {
+		code, body := fetch(t, h, path)
+		if code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("%s: %d, lacks %q", path, code, want)
+		}
+	}
+	if _, err := Handler(viewer, WithStoredHistory(filepath.Join(dir, "missing.db"))); err == nil {
+		t.Error("a missing history: no error")
+	}
+}
