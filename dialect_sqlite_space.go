@@ -250,7 +250,7 @@ func rowWidth(o schemaObject, widths map[string]float64) float64 {
 type checkpointResult struct {
 	// Frames is the WAL's frames when it ran; Checkpointed how many of
 	// them were copied into the database. With every frame copied, the
-	// WAL was truncated.
+	// WAL was truncated. Both are -1 for a database not in WAL mode.
 	Frames, Checkpointed int
 }
 
@@ -272,6 +272,11 @@ func (d *sqliteDialect) checkpoint(ctx context.Context) (checkpointResult, error
 	raw.BusyTimeout(DefaultBusyTimeout)
 	old := raw.SetInterrupt(ctx)
 	defer raw.SetInterrupt(old)
+	// A new connection opens the WAL with its first read: before it, a
+	// checkpoint finds no WAL to copy.
+	if err := raw.Exec(`SELECT count(*) FROM sqlite_schema`); err != nil {
+		return checkpointResult{}, fmt.Errorf("qlsqlite: checkpoint: %w", err)
+	}
 	frames, done, err := raw.WALCheckpoint("main", sqlite3.CHECKPOINT_TRUNCATE)
 	if err != nil {
 		return checkpointResult{Frames: frames, Checkpointed: done}, fmt.Errorf("qlsqlite: checkpoint: %w", err)

@@ -151,6 +151,7 @@ type database struct {
 	conns   map[*sqliteConn]struct{} // open connections
 	closed  cacheTotals              // counters of closed connections
 	closers []func()                 // run by Close (see onClose)
+	advice  *adviceCache             // the monitoring page's, once a Handler serves it
 }
 
 // goBackground runs f in a goroutine that Close cancels (through ctx) and

@@ -181,8 +181,9 @@ func thresholdCheck(name string, r reading, firing, judged bool, th AlertThresho
 	for _, fp := range r.fps[:min(len(r.fps), 5)] {
 		c.Items = append(c.Items, page.CheckItem{Text: fp.Text, Link: "queries/" + fp.ID})
 	}
-	if c.Status == page.Failing && len(c.Items) == 0 && name == AlertQueryP95 {
-		c.Detail += " (see the slowest queries)"
+	if len(c.Items) > 0 { // the message lists them too: keep its first part
+		c.Detail, _, _ = strings.Cut(c.Detail, "): ")
+		c.Detail += "); over it:"
 	}
 	return c
 }
@@ -346,7 +347,11 @@ func suggestedCheck(adv adviceState) page.Check {
 		if a.CreateSQL == "" {
 			continue
 		}
-		item := page.CheckItem{Text: fmt.Sprintf("%s: helps %d statements (%v in total)", a.Name, len(a.Queries), a.Total.Round(time.Millisecond)), Code: a.CreateSQL}
+		statements := "1 statement"
+		if len(a.Queries) != 1 {
+			statements = fmt.Sprintf("%d statements", len(a.Queries))
+		}
+		item := page.CheckItem{Text: fmt.Sprintf("%s: helps %s (%v in total)", a.Name, statements, a.Total.Round(time.Millisecond)), Code: a.CreateSQL}
 		if len(a.Queries) > 0 {
 			item.Link = "queries/" + FingerprintOf(a.Queries[0]).ID
 		}
@@ -382,7 +387,7 @@ func freePagesCheck(st StorageStats, err error) page.Check {
 		c.Detail = "Deleted rows left these pages free: SQLite reuses them, and VACUUM (or PRAGMA incremental_vacuum with auto_vacuum) gives them back to the disk."
 		return c
 	}
-	c.Status, c.Detail = page.OK, "Few free pages."
+	c.Status, c.Detail = page.OK, "Under 20% of the file, or under 1 MB: not worth a VACUUM."
 	return c
 }
 

@@ -78,7 +78,7 @@ func (s *pageSource) Maintenance(ctx context.Context, w page.Window) (page.Maint
 		integrity.At = last.At
 	}
 	m.Runs = append(m.Runs, integrity)
-	checkpoint := page.Run{Name: "checkpoint (from these pages)", Status: page.Unknown, Detail: "SQLite checkpoints the WAL by itself every 1000 pages written (wal_autocheckpoint); the WAL chart shows them as drops."}
+	checkpoint := page.Run{Name: "checkpoint (from these pages)", Status: page.Unknown, Detail: "SQLite checkpoints the WAL by itself every 1000 pages written (wal_autocheckpoint), reusing the file from its start; the WAL file grows only when a reader keeps it from doing so."}
 	if s.store != nil {
 		if ev, err := s.store.Events(ctx, "checkpoint", 1); err == nil && len(ev) > 0 {
 			checkpoint.At, checkpoint.Detail, checkpoint.Status = ev[0].At, ev[0].Detail, page.OK
@@ -124,7 +124,7 @@ func (s *pageSource) Maintenance(ctx context.Context, w page.Window) (page.Maint
 			wal.Points = append(wal.Points, page.Point{At: p.At, Value: float64(p.WALBytes)})
 		}
 	}
-	m.Charts = []page.Chart{{Title: "WAL size (a drop is a checkpoint that reset it)", Unit: page.Bytes, Series: []page.Series{wal}}}
+	m.Charts = []page.Chart{{Title: "WAL file size (it grows only while checkpoints cannot reset it; a TRUNCATE checkpoint shrinks it)", Unit: page.Bytes, Series: []page.Series{wal}}}
 	events, err := s.store.Events(ctx, "", 100)
 	if err != nil {
 		return m, err
@@ -188,9 +188,12 @@ func (s *pageSource) Act(ctx context.Context, a page.Action) (string, error) {
 			return "", err
 		}
 		msg := fmt.Sprintf("checkpoint: %d of %d WAL frames copied into the database", res.Checkpointed, res.Frames)
-		if res.Checkpointed == res.Frames {
+		switch {
+		case res.Frames < 0:
+			msg = "checkpoint: the database is not in WAL mode, there is nothing to checkpoint"
+		case res.Checkpointed == res.Frames:
 			msg += ", WAL truncated"
-		} else {
+		default:
 			msg += "; a reader kept the rest (try again when it is done)"
 		}
 		s.o.recordEvent("checkpoint", msg)

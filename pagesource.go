@@ -34,8 +34,8 @@ type pageSource struct {
 // it has none yet (see [Handler]).
 func newPageSource(ctx context.Context, d *database, db *sql.DB, cfg handlerConfig) (*pageSource, error) {
 	s := &pageSource{d: d, db: db, o: d.obs}
-	s.adv = &adviceCache{s: s}
 	if cfg.stored != "" {
+		s.adv = &adviceCache{s: s}
 		store, err := history.Open(ctx, cfg.stored, history.Options{ReadOnly: true, Encryption: d.atRest, Database: d.obs.dialect.namespace()})
 		if err != nil {
 			return nil, fmt.Errorf("qlsqlite: %w", err)
@@ -55,6 +55,14 @@ func newPageSource(ctx context.Context, d *database, db *sql.DB, cfg handlerConf
 	if h != nil {
 		s.store, s.path = h.store, h.store.Path()
 	}
+	// The advice of a database in this process is the same for every
+	// Handler: one cache, computed once.
+	d.mu.Lock()
+	if d.advice == nil {
+		d.advice = &adviceCache{s: s}
+	}
+	s.adv = d.advice
+	d.mu.Unlock()
 	return s, nil
 }
 
@@ -468,8 +476,10 @@ func alertValue(name string, v float64) string {
 	switch name {
 	case AlertQueryP95, AlertLockWait:
 		return time.Duration(v * float64(time.Second)).Round(time.Microsecond).String()
-	case AlertPoolUsage, AlertErrorRate:
+	case AlertPoolUsage:
 		return fmt.Sprintf("%.1f%%", 100*v)
+	case AlertErrorRate:
+		return fmt.Sprintf("%.2f%%", 100*v)
 	case AlertDatabaseSize:
 		return fmt.Sprintf("%.1f MB", v/1e6)
 	}

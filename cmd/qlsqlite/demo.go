@@ -43,6 +43,7 @@ type demoFlags struct {
 	duration time.Duration
 	ops      int
 	progress bool
+	serve    string
 }
 
 func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
@@ -55,24 +56,31 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.DurationVar(&f.duration, "duration", 10*time.Second, "how long each workload run lasts (one before the advice, one after)")
 	fs.IntVar(&f.ops, "ops", 0, "run this many operations per workload run instead of running for --duration")
 	fs.BoolVar(&f.progress, "progress", true, "show progress bars on stderr")
+	fs.StringVar(&f.serve, "serve", "", "serve the monitoring pages on this `address` (127.0.0.1:8089) while the demo runs, and after it until Ctrl-C")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if f.workers < 1 || f.users < 1 || f.trades < 0 || f.ops < 0 || f.duration <= 0 && f.ops == 0 {
 		return errors.New("demo: --workers and --users must be at least 1, --trades and --ops at least 0, and --duration positive unless --ops is set")
 	}
-	archivePath, backupPath := demoSibling(f.db, "archive"), demoSibling(f.db, "backup")
-	if err := removeDemoDB(ctx, f.db, archivePath, backupPath); err != nil {
+	archivePath, backupPath, historyPath := demoSibling(f.db, "archive"), demoSibling(f.db, "backup"), qlsqlite.HistoryPath(f.db)
+	if err := removeDemoDB(ctx, f.db, archivePath, backupPath, historyPath); err != nil {
 		return err
 	}
 	db, err := qlsqlite.Open(fileURI(f.db, ""),
 		qlsqlite.WithPool(qlsqlite.PoolConfig{MaxOpen: max(f.workers, 4), MinOpen: 4}),
 		qlsqlite.WithSlowQueryLog(0), // before the advice nearly every query is slow: the table below says so once
+		qlsqlite.WithHistory(historyPath),
 	)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	pages, err := demoPages(db, f.serve, stdout)
+	if err != nil {
+		return err
+	}
+	defer pages.stop()
 	fmt.Fprintf(stdout, "qlsqlite demo: %s, %d users, %d trades, %d workers\n\n", f.db, f.users, f.trades, f.workers)
 
 	// The schema, as migration 1 (no secondary indexes: the advisor's job).
@@ -139,7 +147,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\nhealth (qlsqlite.Health):\n")
 	printHealth(stdout, report)
-	return nil
+	return pages.end(ctx, f.db, historyPath)
 }
 
 // demoSibling names a file the demo makes beside its database.

@@ -90,3 +90,61 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	<-done
 	return nil
 }
+
+// demoServer serves the demo's pages with --serve.
+type demoServer struct {
+	srv  *http.Server
+	done chan error
+	addr string
+	out  io.Writer
+}
+
+// demoPages starts serving the monitoring pages of the demo's database on
+// addr; with no address it serves nothing.
+func demoPages(db *sql.DB, addr string, out io.Writer) (*demoServer, error) {
+	d := &demoServer{out: out}
+	if addr == "" {
+		return d, nil
+	}
+	h, err := qlsqlite.Handler(db)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("demo: --serve: %w", err)
+	}
+	d.srv, d.done, d.addr = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}, make(chan error, 1), ln.Addr().String()
+	go func() { d.done <- d.srv.Serve(ln) }()
+	fmt.Fprintf(out, "monitoring pages: http://%s/\n\n", d.addr)
+	return d, nil
+}
+
+// end keeps the pages up until ctx ends (Ctrl-C); without them it says
+// how to see the run's history.
+func (d *demoServer) end(ctx context.Context, dbPath, historyPath string) error {
+	if d.srv == nil {
+		fmt.Fprintf(d.out, "\nthe statistics history of this run is in %s; to see its pages:\n  qlsqlite serve --db %s\n", historyPath, dbPath)
+		return nil
+	}
+	fmt.Fprintf(d.out, "\nmonitoring pages at http://%s/ until Ctrl-C\n", d.addr)
+	select {
+	case <-ctx.Done():
+	case err := <-d.done:
+		d.srv = nil
+		return fmt.Errorf("demo: --serve: %w", err)
+	}
+	return nil
+}
+
+// stop stops serving.
+func (d *demoServer) stop() {
+	if d.srv == nil {
+		return
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d.srv.Shutdown(shutdown)
+	<-d.done
+	d.srv = nil
+}

@@ -148,13 +148,13 @@ func queryRowsHTML(rows []QueryRow, base, window string) template.HTML {
 		b.WriteString(template.HTMLEscapeString(q.Text))
 		b.WriteString(`</a>`)
 		if q.Scan {
-			b.WriteString(` <span class="tag scan">scan</span>`)
+			b.WriteString(` <span class="tag tag-scan">scan</span>`)
 		}
 		if q.Advised {
-			b.WriteString(` <span class="tag advice">index advised</span>`)
+			b.WriteString(` <span class="tag tag-advised">index advised</span>`)
 		}
 		if q.Rewrite {
-			b.WriteString(` <span class="tag rewrite">verified rewrite</span>`)
+			b.WriteString(` <span class="tag tag-rewrite">verified rewrite</span>`)
 		}
 		b.WriteString(`</td>`)
 		num("total", fmtDuration(q.Total))
