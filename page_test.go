@@ -85,15 +85,15 @@ func TestHandlerPages(t *testing.T) {
 
 	insert := FingerprintOf(`INSERT INTO orders (status, created_at, note) VALUES (?, ?, ?)`)
 	pages := map[string][]string{
-		"/":                                   {"query p95", "circuit breaker", "WAL and checkpoints", "planner statistics", "unused indexes", "redundant indexes", "suggested indexes", "free pages", "last integrity check", `class="chart"`},
-		"/queries":                            {html(insert.Text), "index advised"},
-		"/queries?window=1h&sort=calls":       {"No query ran in this window"},
-		"/queries/" + insert.ID:               {html(insert.Text), "calls per minute", "Captured plan"},
+		"/":                                    {"query p95", "circuit breaker", "WAL and checkpoints", "planner statistics", "unused indexes", "redundant indexes", "suggested indexes", "free pages", "last integrity check", `class="chart"`},
+		"/queries":                             {html(insert.Text), "index advised"},
+		"/queries?window=1h&sort=calls":        {"No query ran in this window"},
+		"/queries/" + insert.ID:                {html(insert.Text), "calls per minute", "Captured plan"},
 		"/queries/" + insert.ID + "?window=1h": {"latency"},
-		"/space":                              {"orders_note", "dbstat is not compiled"},
-		"/connections":                        {"connections", "waits for a connection"},
-		"/maintenance":                        {"PRAGMA optimize", "Actions are off"},
-		"/alerts":                             {"No alert is firing"},
+		"/space":                               {"orders_note", "dbstat is not compiled"},
+		"/connections":                         {"connections", "waits for a connection"},
+		"/maintenance":                         {"PRAGMA optimize", "Actions are off"},
+		"/alerts":                              {"No alert is firing"},
 	}
 	for path, want := range pages {
 		code, body := fetch(t, h, path)

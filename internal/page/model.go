@@ -242,10 +242,10 @@ type Chart struct {
 type Unit int
 
 const (
-	Count    Unit = iota // 1,234
-	Seconds              // 1.2 ms
-	Bytes                // 1.2 MB
-	Ratio                // 12%
+	Count   Unit = iota // 1,234
+	Seconds             // 1.2 ms
+	Bytes               // 1.2 MB
+	Ratio               // 12%
 	PerMinute
 )
 

@@ -111,7 +111,6 @@ func bar(share float64) template.HTML {
 		strconv.FormatFloat(w, 'f', 1, 64) + `" height="8"/></svg>`)
 }
 
-
 // queryRowsHTML renders the rows of the queries table. A page of 10,000
 // fingerprints is 110,000 cells: written here directly, not through the
 // template engine's reflection, it renders in a few tens of milliseconds
