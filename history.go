@@ -114,6 +114,7 @@ type historyWriter struct {
 	lastTotals totals
 	lastPool   sql.DBStats
 	lastEvict  uint64
+	maintained time.Time            // the last Maintain
 	plans      map[string]time.Time // captured_at of the plans written
 
 	lastErr atomic.Pointer[string]       // the last write error, for the page
@@ -342,12 +343,18 @@ func (h *historyWriter) flush(now time.Time, final bool) error {
 	defer cancel()
 	p := h.period(ctx, now)
 	err := h.store.Write(ctx, p)
-	if err == nil && !final {
-		err = h.store.Maintain(ctx, now)
+	if err == nil && !final && (now.Sub(h.maintained) >= maintainEvery || now.Truncate(time.Hour) != h.maintained.Truncate(time.Hour)) {
+		if err = h.store.Maintain(ctx, now); err == nil {
+			h.maintained = now
+		}
 	}
 	h.failed(err)
 	return err
 }
+
+// maintainEvery is how often the writer rolls the history up, prunes and
+// bounds it, besides at each new hour.
+const maintainEvery = 10 * time.Minute
 
 // period takes a snapshot and returns the period since the previous one.
 func (h *historyWriter) period(ctx context.Context, now time.Time) history.Period {

@@ -28,7 +28,7 @@ func openHistory(t *testing.T, dir string, clock *fakeClock, opts ...Option) *sq
 	return db
 }
 
-func writer(t *testing.T, db *sql.DB) *historyWriter {
+func writer(t testing.TB, db *sql.DB) *historyWriter {
 	t.Helper()
 	h := db.Driver().(*Driver).db.obs.history()
 	if h == nil {

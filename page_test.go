@@ -122,7 +122,7 @@ func html(s string) string {
 }
 
 // waitAdvice waits for the advice the pages compute in the background.
-func waitAdvice(t *testing.T, db *sql.DB) {
+func waitAdvice(t testing.TB, db *sql.DB) {
 	t.Helper()
 	d := db.Driver().(*Driver).db
 	d.mu.Lock()

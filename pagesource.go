@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/quantumleap/qlsqlite/internal/history"
@@ -28,6 +29,9 @@ type pageSource struct {
 	path   string         // the history file
 	note   string         // why there is no history
 	adv    *adviceCache
+
+	cacheMu sync.Mutex
+	cache   map[string]windowCache // by window name
 }
 
 // newPageSource returns the pages' source for db, starting its history if
@@ -180,26 +184,70 @@ func (s *pageSource) deltas(ctx context.Context, w page.Window) (map[string]*his
 		}
 		return out, nil
 	}
-	from, to := s.window(w)
-	qs, err := s.store.Queries(ctx, from, to.Add(time.Millisecond))
+	stored, err := s.windowRows(ctx, w)
 	if err != nil {
 		return nil, err
 	}
-	for i := range qs {
-		out[qs[i].ID] = &qs[i].QueryDelta
+	for id, d := range stored {
+		out[id] = d
 	}
 	if h := s.writer(); h != nil {
 		pending, _ := h.pending(s.o.merged())
 		for i := range pending {
 			p := &pending[i]
 			if d, ok := out[p.ID]; ok {
-				d.Add(p)
+				c := *d // the cached row stays as it is
+				c.Errors = maps.Clone(c.Errors)
+				c.Add(p)
+				out[p.ID] = &c
 			} else {
 				out[p.ID] = p
 			}
 		}
 	}
 	return out, nil
+}
+
+// windowRows returns what the history holds for window w, by fingerprint:
+// the window ending at the last period written (the live statistics add
+// what happened since). The history changes once a period, so the result
+// is kept until the next one: sorting the page again, or opening it twice
+// in a minute, reads nothing again. The rows returned are shared: never
+// change them.
+func (s *pageSource) windowRows(ctx context.Context, w page.Window) (map[string]*history.QueryDelta, error) {
+	end := s.now()
+	if h := s.writer(); h != nil {
+		end = h.written.Load().at
+	} else if p, ok, err := s.store.Latest(ctx); err == nil && ok {
+		end = p.At
+	}
+	s.cacheMu.Lock()
+	c, ok := s.cache[w.Name]
+	s.cacheMu.Unlock()
+	if ok && c.end.Equal(end) {
+		return c.rows, nil
+	}
+	qs, err := s.store.Queries(ctx, end.Add(-w.Span), end.Add(time.Millisecond))
+	if err != nil {
+		return nil, err
+	}
+	rows := make(map[string]*history.QueryDelta, len(qs))
+	for i := range qs {
+		rows[qs[i].ID] = &qs[i].QueryDelta
+	}
+	s.cacheMu.Lock()
+	if s.cache == nil {
+		s.cache = map[string]windowCache{}
+	}
+	s.cache[w.Name] = windowCache{end: end, rows: rows}
+	s.cacheMu.Unlock()
+	return rows, nil
+}
+
+// windowCache is the history's rows of a window, as of a period.
+type windowCache struct {
+	end  time.Time
+	rows map[string]*history.QueryDelta
 }
 
 // plans returns the plans captured, rendered, by fingerprint ID.
@@ -236,12 +284,17 @@ func rowOf(d *history.QueryDelta) page.QueryRow {
 	if n := d.Hits + d.Misses; n > 0 {
 		r.CacheHitRatio = float64(d.Hits) / float64(n)
 	}
-	var classes []string
-	for _, c := range slices.Sorted(maps.Keys(d.Errors)) {
-		classes = append(classes, fmt.Sprintf("%s %d", c, d.Errors[c]))
-	}
-	r.ErrorClasses = strings.Join(classes, ", ")
+	r.ErrorClasses = errorClasses(d.Errors)
 	return r
+}
+
+// errorClasses prints errors by class: "performance 3, query 1".
+func errorClasses(m map[string]uint64) string {
+	var classes []string
+	for _, c := range slices.Sorted(maps.Keys(m)) {
+		classes = append(classes, fmt.Sprintf("%s %d", c, m[c]))
+	}
+	return strings.Join(classes, ", ")
 }
 
 // maxOr is d, or no bound when d is unknown (0).
@@ -252,17 +305,49 @@ func maxOr(d time.Duration) time.Duration {
 	return d
 }
 
+// liveRows returns the rows of the statistics since the start, straight
+// from the live records: their percentiles read from their histograms.
+func (s *pageSource) liveRows() []page.QueryRow {
+	recs := s.o.merged().recs
+	rows := make([]page.QueryRow, 0, len(recs))
+	for _, r := range recs {
+		q := s.o.queryStatsNoPlan(r)
+		row := page.QueryRow{
+			ID: q.Fingerprint.ID, Text: q.Fingerprint.Text, Summary: r.meta.spanName,
+			Calls: q.Calls, Rows: q.Rows, Errors: q.ErrorCount(),
+			Total: q.Total, Mean: q.Mean, P50: q.P50, P95: q.P95, P99: q.P99, Max: q.Max, Waited: q.Waited,
+			CacheHitRatio: -1,
+		}
+		if q.CacheHits+q.CacheMisses > 0 {
+			row.CacheHitRatio = q.CacheHitRatio
+		}
+		if len(q.Errors) > 0 {
+			row.ErrorClasses = errorClasses(q.Errors)
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
 // Queries implements [page.Source].
 func (s *pageSource) Queries(ctx context.Context, w page.Window) (page.QueryList, error) {
-	deltas, err := s.deltas(ctx, w)
-	if err != nil {
-		return page.QueryList{}, err
+	var rows []page.QueryRow
+	if w.Span == 0 && !s.stored {
+		rows = s.liveRows()
+	} else {
+		deltas, err := s.deltas(ctx, w)
+		if err != nil {
+			return page.QueryList{}, err
+		}
+		rows = make([]page.QueryRow, 0, len(deltas))
+		for _, d := range deltas {
+			rows = append(rows, rowOf(d))
+		}
 	}
 	plans := s.plans(ctx)
 	adv := s.adv.get()
-	list := page.QueryList{Window: w, Rows: make([]page.QueryRow, 0, len(deltas))}
-	for _, d := range deltas {
-		r := rowOf(d)
+	list := page.QueryList{Window: w, Rows: rows[:0]}
+	for _, r := range rows {
 		if p, ok := plans[r.ID]; ok {
 			r.Plan = true
 			r.Scan = strings.Contains(p.Text, "SCAN ") && len((Plan{Steps: planSteps(p.Text)}).Scans()) > 0

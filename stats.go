@@ -617,6 +617,16 @@ func (o *observability) snapshot(ctx context.Context, sqlDB *sql.DB) Snapshot {
 }
 
 func (o *observability) queryStats(r *queryRecord) QueryStats {
+	q := o.queryStatsNoPlan(r)
+	if plan, ok := o.db.planner.plans.Peek(r.fp.ID); ok {
+		p := *plan
+		q.Plan = &p
+	}
+	return q
+}
+
+// queryStatsNoPlan is queryStats without the plan.
+func (o *observability) queryStatsNoPlan(r *queryRecord) QueryStats {
 	c := &r.counters
 	q := QueryStats{
 		Fingerprint:   r.fp,
@@ -635,10 +645,6 @@ func (o *observability) queryStats(r *queryRecord) QueryStats {
 	}
 	if c.calls > 0 {
 		q.Mean = c.total / time.Duration(c.calls)
-	}
-	if plan, ok := o.db.planner.plans.Peek(r.fp.ID); ok {
-		p := *plan
-		q.Plan = &p
 	}
 	return q
 }

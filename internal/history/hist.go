@@ -120,6 +120,40 @@ func (a *Accumulator) Hist() Hist {
 
 var errCorruptHist = errors.New("history: a histogram in the history file is damaged")
 
+// MergeEncoded returns the sum of h and the histogram data holds, in
+// [Hist.Encode]'s form, in one pass without decoding it first. h is not
+// changed.
+func (h Hist) MergeEncoded(data []byte) (Hist, error) {
+	out := make(Hist, 0, len(h)+len(data)/2)
+	i, idx := 0, uint64(0)
+	for len(data) > 0 {
+		d, n := binary.Uvarint(data)
+		if n <= 0 {
+			return nil, errCorruptHist
+		}
+		data = data[n:]
+		c, n := binary.Uvarint(data)
+		if n <= 0 {
+			return nil, errCorruptHist
+		}
+		data = data[n:]
+		idx += d
+		if idx > 0xffff {
+			return nil, errCorruptHist
+		}
+		for i < len(h) && uint64(h[i].Index) < idx {
+			out = append(out, h[i])
+			i++
+		}
+		if i < len(h) && uint64(h[i].Index) == idx {
+			c += h[i].Count
+			i++
+		}
+		out = append(out, Bucket{uint16(idx), c})
+	}
+	return append(out, h[i:]...), nil
+}
+
 // Encode returns h in the store's form: for each bucket, the distance of
 // its index from the previous bucket's and its count, as uvarints. A
 // histogram of a query whose latencies span three decades takes about 60

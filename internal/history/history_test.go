@@ -67,6 +67,18 @@ func TestHistMergeEncode(t *testing.T) {
 	if _, err := DecodeHist([]byte{0x80}); err == nil {
 		t.Error("a truncated histogram decodes")
 	}
+	for _, pair := range [][2]Hist{{a, b}, {b, a}, {nil, a}, {a, nil}, {m, m}} {
+		got, err := pair[0].MergeEncoded(pair[1].Encode())
+		want := pair[0].Merge(pair[1])
+		if err != nil || len(got) != len(want) {
+			t.Fatalf("MergeEncoded(%v, %v) = %v, %v; want %v", pair[0], pair[1], got, err, want)
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("MergeEncoded(%v, %v) = %v; want %v", pair[0], pair[1], got, want)
+			}
+		}
+	}
 }
 
 func TestWindowsAndSeries(t *testing.T) {

@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/ncruces/go-sqlite3"
+	ncruces "github.com/ncruces/go-sqlite3/driver"
 )
 
 // queryer is a *sql.DB or a *sql.Tx.
@@ -26,70 +29,121 @@ type QueryTotal struct {
 	First, Last time.Time
 }
 
+// queryRowsSQL selects the rows aggregateQueries adds up.
+const queryRowsSQL = `SELECT fp, at, calls, errors_by_class, rows, total_ns, max_ns, waited_ns, hits, misses, hist
+	FROM queries WHERE res = ? AND at >= ? AND at < ?`
+
+// queryRow is one row of the queries table, as read; the byte slices are
+// valid until the next row.
+type queryRow struct {
+	fp                                                []byte
+	at, calls, rows, total, max, waited, hits, misses int64
+	byClass, hist                                     []byte
+}
+
+// aggregation adds up rows by fingerprint.
+type aggregation map[string]*QueryTotal
+
+func (a aggregation) add(r *queryRow) error {
+	t, ok := a[string(r.fp)]
+	if !ok {
+		id := string(r.fp)
+		t = &QueryTotal{QueryDelta: QueryDelta{ID: id}, First: fromMS(r.at)}
+		a[id] = t
+	}
+	t.Calls += uint64(r.calls)
+	t.Rows += uint64(r.rows)
+	t.Total += time.Duration(r.total)
+	t.Max = max(t.Max, time.Duration(r.max))
+	t.Waited += time.Duration(r.waited)
+	t.Hits += uint64(r.hits)
+	t.Misses += uint64(r.misses)
+	if len(r.byClass) > 0 {
+		if t.Errors == nil {
+			t.Errors = map[string]uint64{}
+		}
+		addClasses(t.Errors, string(r.byClass))
+	}
+	var err error
+	if t.Hist, err = t.Hist.MergeEncoded(r.hist); err != nil {
+		return err
+	}
+	at := fromMS(r.at)
+	if at.Before(t.First) {
+		t.First = at
+	}
+	if at.After(t.Last) {
+		t.Last = at
+	}
+	return nil
+}
+
 // aggregateQueries adds up the rows of resolution res with at in
-// [from, to), by fingerprint. Text and Summary are left empty.
+// [from, to), by fingerprint, through database/sql (in a transaction of
+// the roll-up). Text and Summary are left empty.
 func aggregateQueries(ctx context.Context, q queryer, res int, from, to int64) (map[string]*QueryTotal, error) {
-	rows, err := q.QueryContext(ctx, `SELECT fp, at, calls, errors_by_class, rows, total_ns, max_ns, waited_ns, hits, misses, hist
-		FROM queries WHERE res = ? AND at >= ? AND at < ?`, res, from, to)
+	rows, err := q.QueryContext(ctx, queryRowsSQL, res, from, to)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	type acc struct {
-		*QueryTotal
-		hist Accumulator
-	}
-	byFP := map[string]*acc{}
-	var (
-		fp                                     string
-		at, calls, nrows, total, maxNS, waited int64
-		hits, misses                           int64
-		byClass                                sql.NullString
-		hist                                   sql.RawBytes
-	)
+	agg := aggregation{}
+	var r queryRow
+	var fp, byClass, hist sql.RawBytes
 	for rows.Next() {
-		if err := rows.Scan(&fp, &at, &calls, &byClass, &nrows, &total, &maxNS, &waited, &hits, &misses, &hist); err != nil {
+		if err := rows.Scan(&fp, &r.at, &r.calls, &byClass, &r.rows, &r.total, &r.max, &r.waited, &r.hits, &r.misses, &hist); err != nil {
 			return nil, err
 		}
-		a, ok := byFP[fp]
-		if !ok {
-			a = &acc{QueryTotal: &QueryTotal{QueryDelta: QueryDelta{ID: fp}, First: fromMS(at)}}
-			byFP[fp] = a
-		}
-		t := a.QueryTotal
-		t.Calls += uint64(calls)
-		t.Rows += uint64(nrows)
-		t.Total += time.Duration(total)
-		t.Max = max(t.Max, time.Duration(maxNS))
-		t.Waited += time.Duration(waited)
-		t.Hits += uint64(hits)
-		t.Misses += uint64(misses)
-		if byClass.Valid {
-			if t.Errors == nil {
-				t.Errors = map[string]uint64{}
-			}
-			addClasses(t.Errors, byClass.String)
-		}
-		if err := a.hist.AddEncoded(hist); err != nil {
+		r.fp, r.byClass, r.hist = fp, byClass, hist
+		if err := agg.add(&r); err != nil {
 			return nil, err
-		}
-		at := fromMS(at)
-		if at.Before(t.First) {
-			t.First = at
-		}
-		if at.After(t.Last) {
-			t.Last = at
 		}
 	}
-	if err := rows.Err(); err != nil {
+	return agg, rows.Err()
+}
+
+// aggregateRaw is aggregateQueries on SQLite's own API: a window of a page
+// reads tens of thousands of rows, and database/sql's conversions of each
+// value cost more than SQLite's reading them.
+func aggregateRaw(c *sqlite3.Conn, res int, from, to int64) (map[string]*QueryTotal, error) {
+	stmt, _, err := c.Prepare(queryRowsSQL)
+	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]*QueryTotal, len(byFP))
-	for id, a := range byFP {
-		a.Hist = a.hist.Hist()
-		out[id] = a.QueryTotal
+	defer stmt.Close()
+	stmt.BindInt(1, res)
+	stmt.BindInt64(2, from)
+	stmt.BindInt64(3, to)
+	agg := aggregation{}
+	var r queryRow
+	for stmt.Step() {
+		r.fp = stmt.ColumnRawText(0)
+		r.at, r.calls = stmt.ColumnInt64(1), stmt.ColumnInt64(2)
+		r.byClass = stmt.ColumnRawText(3)
+		r.rows, r.total, r.max, r.waited = stmt.ColumnInt64(4), stmt.ColumnInt64(5), stmt.ColumnInt64(6), stmt.ColumnInt64(7)
+		r.hits, r.misses = stmt.ColumnInt64(8), stmt.ColumnInt64(9)
+		r.hist = stmt.ColumnRawBlob(10)
+		if err := agg.add(&r); err != nil {
+			return nil, err
+		}
 	}
-	return out, nil
+	return agg, stmt.Err()
+}
+
+// withRaw runs fn on one of the store's connections, through SQLite's own
+// API; ctx interrupts it.
+func (s *Store) withRaw(ctx context.Context, fn func(*sqlite3.Conn) error) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		c := dc.(ncruces.Conn).Raw()
+		old := c.SetInterrupt(ctx)
+		defer c.SetInterrupt(old)
+		return fn(c)
+	})
 }
 
 // shortWindow is the longest window read from the minute rows alone;
@@ -107,7 +161,11 @@ func (s *Store) Queries(ctx context.Context, from, to time.Time) ([]QueryTotal, 
 	}
 	all := map[string]*QueryTotal{}
 	for _, p := range parts {
-		m, err := aggregateQueries(ctx, s.db, p.res, p.from, p.to)
+		var m map[string]*QueryTotal
+		err := s.withRaw(ctx, func(c *sqlite3.Conn) (err error) {
+			m, err = aggregateRaw(c, p.res, p.from, p.to)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("history: %w", err)
 		}
@@ -172,21 +230,19 @@ func (s *Store) name(ctx context.Context, m map[string]*QueryTotal) error {
 	if len(m) == 0 {
 		return nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, text, summary FROM fingerprints`)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, text, summary string
-		if err := rows.Scan(&id, &text, &summary); err != nil {
+	return s.withRaw(ctx, func(c *sqlite3.Conn) error {
+		stmt, _, err := c.Prepare(`SELECT id, text, summary FROM fingerprints`)
+		if err != nil {
 			return err
 		}
-		if q, ok := m[id]; ok {
-			q.Text, q.Summary = text, summary
+		defer stmt.Close()
+		for stmt.Step() {
+			if q, ok := m[string(stmt.ColumnRawText(0))]; ok {
+				q.Text, q.Summary = stmt.ColumnText(1), stmt.ColumnText(2)
+			}
 		}
-	}
-	return rows.Err()
+		return stmt.Err()
+	})
 }
 
 // part is a slice of a window read at one resolution.

@@ -29,6 +29,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	_ "github.com/ncruces/go-sqlite3/driver" // the "sqlite3" driver: the history is not observed by qlsqlite
@@ -91,6 +92,9 @@ type Store struct {
 	db   *sql.DB
 	opts Options
 	path string
+
+	mu   sync.Mutex
+	seen map[string]int64 // when each fingerprint's last_at was last written, by ID
 }
 
 // Open opens the history file at path, creating it unless opts.ReadOnly.

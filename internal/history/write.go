@@ -84,10 +84,15 @@ type Plan struct {
 }
 
 // Write keeps a period, in one transaction.
-func (s *Store) Write(ctx context.Context, p Period) error {
+func (s *Store) Write(ctx context.Context, p Period) (err error) {
 	if s.opts.ReadOnly {
 		return errors.New("history: opened read-only")
 	}
+	defer func() {
+		if err != nil {
+			s.forgetSeen() // the fingerprints written may have rolled back
+		}
+	}()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("history: %w", err)
@@ -95,6 +100,9 @@ func (s *Store) Write(ctx context.Context, p Period) error {
 	defer tx.Rollback()
 	at, span := ms(p.At), p.Span.Milliseconds()
 	if len(p.Queries) > 0 {
+		if err := s.writeFingerprints(ctx, tx, at, p.Queries); err != nil {
+			return fmt.Errorf("history: %w", err)
+		}
 		if err := writeQueries(ctx, tx, resMinute, at, span, p.Queries); err != nil {
 			return fmt.Errorf("history: %w", err)
 		}
@@ -115,13 +123,50 @@ func (s *Store) Write(ctx context.Context, p Period) error {
 	return nil
 }
 
-func writeQueries(ctx context.Context, tx *sql.Tx, res int, at, span int64, qs []QueryDelta) error {
-	fps, err := tx.PrepareContext(ctx, `INSERT INTO fingerprints (id, text, summary, first_at, last_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET last_at = max(last_at, excluded.last_at)`)
-	if err != nil {
-		return err
+// seenEvery is how often a fingerprint's last_at is brought up to date:
+// the retention needs it to the hour, not to the minute.
+const seenEvery = hourMS
+
+// writeFingerprints adds the fingerprints the history does not know, and
+// brings the last_at of the others up to date, at most once an hour each.
+func (s *Store) writeFingerprints(ctx context.Context, tx *sql.Tx, at int64, qs []QueryDelta) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seen == nil {
+		s.seen = map[string]int64{}
 	}
-	defer fps.Close()
+	var stmt *sql.Stmt
+	for i := range qs {
+		q := &qs[i]
+		if last, ok := s.seen[q.ID]; ok && at-last < seenEvery {
+			continue
+		}
+		if stmt == nil {
+			var err error
+			stmt, err = tx.PrepareContext(ctx, `INSERT INTO fingerprints (id, text, summary, first_at, last_at) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (id) DO UPDATE SET last_at = max(last_at, excluded.last_at)`)
+			if err != nil {
+				return err
+			}
+			defer stmt.Close()
+		}
+		if _, err := stmt.ExecContext(ctx, q.ID, q.Text, q.Summary, at, at); err != nil {
+			return err
+		}
+		s.seen[q.ID] = at
+	}
+	return nil
+}
+
+// forgetSeen forgets which fingerprints were written: a transaction that
+// wrote some rolled back.
+func (s *Store) forgetSeen() {
+	s.mu.Lock()
+	s.seen = nil
+	s.mu.Unlock()
+}
+
+func writeQueries(ctx context.Context, tx *sql.Tx, res int, at, span int64, qs []QueryDelta) error {
 	ins, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO queries
 		(res, at, fp, span_ms, calls, errors, errors_by_class, rows, total_ns, max_ns, waited_ns, hits, misses, hist)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
@@ -131,11 +176,6 @@ func writeQueries(ctx context.Context, tx *sql.Tx, res int, at, span int64, qs [
 	defer ins.Close()
 	for i := range qs {
 		q := &qs[i]
-		if res == resMinute {
-			if _, err := fps.ExecContext(ctx, q.ID, q.Text, q.Summary, at, at); err != nil {
-				return err
-			}
-		}
 		var byClass any
 		if len(q.Errors) > 0 {
 			byClass = encodeClasses(q.Errors)
