@@ -136,6 +136,13 @@ func Advise(ctx context.Context, db *sql.DB, queries ...string) ([]IndexAdvice, 
 		}
 		return AdviseWorkload(ctx, db, w)
 	}
+	if a := adviserOf(db); a != nil {
+		w := make([]WorkloadQuery, len(queries))
+		for i, q := range queries {
+			w[i] = WorkloadQuery{Query: q}
+		}
+		return a.AdviseIndexes(ctx, db, w)
+	}
 	qs := make([]advise.Query, len(queries))
 	for i, q := range queries {
 		qs[i] = advise.Query{SQL: q}
@@ -154,6 +161,9 @@ func AdviseWorkload(ctx context.Context, db *sql.DB, workload []WorkloadQuery) (
 	w := slices.Clone(workload)
 	slices.SortStableFunc(w, func(a, b WorkloadQuery) int { return cmp.Compare(b.Total, a.Total) })
 	w = w[:min(len(w), MaxWorkloadQueries)]
+	if a := adviserOf(db); a != nil {
+		return a.AdviseIndexes(ctx, db, w)
+	}
 	qs := make([]advise.Query, len(w))
 	for i, q := range w {
 		qs[i] = advise.Query{SQL: q.Query, Total: q.Total}
@@ -213,6 +223,17 @@ func adviseRewrites(ctx context.Context, db *sql.DB, qs []advise.QueryResult, ou
 	}
 	slices.SortStableFunc(alone, func(a, b IndexAdvice) int { return cmp.Compare(b.Total, a.Total) })
 	return append(out, alone...), nil
+}
+
+// adviserOf returns the [IndexAdviser] of a database opened on a [Backend]
+// that advises indexes itself, or nil.
+func adviserOf(db *sql.DB) IndexAdviser {
+	d, err := stateOf(db)
+	if err != nil || d.backend == nil {
+		return nil
+	}
+	a, _ := d.backend.(IndexAdviser)
+	return a
 }
 
 // adviseWorkloadOf asks the connection, then the driver, for its workload.

@@ -33,6 +33,9 @@ type HealthReport struct {
 	QuickCheck []string
 	// Storage is the database's size, WAL size and free pages.
 	Storage StorageStats
+	// Server is what a database server (a [Backend] such as PostgreSQL)
+	// reports of itself; nil for SQLite.
+	Server *ServerHealth
 	// Pool is the connection pool's state.
 	Pool PoolStats
 	// Breaker is the circuit breaker's state, or "" when there is none.
@@ -80,7 +83,7 @@ func Health(ctx context.Context, db *sql.DB) (HealthReport, error) {
 
 	if qc, err := o.dialect.quickCheck(ctx, db); err != nil {
 		fail("%v", err)
-	} else {
+	} else if qc != nil { // nil: the engine has no such check
 		r.QuickCheck = qc
 		if len(qc) != 1 || qc[0] != "ok" {
 			summary := strings.Join(qc[:min(len(qc), 3)], "; ")
@@ -95,6 +98,7 @@ func Health(ctx context.Context, db *sql.DB) (HealthReport, error) {
 	} else {
 		r.Storage = st
 	}
+	o.checkServer(ctx, &r, fail, degrade)
 	r.Pool = poolStats(db)
 	if r.Pool.MaxOpenConnections > 0 && r.Pool.InUse >= r.Pool.MaxOpenConnections {
 		degrade("the connection pool is saturated: %d of %d connections in use", r.Pool.InUse, r.Pool.MaxOpenConnections)

@@ -32,12 +32,12 @@ type observability struct {
 	monitor *monitor   // nil unless monitored
 }
 
-func newObservability(db *database, dsn string) *observability {
+func newObservability(db *database, d dialect) *observability {
 	cfg := db.cfg.obs
 	o := &observability{
 		cfg:     cfg,
 		db:      db,
-		dialect: newSQLiteDialect(db.inner, dsn),
+		dialect: d,
 		clock:   cfg.clock,
 	}
 	if o.clock == nil {
@@ -65,7 +65,7 @@ func (o *observability) close() {
 // interceptor returns the interceptor of a new connection: next (the
 // deadline, and whatever else applies per call) wrapped in an [observer],
 // unless nothing is observed.
-func (o *observability) interceptor(c *sqliteConn, next sqlmw.Interceptor) sqlmw.Interceptor {
+func (o *observability) interceptor(c *connCore, next sqlmw.Interceptor) sqlmw.Interceptor {
 	cfg := &o.cfg
 	if !cfg.stats && !cfg.trace && !cfg.metrics && cfg.slow == 0 {
 		return next
