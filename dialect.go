@@ -47,6 +47,13 @@ type engineError struct {
 func (e *engineError) Error() string { return e.err.Error() }
 func (e *engineError) Unwrap() error { return e.err }
 
+// Is lets errors.Is(err, qlsqlite.Integrity) match the backend's class of
+// the error, as qlsqlite's own errors match theirs.
+func (e *engineError) Is(target error) bool {
+	c, ok := target.(Class)
+	return ok && c != Unclassified && e.rules.class(e.err) == c
+}
+
 // As lets errors.As(err, &class) find the backend's class of the error.
 func (e *engineError) As(target any) bool {
 	if p, ok := target.(*Class); ok {
