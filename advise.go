@@ -286,6 +286,9 @@ func ApplyAdvice(ctx context.Context, db *sql.DB, advice ...IndexAdvice) error {
 		ctx, cancel = context.WithTimeout(ctx, time.Hour)
 		defer cancel()
 	}
+	if a := adviserOf(db); a != nil {
+		return a.ApplyIndexes(ctx, db, advice)
+	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("qlsqlite: apply advice: %w", err)

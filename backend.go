@@ -98,9 +98,13 @@ type ServerReporter interface {
 }
 
 // IndexAdviser is implemented by a [Backend] that advises indexes: [Advise]
-// and [AdviseWorkload] hand it the statements.
+// and [AdviseWorkload] hand it the statements, [ApplyAdvice] the advice.
 type IndexAdviser interface {
+	// AdviseIndexes suggests indexes for queries, verified with the
+	// engine's planner, as [Advise] documents.
 	AdviseIndexes(ctx context.Context, db *sql.DB, queries []WorkloadQuery) ([]IndexAdvice, error)
+	// ApplyIndexes creates the advised indexes, as [ApplyAdvice] documents.
+	ApplyIndexes(ctx context.Context, db *sql.DB, advice []IndexAdvice) error
 }
 
 // ServerHealth is what a database server reports of itself in
