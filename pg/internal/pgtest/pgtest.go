@@ -112,7 +112,7 @@ func StartStandby(primary *Server, name string, opts Options) (*Server, error) {
 	}
 	os.Remove(s.Dir) // pg_basebackup makes it
 	conn := fmt.Sprintf("host=%s port=%d user=postgres application_name=%s", primary.Socket, primary.Port, name)
-	if err := s.run("pg_basebackup", "-D", s.Dir, "-d", conn, "-R", "-X", "stream", "--no-sync"); err != nil {
+	if err := s.run("pg_basebackup", "-D", s.Dir, "-d", conn, "-R", "-X", "stream", "--no-sync", "--checkpoint=fast"); err != nil {
 		s.remove()
 		return nil, err
 	}
@@ -157,9 +157,9 @@ func (s *Server) makeDirs() error {
 func (s *Server) command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(filepath.Join(s.bin, name), args...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	if s.cred != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
-	}
+	// If the test process dies (a timeout, a kill), the server stops too
+	// (SIGQUIT: immediate shutdown) rather than outlive it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGQUIT}
 	return cmd
 }
 
@@ -263,9 +263,12 @@ func (s *Server) URL(db string, extra ...string) string {
 // Host returns the server's host:port, for URLs naming several hosts.
 func (s *Server) Host() string { return "127.0.0.1:" + strconv.Itoa(s.Port) }
 
-// Kill kills the server at once (SIGKILL to the postmaster), as a crash of
-// its machine would stop it, and waits for it to exit. Its children, the
-// backends, notice that the postmaster died and exit too.
+// Kill kills the server at once, as a crash of its machine would stop it:
+// the postmaster and every one of its processes (each backend is a session
+// of its own, and one whose postmaster alone died goes on serving its
+// connection for a while). The postmaster is stopped first, so that it
+// starts no process while its children are found. It waits for the
+// postmaster to exit.
 func (s *Server) Kill() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -273,11 +276,58 @@ func (s *Server) Kill() error {
 		return nil
 	}
 	s.stopped = true
-	if err := s.cmd.Process.Kill(); err != nil {
+	pid := s.cmd.Process.Pid
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		return err
+	}
+	for _, child := range children(pid) {
+		syscall.Kill(child, syscall.SIGKILL)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		return err
 	}
 	<-s.exited
 	return nil
+}
+
+// Pause stops (SIGSTOP) the server's process whose title holds name, such
+// as "walreceiver", and returns what resumes it.
+func (s *Server) Pause(name string) (resume func(), err error) {
+	s.mu.Lock()
+	pid := s.cmd.Process.Pid
+	s.mu.Unlock()
+	for _, child := range children(pid) {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(child), "cmdline"))
+		if err == nil && strings.Contains(string(cmdline), name) {
+			if err := syscall.Kill(child, syscall.SIGSTOP); err != nil {
+				return nil, err
+			}
+			return func() { syscall.Kill(child, syscall.SIGCONT) }, nil
+		}
+	}
+	return nil, fmt.Errorf("pgtest: no %s process", name)
+}
+
+// children returns the processes whose parent is pid, from /proc.
+func children(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces; it ends at the last ')'.
+		rest := string(stat[strings.LastIndexByte(string(stat), ')')+1:])
+		if f := strings.Fields(rest); len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Promote promotes a standby to a primary and waits until it is.
