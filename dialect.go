@@ -24,16 +24,12 @@ type errorRules interface {
 	class(err error) Class
 }
 
-// rulesOf returns the rules for an error's engine: a [Backend]'s when the
-// error came through one (the interceptor marks those, see [engineError]),
-// else SQLite's, which know nothing of other engines' errors.
-func rulesOf(err error) errorRules {
-	var e *engineError
-	if errors.As(err, &e) {
-		return e.rules
-	}
-	return sqliteRules{}
-}
+// rulesOf returns the rules [Classify] falls back on for an error that
+// carries no class: SQLite's, which know its error codes and nothing else.
+// A [Backend]'s errors carry their class themselves (see [engineError]);
+// everywhere else the policies use their database's own rules
+// ([database.rules]).
+func rulesOf(error) errorRules { return sqliteRules{} }
 
 // engineError is an error a [Backend]'s connection returned, marked with the
 // backend's rules so that [Classify], which has only the error, classifies
