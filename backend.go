@@ -19,8 +19,9 @@ import (
 // what another engine needs.
 //
 // What is SQLite's own does not apply to a backend: the writer gate,
-// PRAGMAs, statistics upkeep, the statement cache (a backend's driver keeps
-// its own), captured plans and the Raw SQLite connection.
+// PRAGMAs, statistics upkeep, the integrity check, the statement cache (a
+// backend's driver keeps its own), captured plans and the Raw SQLite
+// connection.
 //
 // Get a database's connector with [NewBackendConnector]. A Backend is used
 // by one database: it may keep connections of its own (for [Health]), which
@@ -163,6 +164,7 @@ type Replica struct {
 func NewBackendConnector(b Backend, params url.Values, opts ...Option) (*Connector, error) {
 	cfg := defaultConfig()
 	cfg.writerGate, cfg.optimize, cfg.defaults, cfg.stmtCache = false, false, false, 0
+	cfg.obs.integrityEvery = 0 // the integrity check is SQLite's
 	if err := applyBackendParams(b.System(), params, &cfg); err != nil {
 		return nil, err
 	}
@@ -180,7 +182,7 @@ func NewBackendConnector(b Backend, params url.Values, opts ...Option) (*Connect
 }
 
 // sqliteOnlyParams are the DSN parameters that mean nothing to a [Backend].
-var sqliteOnlyParams = []string{"_stmt_cache", "_defaults", "_writer_gate", "_optimize", "_optimize_every", "_pragma", "_txlock", "_timefmt"}
+var sqliteOnlyParams = []string{"_stmt_cache", "_defaults", "_writer_gate", "_optimize", "_optimize_every", "_integrity_every", "_pragma", "_txlock", "_timefmt"}
 
 // applyBackendParams applies qlsqlite's own DSN parameters to cfg.
 func applyBackendParams(system string, params url.Values, cfg *config) error {

@@ -142,8 +142,16 @@ func (d backendDialect) storage(ctx context.Context, _ *sql.DB) (StorageStats, e
 	return StorageStats{}, errors.New("qlsqlite: the " + d.b.System() + " backend reports no storage statistics")
 }
 
-// quickCheck returns nothing: the integrity check is SQLite's.
-func (d backendDialect) quickCheck(context.Context, *sql.DB) ([]string, error) { return nil, nil }
+// errNoIntegrityCheck is what [CheckIntegrity] says on a backend's
+// database.
+var errNoIntegrityCheck = errors.New("qlsqlite: CheckIntegrity runs SQLite's quick_check; a database server checks its own storage (PostgreSQL: data checksums, the amcheck extension, pg_amcheck)")
+
+// checkIntegrity is SQLite's alone: a backend's database has no scheduled
+// check (its "_integrity_every" is an error), and CheckIntegrity says what
+// to use instead without running this.
+func (d backendDialect) checkIntegrity(context.Context, *sql.DB, func(time.Duration) error) (int, []string, error) {
+	return 0, nil, errNoIntegrityCheck
+}
 
 // checkServer adds what the backend's server reports of itself to a health
 // report: unreachable fails it, the backend's findings degrade it.

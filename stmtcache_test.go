@@ -50,6 +50,18 @@ func (p *pinned) inner() (c *sqliteConn) {
 	return c
 }
 
+// liveConns returns the database's open connections.
+func (p *pinned) liveConns() map[*connCore]struct{} {
+	d := p.db.Driver().(*Driver).db
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m := make(map[*connCore]struct{}, len(d.conns))
+	for c := range d.conns {
+		m[c] = struct{}{}
+	}
+	return m
+}
+
 // sqliteConnOf returns the sqliteConn beneath a connection [sql.Conn.Raw]
 // handed out.
 func sqliteConnOf(dc any) *sqliteConn { return dc.(*conn).inner }

@@ -2,6 +2,7 @@ package pg
 
 import (
 	"context"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -86,8 +87,16 @@ func TestHealthReportsTheServer(t *testing.T) {
 	if h.Status != qlsqlite.HealthOK || h.Server == nil {
 		t.Fatalf("fresh database: %s %v, server %+v", h.Status, h.Problems, h.Server)
 	}
-	if h.Server.SizeBytes <= 0 || h.Server.Version == "" || h.Server.Standby || h.QuickCheck != nil {
-		t.Errorf("server report %+v, quick check %v", h.Server, h.QuickCheck)
+	if h.Server.SizeBytes <= 0 || h.Server.Version == "" || h.Server.Standby || h.Integrity != nil {
+		t.Errorf("server report %+v, integrity %v", h.Server, h.Integrity)
+	}
+	// The integrity check is SQLite's: asked for, it says what to use, and
+	// Health stays as it was.
+	if _, err := qlsqlite.CheckIntegrity(ctx, db); err == nil || !strings.Contains(err.Error(), "amcheck") {
+		t.Errorf("CheckIntegrity on PostgreSQL: %v", err)
+	}
+	if h, _ := qlsqlite.Health(ctx, db); h.Status != qlsqlite.HealthOK {
+		t.Errorf("after CheckIntegrity: %s %v", h.Status, h.Problems)
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -110,5 +119,28 @@ func TestHealthReportsTheServer(t *testing.T) {
 	}
 	if h.Server.Connections["idle in transaction"] != 1 {
 		t.Errorf("connections by state: %v", h.Server.Connections)
+	}
+}
+
+// qlsqlite.Handler serves a qlpg database as it does a SQLite one:
+// /healthz with the server's report, /readyz from the breaker and the pool.
+func TestHandlerServesPostgreSQL(t *testing.T) {
+	db, _ := newDB(t)
+	h, err := qlsqlite.Handler(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"ok"`) && !strings.Contains(rec.Body.String(), `"ready":true`) {
+			t.Errorf("%s: %d %s", path, rec.Code, rec.Body)
+		}
+	}
+	db.Close()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != 503 {
+		t.Errorf("/readyz after Close: %d %s", rec.Code, rec.Body)
 	}
 }
