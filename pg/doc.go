@@ -15,11 +15,12 @@
 // "_retry", "_breaker", "_breaker_failures", "_breaker_delay",
 // "_breaker_successes", the pool's ("_max_open", "_max_idle", "_min_open",
 // "_idle_timeout", "_max_lifetime", "_conn_timeout") and observability's
-// ("_stats", "_slow", "_trace", "_metrics", "_query_text"), as for SQLite;
+// ("_stats", "_stats_max", "_slow", "_trace", "_metrics", "_query_text"), as
+// for SQLite;
 // qlpg's own "_long_transaction" and "_replication_lag" (health
 // thresholds, see [DefaultLongTransaction], [DefaultReplicationLag]). The
 // parameters that are SQLite's alone (the writer gate, PRAGMAs, the
-// statement cache, statistics upkeep) are an error.
+// statement cache, statistics upkeep, the integrity check) are an error.
 //
 // Per policy, over PostgreSQL:
 //   - a statement past its deadline ("_timeout", or its context's) is
@@ -35,8 +36,9 @@
 //     runs it on another connection;
 //   - spans and metrics carry db.system.name=postgresql, the database's
 //     name as db.namespace and the SQLSTATE as db.response.status_code;
-//   - [qlsqlite.Health] adds [qlsqlite.ServerHealth]: connections by state,
-//     long transactions, the database's size, replication lag;
+//   - [qlsqlite.Health] (and [qlsqlite.Handler]'s /healthz) adds
+//     [qlsqlite.ServerHealth]: connections by state, long transactions, the
+//     database's size, replication lag;
 //   - package migrate runs under an advisory lock, each migration in a
 //     transaction with its DDL.
 //
