@@ -173,6 +173,13 @@ func (d *Dialector) clauseBuilders() map[string]clause.ClauseBuilder {
 			}
 		},
 		// SQLite has OFFSET only after a LIMIT: LIMIT -1 means none.
+		//
+		// The limit is written as a number, not bound: SQLite's planner
+		// reads a bound LIMIT's value, so each new binding expires the
+		// statement and SQLite prepares it again on its next step (every
+		// First would be parsed and planned anew). The offset, which
+		// pages through results, stays bound, so that every page runs the
+		// same cached statement; the planner does not read it.
 		"LIMIT": func(c clause.Clause, builder clause.Builder) {
 			limit, ok := c.Expression.(clause.Limit)
 			if !ok {
@@ -185,7 +192,7 @@ func (d *Dialector) clauseBuilders() map[string]clause.ClauseBuilder {
 			}
 			builder.WriteString("LIMIT ")
 			if hasLimit {
-				builder.AddVar(builder, *limit.Limit)
+				builder.WriteString(strconv.Itoa(*limit.Limit))
 			} else {
 				builder.WriteString("-1")
 			}
