@@ -306,16 +306,34 @@ func (d *Dialector) BindVarTo(writer clause.Writer, stmt *gorm.Statement, v any)
 // QuoteTo implements [gorm.Dialector]. Identifiers are quoted with double
 // quotes, SQLite's standard (in this build a double-quoted name is never
 // mistaken for a string); "a.b" is the name b in a, and "*" stays bare.
+//
+// GORM calls it for every table and column name of every statement it
+// builds, so it writes straight to writer and allocates nothing.
 func (d *Dialector) QuoteTo(writer clause.Writer, str string) {
-	for i, part := range strings.Split(str, ".") {
+	for i := 0; ; i++ {
+		part, rest, more := strings.Cut(str, ".")
 		if i > 0 {
 			writer.WriteByte('.')
 		}
 		if part == "*" {
 			writer.WriteByte('*')
-			continue
+		} else {
+			writer.WriteByte('"')
+			for {
+				before, after, quoted := strings.Cut(part, `"`)
+				writer.WriteString(before)
+				if !quoted {
+					break
+				}
+				writer.WriteString(`""`)
+				part = after
+			}
+			writer.WriteByte('"')
 		}
-		writer.WriteString(quoteIdent(part))
+		if !more {
+			return
+		}
+		str = rest
 	}
 }
 
