@@ -77,7 +77,10 @@ func TestDemoEndsWithStatsAndHealth(t *testing.T) {
 		}
 	}
 	// The statistics are the workload's: 300 operations, none of the loading.
-	if strings.Contains(table, "CREATE TABLE") || !strings.Contains(table, "calls, ") {
+	// The archive step after the workload creates its archive table, which
+	// is among the ten costliest statements when the queries run fast.
+	loading := strings.ReplaceAll(table, "CREATE TABLE qlsqlite_archive.", "")
+	if strings.Contains(loading, "CREATE TABLE") || !strings.Contains(table, "calls, ") {
 		t.Errorf("the statistics include the loading, or lack the totals:\n%s", table)
 	}
 	// The health report is there and the database is sound. Whether a
