@@ -17,10 +17,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 bin=$(mktemp -d)/gormbench
-trap 'rm -rf "$(dirname "$bin")"' EXIT
-CGO_ENABLED=1 go build -ldflags '-X github.com/mattn/go-sqlite3.driverName=mattn' -o "$bin" .
-
 mkdir -p results
 out=results/$(date -u +%Y%m%dT%H%M%SZ).txt
+trap 'rm -rf "$(dirname "$bin")"; [ -s "$out" ] || rm -f "$out"' EXIT
+CGO_ENABLED=1 go build -ldflags '-X github.com/mattn/go-sqlite3.driverName=mattn' -o "$bin" .
+
 "$bin" -rounds "${ROUNDS:-5}" -benchtime "${BENCHTIME:-1s}" "$@" | tee "$out"
 echo "(also in bench/gorm/$out)" >&2
