@@ -82,6 +82,9 @@ func (d *database) ensureHistory(ctx context.Context, db *sql.DB) (h *historyWri
 		return nil, "no history (_history=off): the pages show the statistics since the database was opened", nil
 	}
 	path := cfg.history
+	if _, server := d.obs.dialect.(backendDialect); server && path == "" {
+		return nil, "no history: a database server's has no default place (give one with _history=PATH)", nil
+	}
 	if path == "" {
 		st, err := d.obs.dialect.storage(ctx, db)
 		if err != nil {
@@ -89,6 +92,9 @@ func (d *database) ensureHistory(ctx context.Context, db *sql.DB) (h *historyWri
 		}
 		if st.InMemory {
 			return nil, "no history: the database is in memory (give one with _history=PATH)", nil
+		}
+		if st.Path == "" { // a database server's: no file to keep it beside
+			return nil, "no history: the database has no file to keep it beside (give one with _history=PATH)", nil
 		}
 		path = HistoryPath(st.Path)
 	}

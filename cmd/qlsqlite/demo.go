@@ -49,7 +49,7 @@ type demoFlags struct {
 func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	var f demoFlags
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.StringVar(&f.db, "db", "qlsqlite-demo.db", "database file (made by the demo; recreated on each run, with its -archive.db and -backup.db)")
+	fs.StringVar(&f.db, "db", "qlsqlite-demo.db", "database file (made by the demo; recreated on each run, with its -archive.db and -backup.db), or a postgres:// URL (run by the qlpg command)")
 	fs.IntVar(&f.users, "users", 2000, "synthetic users")
 	fs.IntVar(&f.trades, "trades", 100_000, "synthetic trades")
 	fs.IntVar(&f.workers, "workers", 16, "concurrent goroutines running the workload")
@@ -59,6 +59,9 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&f.serve, "serve", "", "serve the monitoring pages on this `address` (127.0.0.1:8089) while the demo runs, and after it until Ctrl-C")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if isPostgresURL(f.db) {
+		return runPostgresDemo(ctx, args, stdout)
 	}
 	if f.workers < 1 || f.users < 1 || f.trades < 0 || f.ops < 0 || f.duration <= 0 && f.ops == 0 {
 		return errors.New("demo: --workers and --users must be at least 1, --trades and --ops at least 0, and --duration positive unless --ops is set")
