@@ -292,3 +292,66 @@ func TestHandlerStored(t *testing.T) {
 		t.Error("a missing history: no error")
 	}
 }
+
+// TestHandlerHistoryPlaces: where the history is kept, as the DSN and the
+// database say: "_history=PATH" from Open on, nothing beside the database
+// then; none for a database in memory, none with "_history=off"; the
+// pages say why there is none.
+func TestHandlerHistoryPlaces(t *testing.T) {
+	t.Run("dsn", func(t *testing.T) {
+		dir := t.TempDir()
+		hist := filepath.Join(dir, "elsewhere", "kept.db")
+		if err := os.Mkdir(filepath.Dir(hist), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		db, err := Open("file:" + filepath.Join(dir, "app.db") + "?_history=" + url.QueryEscape(hist))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := os.Stat(hist); err != nil {
+			t.Fatalf("_history: no file at %s after Open: %v", hist, err)
+		}
+		h, err := Handler(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "app-history.db")); err == nil {
+			t.Error("a second history beside the database")
+		}
+		if _, body := fetch(t, h, "/"); !strings.Contains(body, "kept.db") {
+			t.Error("the page does not name the history file")
+		}
+	})
+	for name, c := range map[string]struct{ dsn, note string }{
+		"memory": {"file:pagemem?mode=memory", "the database is in memory"},
+		"off":    {"app.db?_history=off", "no history (_history=off)"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			dsn := c.dsn
+			if !strings.HasPrefix(dsn, "file:") {
+				dsn = "file:" + filepath.Join(dir, dsn)
+			}
+			db, err := Open(dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			h, err := Handler(db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if db.Driver().(*Driver).db.obs.history() != nil {
+				t.Error("a history runs")
+			}
+			if files, _ := filepath.Glob(filepath.Join(dir, "*history*")); len(files) != 0 {
+				t.Errorf("history files: %v", files)
+			}
+			code, body := fetch(t, h, "/")
+			if code != http.StatusOK || !strings.Contains(body, c.note) {
+				t.Errorf("/: %d, lacks %q", code, c.note)
+			}
+		})
+	}
+}
