@@ -355,3 +355,50 @@ func TestHandlerHistoryPlaces(t *testing.T) {
 		})
 	}
 }
+
+// TestHandlerPagesSurviveRestart: the pages of a process that reopens a
+// database show, in their windows, what ran before the restart.
+func TestHandlerPagesSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	dsn := "file:" + filepath.Join(dir, "app.db")
+	db, err := Open(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Handler(db); err != nil { // starts the history beside it
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE before_restart (n)`); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 7 {
+		if _, err := db.Exec(`INSERT INTO before_restart VALUES (?)`, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil { // writes the last period
+		t.Fatal(err)
+	}
+
+	db, err = Open(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	h, err := Handler(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insert := FingerprintOf(`INSERT INTO before_restart VALUES (?)`)
+	_, body := fetch(t, h, "/queries?window=1h")
+	if !strings.Contains(body, html(insert.Text)) {
+		t.Errorf("the last hour lacks the statement run before the restart:\n%s", body)
+	}
+	_, body = fetch(t, h, "/queries")
+	if strings.Contains(body, html(insert.Text)) {
+		t.Error("the statistics since the start hold a statement of the process before")
+	}
+	if code, body := fetch(t, h, "/queries/"+insert.ID+"?window=1h"); code != http.StatusOK || !strings.Contains(body, "calls per minute") {
+		t.Errorf("its page after the restart: %d", code)
+	}
+}
