@@ -135,6 +135,7 @@ func TestEveryDSNParameterHasAnOption(t *testing.T) {
 		"_optimize_every":    {"2h", WithOptimize(2 * time.Hour)},
 		"_stats":             {"off", WithStats(false)},
 		"_slow":              {"250ms", WithSlowQueryLog(250 * time.Millisecond)},
+		"_slow_limit":        {"5/2s", WithSlowQueryLimit(5, 2*time.Second)},
 		"_trace":             {"off", WithTracing(false)},
 		"_metrics":           {"off", WithMetrics(false)},
 		"_query_text":        {"on", WithQueryText(true)},
