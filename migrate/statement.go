@@ -17,7 +17,9 @@ func firstStatement(script string) string {
 	word := func(i int, w string) bool {
 		return i >= 0 && i < len(toks) && toks[i].Kind == sqllex.Word && strings.EqualFold(toks[i].Text, w)
 	}
-	semi := func(i int) bool { return i >= 0 && i < len(toks) && toks[i].Kind == sqllex.Punct && toks[i].Text == ";" }
+	semi := func(i int) bool {
+		return i >= 0 && i < len(toks) && toks[i].Kind == sqllex.Punct && toks[i].Text == ";"
+	}
 	start := 0
 	for semi(start) { // the empty statements SQLite skips
 		start++
