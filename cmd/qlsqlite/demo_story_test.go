@@ -124,7 +124,7 @@ func TestDemoHoldsAlertsAndLogs(t *testing.T) {
 // not milliseconds, and no log line lands among the bars.
 func TestDemoProgressCountsOperations(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "demo.db")
-	code, _, stderr := runProcess(t, "demo", "--db", path, "--users", "20", "--trades", "500", "--workers", "2", "--duration", "300ms")
+	code, _, stderr := runCommand(t, "demo", "--db", path, "--users", "20", "--trades", "500", "--workers", "2", "--duration", "300ms")
 	if code != 0 {
 		t.Fatalf("demo: exit %d\n%s", code, stderr)
 	}
@@ -132,7 +132,7 @@ func TestDemoProgressCountsOperations(t *testing.T) {
 		t.Errorf("stderr:\n%s", stderr)
 	}
 	path2 := filepath.Join(t.TempDir(), "demo.db")
-	code, _, stderr = runProcess(t, "demo", "--db", path2, "--users", "20", "--trades", "500", "--workers", "2", "--ops", "50")
+	code, _, stderr = runCommand(t, "demo", "--db", path2, "--users", "20", "--trades", "500", "--workers", "2", "--ops", "50")
 	if code != 0 || !strings.Contains(stderr, "workload (operations)") || !strings.Contains(stderr, "(50/50") {
 		t.Errorf("demo --ops 50: exit %d\n%s", code, stderr)
 	}

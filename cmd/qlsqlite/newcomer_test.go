@@ -15,15 +15,15 @@ import (
 // restore, and --timeout.
 
 func TestBareCommandExitsTwoWithUsage(t *testing.T) {
-	code, stdout, stderr := runProcess(t)
+	code, stdout, stderr := runCommand(t)
 	if code != 2 || !strings.Contains(stderr, "usage: qlsqlite <command> [flags]") || stdout != "" {
 		t.Errorf("qlsqlite: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
-	code, stdout, _ = runProcess(t, "help")
+	code, stdout, _ = runCommand(t, "help")
 	if code != 0 || !strings.Contains(stdout, "usage: qlsqlite <command> [flags]") {
 		t.Errorf("qlsqlite help: exit %d\n%s", code, stdout)
 	}
-	code, _, stderr = runProcess(t, "sideways")
+	code, _, stderr = runCommand(t, "sideways")
 	if code != 2 || !strings.Contains(stderr, `unknown command "sideways"`) {
 		t.Errorf("qlsqlite sideways: exit %d\n%s", code, stderr)
 	}
@@ -38,7 +38,7 @@ func TestEveryHelpIsTheSame(t *testing.T) {
 			t.Errorf("%s -h: %v\n%s", c.name, err, out)
 		}
 	}
-	code, stdout, stderr := runProcess(t, "archive", "-h")
+	code, stdout, stderr := runCommand(t, "archive", "-h")
 	if code != 0 || !strings.HasPrefix(stdout, "usage: qlsqlite archive") || stderr != "" {
 		t.Errorf("archive -h: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
@@ -61,7 +61,7 @@ func TestBadFlagsAreNamed(t *testing.T) {
 		{[]string{"migrate", "down", "0", "--db", "x.db"}, []string{`migrate down: "0"`, "1 or more"}},
 		{[]string{"migrate", "--db", "x.db"}, []string{"no action given"}},
 	} {
-		code, _, stderr := runProcess(t, tc.args...)
+		code, _, stderr := runCommand(t, tc.args...)
 		if code != 2 {
 			t.Errorf("%v: exit %d, want 2\n%s", tc.args, code, stderr)
 		}
@@ -80,15 +80,15 @@ func TestTimeoutZeroMeansNoLimit(t *testing.T) {
 	if _, err := runCLI(t, "migrate", "up", "--db", db, "--dir", "embed:trading"); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := runProcess(t, "health", "--db", db, "--timeout", "0")
+	code, stdout, stderr := runCommand(t, "health", "--db", db, "--timeout", "0")
 	if code != 0 || !strings.Contains(stdout, "status:      ok") {
 		t.Errorf("health --timeout 0: exit %d\n%s%s", code, stdout, stderr)
 	}
-	code, stdout, stderr = runProcess(t, "migrate", "status", "--db", db, "--dir", "embed:trading", "--timeout", "0")
+	code, stdout, stderr = runCommand(t, "migrate", "status", "--db", db, "--dir", "embed:trading", "--timeout", "0")
 	if code != 0 || !strings.Contains(stdout, "applied") {
 		t.Errorf("migrate status --timeout 0: exit %d\n%s%s", code, stdout, stderr)
 	}
-	code, stdout, stderr = runProcess(t, "health", "--db", db, "--timeout", "1ns")
+	code, stdout, stderr = runCommand(t, "health", "--db", db, "--timeout", "1ns")
 	if code != 1 || !strings.Contains(stderr, "did not finish within --timeout 1ns") || strings.Contains(stdout, "failing") {
 		t.Errorf("health --timeout 1ns: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
@@ -142,7 +142,7 @@ func TestMigrateRoughEdges(t *testing.T) {
 
 	empty := filepath.Join(root, "empty")
 	os.Mkdir(empty, 0o755)
-	code, _, stderr := runProcess(t, "migrate", "up", "--db", db, "--dir", empty)
+	code, _, stderr := runCommand(t, "migrate", "up", "--db", db, "--dir", empty)
 	if code != 2 || !strings.Contains(stderr, "--dir "+empty+" holds no migrations") {
 		t.Errorf("an empty --dir: exit %d\n%s", code, stderr)
 	}

@@ -8,16 +8,9 @@ import (
 	"testing"
 )
 
-// runProcess runs the qlsqlite command with args as a process of its own
-// (the test binary is the command when QLSQLITE_RUN_MAIN=1, see TestMain)
-// and returns its exit status, standard output and standard error.
-func runProcess(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	return runExe(t, os.Args[0], nil, args...)
-}
-
-// runExe runs exe as the qlsqlite command; prepare, if not nil, adjusts
-// the command before it starts.
+// runExe runs exe as the qlsqlite command, as runCommand runs the test
+// binary; prepare, if not nil, adjusts the command before it starts (as
+// another user, say).
 func runExe(t *testing.T, exe string, prepare func(*exec.Cmd), args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	cmd := exec.Command(exe, args...)
