@@ -217,7 +217,7 @@ func runPurge(ctx context.Context, args []string, stdout io.Writer) error {
 		"Deletes the selected rows for retention, in short batches, each its own transaction, so that other writers get",
 		"their turn between batches. Deleted rows are gone: archive keeps them.")
 	var sel selection
-	sel.register(fs, "delete")
+	sel.register(fs, "purge")
 	dry := fs.Bool("dry-run", false, "count the rows that would be deleted and delete nothing")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err

@@ -256,3 +256,23 @@ func TestRestoreKeepsTheReplaced(t *testing.T) {
 		t.Errorf("kept files: %v, want the one of the first restore", kept)
 	}
 }
+
+// TestArchiveWithoutTheTimeColumn: archive on a table without the column
+// -before compares says so and names the flag; purge -dry-run counts and
+// deletes nothing.
+func TestArchiveWithoutTheTimeColumn(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := tradingFile(t, dir)
+	code, _, stderr := runCommand(t, "archive", "--db", dbPath, "--table", "users", "--before", "3d", "--to", filepath.Join(dir, "a.db"), "--progress=false")
+	if code != 1 || !strings.Contains(stderr, `no such column: "timestamp"`) || !strings.Contains(stderr, "name the time column with -column") {
+		t.Errorf("archive on users: exit %d\n%s", code, stderr)
+	}
+	code, stdout, stderr := runCommand(t, "purge", "-db", dbPath, "-table", "trades", "-before", "2025-01-01", "-dry-run")
+	if code != 0 || !strings.Contains(stdout, "dry run: 300 rows of trades match; nothing was deleted") {
+		t.Errorf("purge -dry-run: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, _ = runCommand(t, "purge", "-db", dbPath, "-table", "trades", "-before", "2025-01-01", "-dry-run")
+	if code != 0 || !strings.Contains(stdout, "dry run: 300 rows") {
+		t.Errorf("purge -dry-run deleted rows: %s", stdout)
+	}
+}
