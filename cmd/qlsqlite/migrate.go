@@ -112,7 +112,12 @@ func (a *migrateArgs) checkAction() error {
 	case !ok:
 		return usageErrorf("migrate: unknown action %q: want up, to V, down N, plan, status, version or resolve (qlsqlite migrate -h)", a.action)
 	case len(a.rest) != n:
-		return usageErrorf("migrate %s: want %s (qlsqlite migrate -h)", a.action, [...]string{"no argument", "one argument", "two arguments"}[n])
+		what := map[string]string{"to": "a version: migrate to V", "down": "a number of migrations: migrate down N",
+			"resolve": "a version and a state: migrate resolve V applied|pending"}[a.action]
+		if what == "" {
+			what = "no argument"
+		}
+		return usageErrorf("migrate %s: want %s (qlsqlite migrate -h)", a.action, what)
 	case a.action == "down":
 		if n, err := strconv.Atoi(a.rest[0]); err != nil || n < 1 {
 			return usageErrorf("migrate down: %q: want a number of migrations to roll back, 1 or more (down never means \"everything\")", a.rest[0])
