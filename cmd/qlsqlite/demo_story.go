@@ -175,7 +175,7 @@ func explainHealth(w io.Writer, r qlsqlite.HealthReport, timed bool) {
 	for _, a := range r.Alerts {
 		names = append(names, a.Name)
 	}
-	fmt.Fprintf(w, "degraded means that an alert is firing (%s), not that the database is damaged (quick_check: ok).\n", strings.Join(names, ", "))
+	fmt.Fprintf(w, "degraded means that an alert is firing (%s), not a failure: a damaged or unreadable database is \"failing\".\n", strings.Join(names, ", "))
 	fmt.Fprintln(w, "The alerts look at the last 5 minutes, which hold both runs:")
 	for _, name := range names {
 		switch name {
@@ -200,7 +200,7 @@ gate instead of failing with SQLITE_BUSY, per-statement statistics, alerts and a
 advisor found the indexes the workload needed and proved each with SQLite's own planner; archival
 moved old rows without losing one, and the backup was verified.
 
-Try next, on the demo's database:
+Try next, on the demo's database (with go run, write go run ./cmd/qlsqlite for qlsqlite):
 `)
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
 	for _, l := range [][2]string{
