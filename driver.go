@@ -65,14 +65,20 @@ func Open(dsn string, opts ...Option) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openDB(c.(*Connector))
+}
+
+// openDB opens a database on c: the monitor started, the pool sized and
+// warmed.
+func openDB(c *Connector) (*sql.DB, error) {
 	db := sql.OpenDB(c)
 	ctx := context.Background()
-	if t := c.(*Connector).db.cfg.pool.ConnTimeout; t > 0 {
+	if t := c.db.cfg.pool.ConnTimeout; t > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
-	if _, err := c.(*Connector).db.obs.startMonitor(db, c.(*Connector).db.cfg.obs); err != nil {
+	if _, err := c.db.obs.startMonitor(db, c.db.cfg.obs); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -110,32 +116,45 @@ func NewConnector(dsn string, opts ...Option) (driver.Connector, error) {
 	if memory != "" {
 		createMemory(memory)
 	}
-	db := &database{cfg: cfg, inner: inner, retrier: newRetrier(cfg.retry, cfg.onRetry), done: make(chan struct{}), atRest: atRest, memory: memory}
-	db.ctx, db.cancel = context.WithCancel(context.Background())
-	db.planner = newPlanner(db, DefaultPlanCache)
-	if cfg.breaker != nil {
-		db.breaker = newBreaker(*cfg.breaker, cfg.now)
-	}
+	db := newDatabase(cfg, sqliteRules{})
+	db.inner, db.atRest, db.memory = inner, atRest, memory
 	if cfg.writerGate {
 		db.gate = newWriterGate()
 	}
-	db.obs = newObservability(db, named)
+	db.obs = newObservability(db, newSQLiteDialect(inner, named))
 	return &Connector{db: db, driver: &Driver{db: db}}, nil
+}
+
+// newDatabase returns the state of a database whose engine's errors follow
+// rules: what every engine shares.
+func newDatabase(cfg config, rules errorRules) *database {
+	db := &database{cfg: cfg, rules: rules, done: make(chan struct{})}
+	db.retrier = newRetrier(cfg.retry, cfg.onRetry, rules.retryable)
+	db.txRetrier = newRetrier(cfg.retry, cfg.onRetry, rules.retryableTx)
+	db.ctx, db.cancel = context.WithCancel(context.Background())
+	db.planner = newPlanner(db, DefaultPlanCache)
+	if cfg.breaker != nil {
+		db.breaker = newBreaker(*cfg.breaker, cfg.now, rules)
+	}
+	return db
 }
 
 // database is the state shared by every connection to one database.
 type database struct {
-	cfg     config
-	inner   driver.Connector // the ncruces connector
-	planner *planner         // captures query plans in the background
-	retrier *retrier         // nil when retrying is off
-	breaker *breaker         // nil when the breaker is off
-	gate    *writerGate      // nil when the writer gate is off
-	obs     *observability   // statistics, telemetry, monitor
-	done    chan struct{}    // closed when the connector closes
-	atRest  atrest.Params    // the DSN's encrypting VFS and key: never print them
-	memory  string           // the memdb database that stands for ":memory:" (memory.go), or ""
-	slowLog slowLimiter      // the slow-query log's rate limit (slowlog.go)
+	cfg       config
+	rules     errorRules       // what the engine's errors mean
+	backend   Backend          // the engine, when it is not SQLite; nil for SQLite
+	inner     driver.Connector // the ncruces connector (SQLite only)
+	planner   *planner         // captures query plans in the background
+	retrier   *retrier         // retries calls; nil when retrying is off
+	txRetrier *retrier         // re-runs transactions (RunTx); nil when retrying is off
+	breaker   *breaker         // nil when the breaker is off
+	gate      *writerGate      // nil when the writer gate is off
+	obs       *observability   // statistics, telemetry, monitor
+	done      chan struct{}    // closed when the connector closes
+	atRest    atrest.Params    // the DSN's encrypting VFS and key: never print them
+	memory    string           // the memdb database that stands for ":memory:" (memory.go), or ""
+	slowLog   slowLimiter      // the slow-query log's rate limit (slowlog.go)
 
 	// Background work (pool keeper, statistics upkeep) runs under ctx,
 	// which Close cancels, and Close waits for it.
@@ -150,22 +169,31 @@ type database struct {
 	schemaGen atomic.Uint64 // bumped when a statement may have changed the schema
 
 	mu     sync.Mutex
-	conns  map[*sqliteConn]struct{} // open connections
-	closed cacheTotals              // counters of closed connections
+	conns  map[*connCore]struct{} // open connections
+	closed cacheTotals            // counters of closed connections
+}
+
+// connCore is what every connection of a database keeps for the shared
+// layers above the engine: its statistics, what its calls did, its
+// statement cache (empty for engines that cache statements themselves).
+type connCore struct {
+	stmts  *stmtCache
+	stats  shard      // this connection's statistics
+	report callReport // what the call in progress did, for the observer
 }
 
 // track registers an open connection.
-func (db *database) track(c *sqliteConn) {
+func (db *database) track(c *connCore) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.conns == nil {
-		db.conns = make(map[*sqliteConn]struct{})
+		db.conns = make(map[*connCore]struct{})
 	}
 	db.conns[c] = struct{}{}
 }
 
 // untrack forgets a closed connection, keeping its counters.
-func (db *database) untrack(c *sqliteConn) {
+func (db *database) untrack(c *connCore) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	delete(db.conns, c)
@@ -197,6 +225,9 @@ func (c *Connector) Close() error {
 	c.db.obs.flushSlow()
 	c.db.obs.close()
 	dropMemory(c.db.memory)
+	if c.db.backend != nil {
+		return c.db.backend.Close()
+	}
 	return nil
 }
 
@@ -206,6 +237,9 @@ func (c *Connector) Close() error {
 // the observer (statistics, spans, metrics), the interceptor, the statement
 // cache, the ncruces conn.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
+	if c.db.backend != nil {
+		return c.db.connectBackend(ctx)
+	}
 	dc, err := c.db.connect(ctx)
 	if err != nil {
 		return nil, err
@@ -217,7 +251,7 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		nc.Close()
 		return nil, err
 	}
-	mw, err := sqlmw.Driver(opened{inner}, c.db.obs.interceptor(inner, newInterceptor(c.db, inner))).Open("")
+	mw, err := sqlmw.Driver(opened{inner}, c.db.obs.interceptor(&inner.connCore, newInterceptor(c.db, inner))).Open("")
 	if err != nil {
 		inner.Close()
 		return nil, err
@@ -225,8 +259,12 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	return &conn{mwConn: mw.(mwConn), raw: nc.Raw(), inner: inner}, nil
 }
 
-// connectOnce opens an ncruces connection with the production defaults.
+// connectOnce opens an ncruces connection with the production defaults, or
+// a connection of the database's [Backend].
 func (d *database) connectOnce(ctx context.Context) (driver.Conn, error) {
+	if d.backend != nil {
+		return d.backend.Connect(ctx)
+	}
 	dc, err := d.inner.Connect(ctx)
 	if err != nil {
 		return nil, d.hideKey(err)

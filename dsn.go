@@ -215,6 +215,9 @@ func parseDSN(dsn string, cfg *config) (string, error) {
 			if key == "_txlock" {
 				cfg.txLock = value
 			}
+			if key == "_timefmt" && !cfg.hasTimeFmt { // ncruces reads the first
+				cfg.timeFmt, cfg.hasTimeFmt = value, true
+			}
 			if key == "_pragma" {
 				cfg.hasPragma = true
 				if strings.HasPrefix(strings.ToLower(strings.TrimSpace(value)), "busy_timeout") {

@@ -39,12 +39,12 @@ type observability struct {
 	judged    *IntegrityReport // the last that completed or found problems
 }
 
-func newObservability(db *database, dsn string) *observability {
+func newObservability(db *database, d dialect) *observability {
 	cfg := db.cfg.obs
 	o := &observability{
 		cfg:     cfg,
 		db:      db,
-		dialect: newSQLiteDialect(db.inner, dsn),
+		dialect: d,
 		clock:   cfg.clock,
 		table:   newStatsTable(cfg.statsMax),
 	}
@@ -73,7 +73,7 @@ func (o *observability) close() {
 // interceptor returns the interceptor of a new connection: next (the
 // deadline, and whatever else applies per call) wrapped in an [observer],
 // unless nothing is observed.
-func (o *observability) interceptor(c *sqliteConn, next sqlmw.Interceptor) sqlmw.Interceptor {
+func (o *observability) interceptor(c *connCore, next sqlmw.Interceptor) sqlmw.Interceptor {
 	cfg := &o.cfg
 	if !cfg.stats && !cfg.trace && !cfg.metrics && cfg.slow == 0 {
 		return next

@@ -22,22 +22,20 @@ type sqliteConn struct {
 	ncruces.Conn                      // Raw, Close, BeginTx, PrepareContext, ...
 	exec         driver.ExecerContext // ncruces's own, for statements without arguments
 	db           *database
-	stmts        *stmtCache
+	connCore                 // statement cache, statistics, call report
 	gateHolds    int         // calls and transactions of this connection holding the writer gate
 	partial      bool        // the last Exec failed after part of it was applied
 	health       health      // what the pool checks (pool.go)
-	stats        shard       // this connection's statistics
-	report       callReport  // what the call in progress did, for the observer
 	spareRows    *cachedRows // closed rows, for the next query
 }
 
 func newSQLiteConn(nc ncruces.Conn, db *database) (*sqliteConn, error) {
-	c := &sqliteConn{Conn: nc, exec: nc.(driver.ExecerContext), db: db, stmts: newStmtCache(db.cfg.stmtCache, &db.schemaGen)}
+	c := &sqliteConn{Conn: nc, exec: nc.(driver.ExecerContext), db: db, connCore: connCore{stmts: newStmtCache(db.cfg.stmtCache, &db.schemaGen)}}
 	var err error
 	if c.health.queryOnly, c.health.foreignKeys, err = c.readSession(); err != nil {
 		return nil, err
 	}
-	db.track(c)
+	db.track(&c.connCore)
 	return c, nil
 }
 
@@ -57,6 +55,7 @@ type ncrucesStmt interface {
 	ColumnName(col int) string
 	Status(op sqlite3.StmtStatus, reset bool) int
 	ReadOnly() bool
+	rowReader
 }
 
 // ncrucesRows is what ncruces's rows implement; a wrapper must implement the
@@ -202,7 +201,7 @@ func (c *sqliteConn) queryStmt(ctx context.Context, s *cachedStmt, took bool, ar
 	} else {
 		r = &cachedRows{}
 	}
-	*r = cachedRows{ncrucesRows: rows.(ncrucesRows), conn: c, stmt: s, reprepares: reprepares, gated: took}
+	*r = cachedRows{ncrucesRows: rows.(ncrucesRows), conn: c, stmt: s, ctx: ctx, shape: c.shapeOf(s, reprepares), reprepares: reprepares, gated: took}
 	return r, nil
 }
 
@@ -212,7 +211,7 @@ func (c *sqliteConn) Close() error {
 	c.dropGate() // a transaction left open by a connection closed under it
 	c.stmts.close()
 	c.optimizeOnClose()
-	c.db.untrack(c)
+	c.db.untrack(&c.connCore)
 	return c.Conn.Close()
 }
 
@@ -294,39 +293,45 @@ func checkArgs(s ncrucesStmt, nargs int) error {
 // sqlite3.MISUSE there, or misnames them). Schema changes made through
 // qlsqlite itself never get that far: see [sqliteConn.take].
 type cachedRows struct {
-	ncrucesRows
-	conn       *sqliteConn
-	stmt       *cachedStmt
-	reprepares int  // the statement's re-prepare count when taken; -1 once checked
-	named      bool // Columns was called: stmt.columns holds what it reported
-	gated      bool // holds the writer gate until it closes
+	ncrucesRows  // binds the arguments, resets the statement, answers ColumnType*
+	conn         *sqliteConn
+	stmt         *cachedStmt
+	ctx          context.Context // SQLite's interrupt while a row is read
+	shape        *rowShape       // names and declared types (rows.go)
+	names        []string        // what Columns handed out, a copy of shape.names
+	reprepares   int             // the statement's re-prepare count when taken; -1 once checked
+	named        bool            // Columns was called
+	ncrucesNamed bool            // ncrucesRows has read its names (rows.go)
+	gated        bool            // holds the writer gate until it closes
 }
 
 // Columns implements [driver.Rows]. database/sql hands the very slice to
 // its caller, who may rewrite it in place (GORM's MapColumns does,
-// DESIGN.md trap 14), and calls Columns again later, so the names are
-// copied once, on the first call, into the statement's own buffer: that copy
-// is what [cachedRows.Next] checks a re-prepare against.
+// DESIGN.md trap 14), and calls Columns again later, so each query gets its
+// own copy of the statement's names: the names [cachedRows.Next] checks a
+// re-prepare against stay qlsqlite's own.
 func (r *cachedRows) Columns() []string {
-	names := r.ncrucesRows.Columns()
-	if !r.named {
-		r.named = true
-		r.stmt.columns = append(r.stmt.columns[:0], names...)
-	}
-	return names
+	r.named = true
+	return r.columnNames()
 }
 
 // Next implements [driver.Rows].
 func (r *cachedRows) Next(dest []driver.Value) error {
-	err := r.ncrucesRows.Next(dest)
+	err := r.step()
 	if r.reprepares >= 0 {
-		if r.named && r.stmt.Status(sqlite3.STMTSTATUS_REPREPARE, false) != r.reprepares && !sameColumns(r.stmt, r.stmt.columns) {
-			r.conn.db.schemaChanged()
-			err = &schemaChangedError{classOf: classOf{Migration}, query: r.stmt.query, err: err}
+		if now := r.stmt.Status(sqlite3.STMTSTATUS_REPREPARE, false); now != r.reprepares {
+			if r.named && !sameColumns(r.stmt, r.shape.names) {
+				r.conn.db.schemaChanged()
+				return &schemaChangedError{classOf: classOf{Migration}, query: r.stmt.query, err: err}
+			}
+			r.shape = r.conn.shapeOf(r.stmt, now) // the same names; the declared types may differ
 		}
 		r.reprepares = -1
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return r.read(dest)
 }
 
 func sameColumns(s ncrucesStmt, names []string) bool {

@@ -43,8 +43,14 @@ type Migrator struct {
 // migration is a Go migration ([WithGoMigrations]).
 //
 // db must come from the qlsqlite driver or the github.com/ncruces/go-sqlite3
-// driver: migrations run through SQLite's own API, reached with
-// [sql.Conn.Raw].
+// driver (migrations run through SQLite's own API, reached with
+// [sql.Conn.Raw]), or be a PostgreSQL database (the qlpg driver of module
+// github.com/quantumleap/qlsqlite/pg, or any PostgreSQL driver). On
+// PostgreSQL the same files, checksums and schema_versions apply; the lock
+// is an advisory lock (pg_try_advisory_lock, per schema) instead of a lock
+// file; each migration's DDL runs in its transaction; no backup is taken
+// (WithBackupDir is an error there: use pg_dump or base backups); the
+// foreign-keys directive and the SQLite PRAGMA checks do not apply.
 func New(db *sql.DB, fsys fs.FS, opts ...Option) (*Migrator, error) {
 	if db == nil {
 		return nil, errors.New("migrate: New: db is nil")
@@ -142,12 +148,12 @@ func (m *Migrator) locked(ctx context.Context, create bool, fn func(ctx context.
 		return err
 	}
 	defer func() { err = errors.Join(err, s.close()) }()
-	applied, err := readApplied(ctx, s.conn)
+	applied, err := readApplied(ctx, s.q(s.conn))
 	if err != nil {
 		return err
 	}
 	if create || len(applied) > 0 {
-		if err := ensureTable(ctx, s.conn); err != nil {
+		if err := ensureTable(ctx, s.q(s.conn)); err != nil {
 			return err
 		}
 	}
@@ -323,7 +329,7 @@ func (s *session) accept(ctx context.Context, src *Migration) error {
 		query = "UPDATE " + table + " SET checksum = ? WHERE version = ?"
 		args = []any{src.Checksum, src.Version}
 	}
-	_, err := s.conn.ExecContext(ctx, query, args...)
+	_, err := s.q(s.conn).ExecContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("migrate: %s: recording the accepted change: %w", src.Source, err)
 	}
@@ -338,7 +344,7 @@ func (s *session) apply(ctx context.Context, src *Migration, backup string) erro
 		if src.NoTransaction {
 			return s.applyNoTx(ctx, src, backup, start)
 		}
-		tx, err := s.conn.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable}) // BEGIN IMMEDIATE
+		tx, err := s.conn.BeginTx(ctx, s.txOptions()) // BEGIN IMMEDIATE on SQLite
 		if err != nil {
 			return fmt.Errorf("migrate: %s: BEGIN: %w", src.Source, ctxErr(ctx, err))
 		}
@@ -347,13 +353,13 @@ func (s *session) apply(ctx context.Context, src *Migration, backup string) erro
 			if err := src.goUp(ctx, tx); err != nil {
 				return fmt.Errorf("migrate: %s (%s) failed, rolled back: %w", src.Source, src.Description, err)
 			}
-		} else if _, err := s.execScript(ctx, src.Source, src.SQL, true); err != nil {
+		} else if _, err := s.execScript(ctx, tx, src.Source, src.SQL, true); err != nil {
 			return err
 		}
-		if err := check(ctx, tx, src.Source); err != nil {
+		if err := s.check(ctx, tx, src.Source); err != nil {
 			return err
 		}
-		if err := insertRow(ctx, tx, src, backup, time.Since(start).Milliseconds(), false, ""); err != nil {
+		if err := insertRow(ctx, s.q(tx), src, backup, time.Since(start).Milliseconds(), false, ""); err != nil {
 			return err
 		}
 		if err := tx.Commit(); err != nil {
@@ -374,25 +380,25 @@ func (s *session) apply(ctx context.Context, src *Migration, backup string) erro
 // and the error says how to resolve it.
 func (s *session) applyNoTx(ctx context.Context, src *Migration, backup string, start time.Time) error {
 	note := "no-transaction migration " + src.Source + " started at " + start.UTC().Format(time.RFC3339) + " and did not finish"
-	if err := insertRow(ctx, s.conn, src, backup, 0, true, note); err != nil {
+	if err := insertRow(ctx, s.q(s.conn), src, backup, 0, true, note); err != nil {
 		return err
 	}
-	done, err := s.execScript(ctx, src.Source, src.SQL, false)
+	done, err := s.execScript(ctx, s.conn, src.Source, src.SQL, false)
 	if err == nil {
-		err = check(ctx, s.conn, src.Source)
+		err = s.check(ctx, s.conn, src.Source)
 	}
 	cctx, cancel := cleanupCtx(ctx)
 	defer cancel()
 	if err != nil && done == 0 {
 		// Nothing was applied (each statement is atomic): take the mark back.
-		if _, derr := s.conn.ExecContext(cctx, "DELETE FROM "+table+" WHERE version = ? AND partial = 1", src.Version); derr == nil {
+		if _, derr := s.q(s.conn).ExecContext(cctx, "DELETE FROM "+table+" WHERE version = ? AND partial = 1", src.Version); derr == nil {
 			return fmt.Errorf("%w\n(no-transaction migration: no statement had run, the database is as before)", err)
 		}
 	}
 	if err != nil {
 		return s.partialFailure(cctx, "migration", src.Source, src.Version, done, err)
 	}
-	_, err = s.conn.ExecContext(cctx, "UPDATE "+table+" SET partial = 0, partial_note = NULL, execution_ms = ? WHERE version = ?",
+	_, err = s.q(s.conn).ExecContext(cctx, "UPDATE "+table+" SET partial = 0, partial_note = NULL, execution_ms = ? WHERE version = ?",
 		time.Since(start).Milliseconds(), src.Version)
 	if err != nil {
 		return fmt.Errorf("migrate: %s ran, but clearing its partial mark failed: %w\n%s", src.Source, err, recovery(src.Version, s.dbFile))
@@ -405,7 +411,7 @@ func (s *session) applyNoTx(ctx context.Context, src *Migration, backup string, 
 // after done statements had run, and returns the error that says so.
 func (s *session) partialFailure(ctx context.Context, kind, file string, version int64, done int, err error) error {
 	note := fmt.Sprintf("no-transaction %s %s failed after %d statement(s) had run: %v", kind, file, done, err)
-	_, uerr := s.conn.ExecContext(ctx, "UPDATE "+table+" SET partial_note = ? WHERE version = ?", note, version)
+	_, uerr := s.q(s.conn).ExecContext(ctx, "UPDATE "+table+" SET partial_note = ? WHERE version = ?", note, version)
 	return errors.Join(fmt.Errorf("%w: %w\n%d statement(s) of %s had run and are not undone; version %d is marked partial in %s, and nothing more runs until it is resolved.\n%s",
 		ErrPartial, err, done, file, version, table, recovery(version, s.dbFile)), uerr)
 }
@@ -483,7 +489,7 @@ func (s *session) revert(ctx context.Context, r appliedRow) error {
 		if d.noTransaction {
 			return s.revertNoTx(ctx, r, file)
 		}
-		tx, err := s.conn.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable})
+		tx, err := s.conn.BeginTx(ctx, s.txOptions())
 		if err != nil {
 			return fmt.Errorf("migrate: %s: BEGIN: %w", file, ctxErr(ctx, err))
 		}
@@ -492,13 +498,13 @@ func (s *session) revert(ctx context.Context, r appliedRow) error {
 			if err := goDown(ctx, tx); err != nil {
 				return fmt.Errorf("migrate: %s failed, rolled back: %w", file, err)
 			}
-		} else if _, err := s.execScript(ctx, file, r.rollback, true); err != nil {
+		} else if _, err := s.execScript(ctx, tx, file, r.rollback, true); err != nil {
 			return err
 		}
-		if err := check(ctx, tx, file); err != nil {
+		if err := s.check(ctx, tx, file); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE version = ?", r.version); err != nil {
+		if _, err := s.q(tx).ExecContext(ctx, "DELETE FROM "+table+" WHERE version = ?", r.version); err != nil {
 			return fmt.Errorf("migrate: %s: removing version %d: %w", file, r.version, err)
 		}
 		if err := tx.Commit(); err != nil {
@@ -515,24 +521,24 @@ func (s *session) revert(ctx context.Context, r appliedRow) error {
 
 func (s *session) revertNoTx(ctx context.Context, r appliedRow, file string) error {
 	note := "no-transaction rollback " + file + " started at " + time.Now().UTC().Format(time.RFC3339) + " and did not finish"
-	if _, err := s.conn.ExecContext(ctx, "UPDATE "+table+" SET partial = 1, partial_note = ? WHERE version = ?", note, r.version); err != nil {
+	if _, err := s.q(s.conn).ExecContext(ctx, "UPDATE "+table+" SET partial = 1, partial_note = ? WHERE version = ?", note, r.version); err != nil {
 		return fmt.Errorf("migrate: %s: marking version %d: %w", file, r.version, err)
 	}
-	done, err := s.execScript(ctx, file, r.rollback, false)
+	done, err := s.execScript(ctx, s.conn, file, r.rollback, false)
 	if err == nil {
-		err = check(ctx, s.conn, file)
+		err = s.check(ctx, s.conn, file)
 	}
 	cctx, cancel := cleanupCtx(ctx)
 	defer cancel()
 	if err != nil && done == 0 {
-		if _, uerr := s.conn.ExecContext(cctx, "UPDATE "+table+" SET partial = 0, partial_note = NULL WHERE version = ?", r.version); uerr == nil {
+		if _, uerr := s.q(s.conn).ExecContext(cctx, "UPDATE "+table+" SET partial = 0, partial_note = NULL WHERE version = ?", r.version); uerr == nil {
 			return fmt.Errorf("%w\n(no-transaction rollback: no statement had run, the database is as before)", err)
 		}
 	}
 	if err != nil {
 		return s.partialFailure(cctx, "rollback", file, r.version, done, err)
 	}
-	if _, err := s.conn.ExecContext(cctx, "DELETE FROM "+table+" WHERE version = ?", r.version); err != nil {
+	if _, err := s.q(s.conn).ExecContext(cctx, "DELETE FROM "+table+" WHERE version = ?", r.version); err != nil {
 		return fmt.Errorf("migrate: %s ran, but removing version %d failed: %w\n%s", file, r.version, err, recovery(r.version, s.dbFile))
 	}
 	return nil
@@ -555,9 +561,9 @@ func resolveLocked(ctx context.Context, s *session, rows []appliedRow, version i
 		return fmt.Errorf("migrate: version %d is not marked partial in %s: nothing to resolve", version, table)
 	}
 	if applied {
-		_, err = s.conn.ExecContext(ctx, "UPDATE "+table+" SET partial = 0, partial_note = NULL WHERE version = ?", version)
+		_, err = s.q(s.conn).ExecContext(ctx, "UPDATE "+table+" SET partial = 0, partial_note = NULL WHERE version = ?", version)
 	} else {
-		_, err = s.conn.ExecContext(ctx, "DELETE FROM "+table+" WHERE version = ?", version)
+		_, err = s.q(s.conn).ExecContext(ctx, "DELETE FROM "+table+" WHERE version = ?", version)
 	}
 	if err != nil {
 		return fmt.Errorf("migrate: resolving version %d: %w", version, err)
@@ -584,7 +590,7 @@ func (m *Migrator) snapshot(ctx context.Context) (applied []appliedRow, dbFile s
 	if err != nil {
 		return nil, "", err
 	}
-	applied, err = readApplied(ctx, s.conn)
+	applied, err = readApplied(ctx, s.q(s.conn))
 	return applied, s.dbFile, errors.Join(err, s.close())
 }
 

@@ -1,8 +1,13 @@
 // Command ratio prints, for each benchmark of a `go test -bench` output that
-// has driver=sqlite3 and driver=qlsqlite sub-benchmarks, the ratio
-// qlsqlite time / raw time, below 1 when qlsqlite is faster. For benchmarks
+// has driver=sqlite3 and driver=qlsqlite sub-benchmarks (or driver=pgx and
+// driver=qlpg, from module pg), the ratio qlsqlite time / raw time, below 1
+// when qlsqlite is faster. For benchmarks
 // with obs=<config> sub-benchmarks (BenchmarkObserve), it prints each
 // configuration's time over the previous one's, in the order they ran.
+//
+// Where the benchmarks report the process's CPU time (cpu-ns/op), the
+// ratio of CPU times is printed too: on a shared machine it varies less
+// than the wall-clock time, which counts the waits for a CPU.
 //
 // Ratios are taken round by round (bench/run.sh runs rounds of -count 1, in
 // which both sides run back to back) and the median of the rounds' ratios
@@ -33,6 +38,7 @@ func main() {
 	}
 	defer f.Close()
 	times := map[string]map[string][]float64{} // benchmark -> driver -> ns/op
+	cpu := map[string]map[string][]float64{}   // benchmark -> driver -> cpu-ns/op, where reported
 	var order []string
 	var obs series
 	sc := bufio.NewScanner(f)
@@ -66,18 +72,34 @@ func main() {
 		}
 		if times[bench] == nil {
 			times[bench] = map[string][]float64{}
+			cpu[bench] = map[string][]float64{}
 			order = append(order, bench)
 		}
 		times[bench][driver] = append(times[bench][driver], ns)
-	}
-	fmt.Printf("%-40s %14s %14s %8s %15s\n", "benchmark", "sqlite3", "qlsqlite", "ratio", "rounds' range")
-	for _, b := range order {
-		raw, ql := times[b]["sqlite3"], times[b]["qlsqlite"]
-		r := ratios(ql, raw)
-		if len(r) == 0 {
-			continue
+		if i := slices.Index(fields, "cpu-ns/op"); i > 0 {
+			if c, err := strconv.ParseFloat(fields[i-1], 64); err == nil {
+				cpu[bench][driver] = append(cpu[bench][driver], c)
+			}
 		}
-		fmt.Printf("%-40s %11.1f µs %11.1f µs %8.2f %15s\n", b, median(raw)/1000, median(ql)/1000, median(r), spread(r))
+	}
+	for _, pair := range [][2]string{{"sqlite3", "qlsqlite"}, {"pgx", "qlpg"}} {
+		header := false
+		for _, b := range order {
+			raw, ql := times[b][pair[0]], times[b][pair[1]]
+			r := ratios(ql, raw)
+			if len(r) == 0 {
+				continue
+			}
+			if !header {
+				fmt.Printf("%-40s %14s %14s %8s %15s %10s %15s\n", "benchmark", pair[0], pair[1], "ratio", "rounds' range", "CPU ratio", "rounds' range")
+				header = true
+			}
+			line := fmt.Sprintf("%-40s %11.1f µs %11.1f µs %8.2f %15s", b, median(raw)/1000, median(ql)/1000, median(r), spread(r))
+			if c := ratios(cpu[b][pair[1]], cpu[b][pair[0]]); len(c) > 0 {
+				line += fmt.Sprintf(" %10.2f %15s", median(c), spread(c))
+			}
+			fmt.Println(line)
+		}
 	}
 	obs.print()
 }

@@ -53,7 +53,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		"workload, asks the advisor about the typical statements and applies its indexes, runs the workload again,",
 		"archives the trades older than a week, backs the database up and verifies the backup, and ends with the",
 		"statistics of the workload's statements and the health report.")
-	fs.StringVar(&f.db, "db", "qlsqlite-demo.db", "database file (made by the demo; recreated on each run, with its -archive.db and -backup.db)")
+	fs.StringVar(&f.db, "db", "qlsqlite-demo.db", "database file (made by the demo; recreated on each run, with its -archive.db and -backup.db), or a postgres:// URL (run by the qlpg command)")
 	fs.IntVar(&f.users, "users", 2000, "synthetic users")
 	fs.IntVar(&f.trades, "trades", 100_000, "synthetic trades")
 	fs.IntVar(&f.workers, "workers", 16, "concurrent goroutines running the workload")
@@ -62,6 +62,9 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.BoolVar(&f.progress, "progress", true, "show progress bars on stderr")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
+	}
+	if isPostgresURL(f.db) {
+		return runPostgresDemo(ctx, args, stdout)
 	}
 	if err := f.check(fs); err != nil {
 		return err
