@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -21,38 +20,34 @@ import (
 // planner, an audit of the existing indexes and statistics, and with --apply
 // the creation of the advised indexes.
 func runAdvise(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("advise", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	dbPath := fs.String("db", "", "SQLite database `file` to advise on (required; it is only read unless --apply)")
+	fs := newFlagSet("advise", "advise --db FILE [--query SQL]... [--apply]",
+		"Suggests indexes that SQLite's planner picks for the statements, with each statement's plan before and after,",
+		"rewrites of the statements (verified with EXPLAIN QUERY PLAN and on the live data, or hints that say what must hold),",
+		"and reports redundant indexes and missing or stale statistics. The database is opened read-only unless --apply.")
+	dbPath := fs.String("db", "", "SQLite database `file` to advise on (required; opened read-only unless --apply)")
 	var queries stringList
 	fs.Var(&queries, "query", "a statement to advise on (repeatable); default: the trading platform's typical statements, when the database has its tables")
 	apply := fs.Bool("apply", false, "create the advised indexes, then ANALYZE their tables")
 	var key keySource
 	key.register(fs, "", "the database's")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: qlsqlite advise --db FILE [--query SQL]... [--apply]")
-		fmt.Fprintln(fs.Output())
-		fmt.Fprintln(fs.Output(), "Suggests indexes that SQLite's planner picks for the statements, with each statement's plan before and after,")
-		fmt.Fprintln(fs.Output(), "rewrites of the statements (verified with EXPLAIN QUERY PLAN and on the live data, or hints that say what must hold),")
-		fmt.Fprintln(fs.Output(), "and reports redundant indexes and missing or stale statistics.")
-		fmt.Fprintln(fs.Output())
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if *dbPath == "" || fs.NArg() > 0 {
-		fs.Usage()
-		return errors.New("advise: --db FILE is required and takes no other arguments")
+		return usageErrorf("advise: --db FILE is required and takes no other arguments (qlsqlite advise -h lists the flags)")
 	}
 	if slices.ContainsFunc(queries, func(q string) bool { return strings.TrimSpace(q) == "" }) {
-		return errors.New("advise: a --query is empty")
+		return usageErrorf("advise: a --query is empty")
 	}
 	p, err := key.load()
 	if err != nil {
 		return fmt.Errorf("advise: %w", err)
 	}
-	db, err := openDB(*dbPath, false, p)
+	mode := readOnly
+	if *apply {
+		mode = readWrite
+	}
+	db, err := openDB(*dbPath, mode, p)
 	if err != nil {
 		return err
 	}
@@ -113,6 +108,9 @@ func runAdvise(ctx context.Context, args []string, stdout io.Writer) error {
 			state = "stale"
 		}
 		fmt.Fprintf(stdout, "statistics %s for %s; fix: %s;\n", state, what, s.Fix)
+	}
+	if mode == readOnly {
+		fmt.Fprintln(stdout, "(stale statistics are not checked on a database opened read-only: PRAGMA optimize refreshes them)")
 	}
 
 	if !*apply || len(advice) == 0 {
