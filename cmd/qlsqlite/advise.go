@@ -54,15 +54,8 @@ func runAdvise(ctx context.Context, args []string, stdout io.Writer) error {
 	defer db.Close()
 
 	if len(queries) == 0 {
-		ok, err := adviseHasTrading(ctx, db)
-		if err != nil {
+		if queries, err = adviseTradingStatements(ctx, db, *dbPath); err != nil {
 			return err
-		}
-		if !ok {
-			return fmt.Errorf("advise: %s does not hold the trading schema: pass the statements to advise on with --query SQL (repeatable)", *dbPath)
-		}
-		for _, s := range trading.Statements() {
-			queries = append(queries, s.SQL)
 		}
 		fmt.Fprintf(stdout, "advising on the trading platform's %d typical statements\n\n", len(queries))
 	}
@@ -74,6 +67,43 @@ func runAdvise(ctx context.Context, args []string, stdout io.Writer) error {
 	// Advice without an index carries a rewrite: the rewrites are printed
 	// below, with the hints.
 	advice := slices.DeleteFunc(all, func(a qlsqlite.IndexAdvice) bool { return a.CreateSQL == "" })
+	adviseReportIndexes(advice, stdout)
+
+	if err := adviseRewrites(ctx, db, queries, stdout); err != nil {
+		return err
+	}
+
+	if err := adviseReportAudit(ctx, db, mode, stdout); err != nil {
+		return err
+	}
+
+	if !*apply || len(advice) == 0 {
+		return nil
+	}
+	return adviseApply(ctx, db, *dbPath, advice, stdout)
+}
+
+// adviseTradingStatements returns the trading platform's typical
+// statements, or an error if the database at dbPath does not hold its
+// tables.
+func adviseTradingStatements(ctx context.Context, db *sql.DB, dbPath string) ([]string, error) {
+	ok, err := adviseHasTrading(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("advise: %s does not hold the trading schema: pass the statements to advise on with --query SQL (repeatable)", dbPath)
+	}
+	var queries []string
+	for _, s := range trading.Statements() {
+		queries = append(queries, s.SQL)
+	}
+	return queries, nil
+}
+
+// adviseReportIndexes prints each advised index with the plans of the
+// statements it helps, before and after.
+func adviseReportIndexes(advice []qlsqlite.IndexAdvice, stdout io.Writer) {
 	if len(advice) == 0 {
 		fmt.Fprintln(stdout, "no index to suggest: existing indexes serve these statements, or no index makes the planner do better")
 	}
@@ -86,11 +116,11 @@ func runAdvise(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintln(stdout)
 	}
+}
 
-	if err := adviseRewrites(ctx, db, queries, stdout); err != nil {
-		return err
-	}
-
+// adviseReportAudit prints the redundant indexes and the missing or stale
+// statistics.
+func adviseReportAudit(ctx context.Context, db *sql.DB, mode openMode, stdout io.Writer) error {
 	audit, err := qlsqlite.AuditIndexes(ctx, db, qlsqlite.AuditInput{})
 	if err != nil {
 		return err
@@ -112,14 +142,16 @@ func runAdvise(ctx context.Context, args []string, stdout io.Writer) error {
 	if mode == readOnly {
 		fmt.Fprintln(stdout, "(stale statistics are not checked on a database opened read-only: PRAGMA optimize refreshes them)")
 	}
+	return nil
+}
 
-	if !*apply || len(advice) == 0 {
-		return nil
-	}
+// adviseApply creates the advised indexes and prints the plans of the
+// statements they help, as they are now.
+func adviseApply(ctx context.Context, db *sql.DB, dbPath string, advice []qlsqlite.IndexAdvice, stdout io.Writer) error {
 	if err := qlsqlite.ApplyAdvice(ctx, db, advice...); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\napplied %d index(es) and analysed their tables; plans in %s now:\n", len(advice), *dbPath)
+	fmt.Fprintf(stdout, "\napplied %d index(es) and analysed their tables; plans in %s now:\n", len(advice), dbPath)
 	seen := map[string]bool{}
 	for _, a := range advice {
 		for _, q := range a.Queries {
