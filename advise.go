@@ -437,7 +437,10 @@ type StatisticsIssue struct {
 // qlsqlite captured for the statements run so far, see [CapturedPlans]): the
 // indexes no plan reads, those another index makes redundant, and
 // the tables whose statistics are missing or stale, each with the statement
-// that fixes it. It never changes db.
+// that fixes it. It never changes db. On a read-only connection (mode=ro)
+// stale statistics are not reported, missing ones are: SQLite's PRAGMA
+// optimize, which says which tables it would analyse again, needs to start
+// a write transaction even when it only reports.
 //
 // A query of in that does not prepare is reported in an error joining one
 // [*AdviceQueryError] per failed query, returned with the audit of the rest.

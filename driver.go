@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -40,7 +41,11 @@ func (d *Driver) Open(name string) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.Connect(context.Background())
+	conn, err := c.Connect(context.Background())
+	// Without a connector to close, ":memory:" lives as long as this
+	// connection, as it does in SQLite.
+	dropMemory(c.(*Connector).db.memory)
+	return conn, err
 }
 
 // OpenConnector implements [database/sql/driver.DriverContext].
@@ -108,16 +113,21 @@ func NewConnector(dsn string, opts ...Option) (driver.Connector, error) {
 	if err != nil {
 		return nil, err
 	}
+	named := rest // the database as the DSN names it, for db.namespace
+	rest, memory := memoryDSN(rest)
 	inner, err := (&ncruces.SQLite{}).OpenConnector(rest)
 	if err != nil {
 		return nil, fmt.Errorf("qlsqlite: %w", atrest.Redact(err, atRest.Secrets()...))
 	}
+	if memory != "" {
+		createMemory(memory)
+	}
 	db := newDatabase(cfg, sqliteRules{})
-	db.inner, db.atRest = inner, atRest
+	db.inner, db.atRest, db.memory = inner, atRest, memory
 	if cfg.writerGate {
 		db.gate = newWriterGate()
 	}
-	db.obs = newObservability(db, newSQLiteDialect(inner, rest))
+	db.obs = newObservability(db, newSQLiteDialect(inner, named))
 	return &Connector{db: db, driver: &Driver{db: db}}, nil
 }
 
@@ -149,6 +159,8 @@ type database struct {
 	obs       *observability   // statistics, telemetry, monitor
 	done      chan struct{}    // closed when the connector closes
 	atRest    atrest.Params    // the DSN's encrypting VFS and key: never print them
+	memory    string           // the memdb database that stands for ":memory:" (memory.go), or ""
+	slowLog   slowLimiter      // the slow-query log's rate limit (slowlog.go)
 
 	// Background work (pool keeper, statistics upkeep) runs under ctx,
 	// which Close cancels, and Close waits for it.
@@ -262,7 +274,9 @@ func (c *Connector) Close() error {
 	for _, f := range closers {
 		f()
 	}
+	c.db.obs.flushSlow()
 	c.db.obs.close()
+	dropMemory(c.db.memory)
 	if c.db.backend != nil {
 		return c.db.backend.Close()
 	}
@@ -321,30 +335,55 @@ func (d *database) connectOnce(ctx context.Context) (driver.Conn, error) {
 	return nc, nil
 }
 
-// setup runs the production defaults on a new connection.
+// setup runs the production defaults on a new connection: each pragma
+// that neither the DSN's own "_pragma" nor one of mattn/go-sqlite3's
+// parameters (dsn_mattn.go) set.
 func (db *database) setup(ctx context.Context, raw *sqlite3.Conn) error {
 	cfg := &db.cfg
-	if !cfg.defaults || cfg.hasBusyTimeout {
+	if !cfg.defaults || cfg.hasPragma && cfg.hasBusyTimeout {
 		return nil
 	}
 	if old := raw.SetInterrupt(ctx); old != ctx {
 		defer raw.SetInterrupt(old)
 	}
-	if err := raw.BusyTimeout(DefaultBusyTimeout); err != nil {
-		return fmt.Errorf("qlsqlite: setting the busy timeout: %w", err)
+	if !cfg.hasBusyTimeout {
+		if err := raw.BusyTimeout(DefaultBusyTimeout); err != nil {
+			return fmt.Errorf("qlsqlite: setting the busy timeout: %w", err)
+		}
 	}
 	if cfg.hasPragma {
 		return nil // the DSN's own pragmas win; only the busy timeout was missing
 	}
-	if ro, _ := raw.ReadOnly("main"); !ro {
+	if ro, _ := raw.ReadOnly("main"); !ro && !cfg.aliased("journal_mode") {
 		if err := raw.Exec(`PRAGMA journal_mode=WAL`); err != nil {
-			return fmt.Errorf("qlsqlite: switching to WAL (set _defaults=off to keep the journal mode): %w", err)
+			return setupError("switching to WAL (set _defaults=off to keep the journal mode)", err)
 		}
 	}
-	if err := raw.Exec(`PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON`); err != nil {
-		return fmt.Errorf("qlsqlite: applying production defaults: %w", err)
+	var pragmas []string
+	if !cfg.aliased("synchronous") {
+		pragmas = append(pragmas, `PRAGMA synchronous=FULL`)
+	}
+	if !cfg.aliased("foreign_keys") {
+		pragmas = append(pragmas, `PRAGMA foreign_keys=ON`)
+	}
+	if len(pragmas) == 0 {
+		return nil
+	}
+	if err := raw.Exec(strings.Join(pragmas, "; ")); err != nil {
+		return setupError("applying production defaults", err)
 	}
 	return nil
+}
+
+// setupError reports the failure of a production default. The first
+// statement on a new connection is the first to read the file, so a file
+// that is not a database fails here: that is said first, and what qlsqlite
+// was doing after.
+func setupError(doing string, err error) error {
+	if errors.Is(err, sqlite3.NOTADB) {
+		return fmt.Errorf("qlsqlite: file is not a database (or it is encrypted and the DSN gives no key, or another one): check the DSN's file name and key; found while %s: %w", doing, err)
+	}
+	return fmt.Errorf("qlsqlite: %s: %w", doing, err)
 }
 
 // opened is a [driver.Driver] that hands out one connection that is already

@@ -131,7 +131,7 @@ func (m *Migrator) Up(ctx context.Context) error { return m.up(ctx, 0) }
 // (use [Migrator.Down] to go back).
 func (m *Migrator) UpTo(ctx context.Context, version int64) error {
 	if version < 1 {
-		return fmt.Errorf("migrate: UpTo(%d): versions start at 1", version)
+		return fmt.Errorf("migrate: cannot migrate to version %d: versions start at 1", version)
 	}
 	return m.up(ctx, version)
 }
@@ -169,6 +169,9 @@ func (m *Migrator) up(ctx context.Context, target int64) error {
 func (m *Migrator) upLocked(ctx context.Context, s *session, applied []appliedRow, target int64) error {
 	pending, accept, err := m.plan(applied, target, s.dbFile)
 	if err != nil {
+		return err
+	}
+	if err := m.recordAddedRollbacks(ctx, s, applied); err != nil {
 		return err
 	}
 	if len(pending) == 0 && len(accept) == 0 {
@@ -251,7 +254,7 @@ func (m *Migrator) plan(applied []appliedRow, target int64, dbFile string) (pend
 			return nil, nil, fmt.Errorf("migrate: no migration has version %d", target)
 		}
 		if target < highest {
-			return nil, nil, fmt.Errorf("migrate: version %d is below the current version %d: use Down to roll back", target, highest)
+			return nil, nil, fmt.Errorf("migrate: version %d is below the current version %d: roll back instead (Down, or qlsqlite migrate down N on the command line)", target, highest)
 		}
 	}
 	var late []string
@@ -309,7 +312,7 @@ func changes(r appliedRow, src *Migration) string {
 	if r.checksum != "" && r.checksum != src.Checksum {
 		what = append(what, fmt.Sprintf("%s (checksum %.12s… applied, %.12s… now)", src.Source, r.checksum, src.Checksum))
 	}
-	if src.RollbackSource != "" && normalize(src.RollbackSQL) != normalize(r.rollback) {
+	if src.RollbackSource != "" && r.rollback != "" && normalize(src.RollbackSQL) != normalize(r.rollback) { // none stored: see addedRollback
 		what = append(what, src.RollbackSource+" (differs from the rollback stored when it was applied)")
 	}
 	return strings.Join(what, " and ")
@@ -421,7 +424,7 @@ func (s *session) partialFailure(ctx context.Context, kind, file string, version
 // checks up front that every one of the steps has a rollback ([ErrNoRollback]).
 func (m *Migrator) Down(ctx context.Context, steps int) error {
 	if steps < 1 {
-		return fmt.Errorf("migrate: Down(%d): steps must be 1 or more (Down never means \"roll back everything\")", steps)
+		return fmt.Errorf("migrate: cannot roll back %d migrations: the number of steps must be 1 or more (a rollback never means \"everything\")", steps)
 	}
 	return m.locked(ctx, false, func(ctx context.Context, s *session, applied []appliedRow) error {
 		return m.downLocked(ctx, s, applied, steps)
@@ -433,18 +436,19 @@ func (m *Migrator) downLocked(ctx context.Context, s *session, applied []applied
 		return err
 	}
 	if steps > len(applied) {
-		return fmt.Errorf("migrate: Down(%d): only %d migration(s) are applied", steps, len(applied))
+		return fmt.Errorf("migrate: cannot roll back %d migration(s): only %d are applied; nothing was rolled back", steps, len(applied))
 	}
 	slices.Reverse(applied)
 	todo := applied[:steps]
 	for _, r := range todo {
 		src := m.source(r.version)
-		if r.rollback == "" && (src == nil || src.goDown == nil) {
+		if r.rollback == "" && !addedRollback(r, src) && (src == nil || src.goDown == nil) {
 			name := fmt.Sprintf("version %d (%s)", r.version, r.description)
 			if src != nil {
 				name = src.Source
 			}
-			return fmt.Errorf("%w: %s has none stored in %s: nothing was rolled back; write the rollback by hand, or restore a backup", ErrNoRollback, name, table)
+			return fmt.Errorf("%w: %s has none stored in %s: nothing was rolled back; add a rollback file (rollback/%03d_name.sql, or %03d_name.down.sql) and roll back again, write the rollback by hand, or restore a backup",
+				ErrNoRollback, name, table, r.version, r.version)
 		}
 	}
 	if _, err := m.backup(ctx, s, applied); err != nil {
@@ -462,6 +466,9 @@ func (m *Migrator) downLocked(ctx context.Context, s *session, applied []applied
 func (s *session) revert(ctx context.Context, r appliedRow) error {
 	start := time.Now()
 	src := s.m.source(r.version)
+	if addedRollback(r, src) {
+		r.rollback = src.RollbackSQL // added after it was applied, and not yet recorded
+	}
 	file := fmt.Sprintf("rollback of version %d stored in %s", r.version, table)
 	if src != nil && src.RollbackSource != "" && normalize(src.RollbackSQL) == normalize(r.rollback) {
 		file = src.RollbackSource
@@ -551,7 +558,7 @@ func (m *Migrator) Resolve(ctx context.Context, version int64, applied bool) err
 func resolveLocked(ctx context.Context, s *session, rows []appliedRow, version int64, applied bool) (err error) {
 	i := slices.IndexFunc(rows, func(r appliedRow) bool { return r.version == version })
 	if i < 0 || !rows[i].partial {
-		return fmt.Errorf("migrate: Resolve: version %d is not marked partial in %s: nothing to resolve", version, table)
+		return fmt.Errorf("migrate: version %d is not marked partial in %s: nothing to resolve", version, table)
 	}
 	if applied {
 		_, err = s.q(s.conn).ExecContext(ctx, "UPDATE "+table+" SET partial = 0, partial_note = NULL WHERE version = ?", version)
@@ -559,7 +566,7 @@ func resolveLocked(ctx context.Context, s *session, rows []appliedRow, version i
 		_, err = s.q(s.conn).ExecContext(ctx, "DELETE FROM "+table+" WHERE version = ?", version)
 	}
 	if err != nil {
-		return fmt.Errorf("migrate: Resolve(%d): %w", version, err)
+		return fmt.Errorf("migrate: resolving version %d: %w", version, err)
 	}
 	return nil
 }
@@ -672,7 +679,7 @@ func (m *Migrator) Status(ctx context.Context) ([]MigrationStatus, error) {
 		}
 		if src != nil {
 			st.Source = src.Source
-			st.CanRollback = st.CanRollback || src.goDown != nil
+			st.CanRollback = st.CanRollback || src.goDown != nil || addedRollback(r, src)
 		}
 		out = append(out, st)
 	}

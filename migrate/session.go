@@ -263,7 +263,7 @@ func (s *session) backup(ctx context.Context, version int64) (string, error) {
 		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("migrate: creating backup directory: %w (set another with WithBackupDir, or disable backups with WithoutBackup)", err)
+		return "", fmt.Errorf("migrate: creating backup directory: %w (set another with WithBackupDir or --backup-dir, or take none with WithoutBackup or --no-backup)", err)
 	}
 	stamp := time.Now().UTC().Format("20060102T150405.000Z")
 	var path string
@@ -278,7 +278,7 @@ func (s *session) backup(ctx context.Context, version int64) (string, error) {
 			continue
 		}
 		if err != nil {
-			return "", fmt.Errorf("migrate: creating backup file: %w (set another directory with WithBackupDir, or disable backups with WithoutBackup)", err)
+			return "", fmt.Errorf("migrate: creating backup file: %w (set another directory with WithBackupDir or --backup-dir, or take none with WithoutBackup or --no-backup)", err)
 		}
 		f.Close()
 		break
@@ -291,6 +291,7 @@ func (s *session) backup(ctx context.Context, version int64) (string, error) {
 		return "", fmt.Errorf("migrate: backing up the database to %s: %w", path, ctxErr(ctx, err))
 	}
 	s.m.emit(Event{Kind: EventBackup, Path: path, Version: version, Duration: time.Since(start)})
+	s.m.pruneBackups(dir, base)
 	return path, nil
 }
 
@@ -323,7 +324,7 @@ func (s *session) execScript(ctx context.Context, q querier, file, script string
 			line := 1 + strings.Count(script[:offset+leadingSpace(rest)], "\n")
 			stmt, tail, err := c.Prepare(rest)
 			if err != nil {
-				return &StatementError{File: file, Ordinal: done + 1, Line: line, SQL: strings.TrimSpace(rest), Err: ctxErr(ctx, err), Hint: hint(err, inTx)}
+				return &StatementError{File: file, Ordinal: done + 1, Line: line, SQL: firstStatement(rest), Err: ctxErr(ctx, err), Hint: hint(err, inTx)}
 			}
 			if stmt == nil {
 				break // only comments and blanks were left

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"database/sql"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -31,17 +29,20 @@ func serveCommand() command {
 // stored workload. It opens both read-only and changes nothing; it stops on
 // Ctrl-C.
 func runServe(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := newFlagSet("serve", "serve --db FILE [--history FILE] [--addr 127.0.0.1:8089] [--key-env VAR | --key-file FILE]",
+		"Serves the monitoring pages of a database another process runs, read-only: the queries, connections",
+		"and alerts from the statistics history that process keeps, sizes, indexes and advice from the file.",
+		"Runs until Ctrl-C.")
 	path := fs.String("db", "", "the database file (required; opened read-only)")
-	hist := fs.String("history", "", "its history file (default: beside the database, NAME-history.db)")
+	hist := fs.String("history", "", "its history file (default: beside the database, NAME-history.db; opened read-only)")
 	addr := fs.String("addr", "127.0.0.1:8089", "the address to serve the pages on")
 	var key keySource
 	key.register(fs, "", "the database's (and its history's)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if *path == "" || fs.NArg() > 0 {
-		return errors.New("serve: usage: qlsqlite serve --db FILE [--history FILE] [--addr 127.0.0.1:8089] [--key-env VAR | --key-file FILE]")
+		return usageErrorf("serve: --db FILE is required and takes no other arguments (qlsqlite serve -h lists the flags)")
 	}
 	p, err := key.load()
 	if err != nil {
