@@ -182,20 +182,13 @@ func (s *pageSource) Act(ctx context.Context, a page.Action) (string, error) {
 		if _, err := s.d.gate.acquire(ctx); err != nil { // in-process writers wait, not retry
 			return "", err
 		}
+		before, stErr := s.o.dialect.storage(ctx, s.db)
 		res, err := s.o.dialect.checkpoint(ctx)
 		s.d.gate.release()
 		if err != nil {
 			return "", err
 		}
-		msg := fmt.Sprintf("checkpoint: %d of %d WAL frames copied into the database", res.Checkpointed, res.Frames)
-		switch {
-		case res.Frames < 0:
-			msg = "checkpoint: the database is not in WAL mode, there is nothing to checkpoint"
-		case res.Checkpointed == res.Frames:
-			msg += ", WAL truncated"
-		default:
-			msg += "; a reader kept the rest (try again when it is done)"
-		}
+		msg := checkpointMessage(res, before.WALBytes, stErr == nil)
 		s.o.recordEvent("checkpoint", msg)
 		return msg, nil
 	case "optimize":
@@ -217,4 +210,20 @@ func (s *pageSource) Act(ctx context.Context, a page.Action) (string, error) {
 		return "", fmt.Errorf("no advised index is named %q (the advice may have changed: reload the page)", a.Index)
 	}
 	return "", fmt.Errorf("unknown action %q", a.Name)
+}
+
+// checkpointMessage says what a checkpoint did, for the page and the
+// events. A TRUNCATE checkpoint that copied everything resets the WAL, and
+// SQLite then reports its frames as 0: the WAL's size before it (walKnown)
+// says how much was copied.
+func checkpointMessage(res checkpointResult, walBefore int64, walKnown bool) string {
+	switch {
+	case res.Frames < 0:
+		return "checkpoint: the database is not in WAL mode, there is nothing to checkpoint"
+	case res.Checkpointed < res.Frames:
+		return fmt.Sprintf("checkpoint: %d of %d WAL frames copied into the database; a reader kept the rest (try again when it is done)", res.Checkpointed, res.Frames)
+	case walKnown:
+		return fmt.Sprintf("checkpoint: the WAL (%s) copied into the database and truncated", fmtSize(walBefore))
+	}
+	return "checkpoint: the WAL copied into the database and truncated"
 }
