@@ -244,3 +244,22 @@ func TestStatementThatNeverReachedTheServerRunsElsewhere(t *testing.T) {
 		t.Fatalf("insert: %v", err)
 	}
 }
+
+// The breaker counts the server ending sessions (57P01, what a fast
+// shutdown or a failover sends each client) as a connection failure: the
+// error comes from the server with a SQLSTATE, unlike a refused
+// connection, and still opens the breaker.
+func TestBreakerCountsServerShutdown(t *testing.T) {
+	db, _ := newDB(t, "_breaker_failures=3", "_breaker_delay=1h", "_min_open=0")
+	ctx := context.Background()
+	for range 3 {
+		_, err := db.ExecContext(ctx, `SELECT pg_terminate_backend(pg_backend_pid())`)
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "57P01" {
+			t.Fatalf("a session that the server ended: %v, want SQLSTATE 57P01", err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, `SELECT 1`); !errors.Is(err, qlsqlite.ErrCircuitOpen) {
+		t.Fatalf("after 3 sessions ended by the server: %v, want the circuit open", err)
+	}
+}
