@@ -263,3 +263,25 @@ func TestBreakerCountsServerShutdown(t *testing.T) {
 		t.Fatalf("after 3 sessions ended by the server: %v, want the circuit open", err)
 	}
 }
+
+// A connection that saw an infrastructure error from a session the server
+// kept open (here an I/O error, class 58, raised by the test) is not
+// reused: the next statement runs in another server process.
+func TestInfrastructureErrorDropsTheConnection(t *testing.T) {
+	db, _ := newDB(t, "_max_open=1")
+	ctx := context.Background()
+	var before, after int
+	if err := db.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	_, err := db.ExecContext(ctx, `DO $$ BEGIN RAISE EXCEPTION 'disk read failed' USING ERRCODE = '58030'; END $$`)
+	if qlsqlite.Classify(err) != qlsqlite.Connection {
+		t.Fatalf("%v: class %v, want connection", err, qlsqlite.Classify(err))
+	}
+	if err := db.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if after == before {
+		t.Fatalf("after an I/O error the pool reused the connection (server process %d)", before)
+	}
+}
