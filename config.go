@@ -23,7 +23,9 @@ type config struct {
 	retry      int           // attempts for work that lost a race for the lock; 1 disables retrying
 	breaker    *BreakerConfig
 	writerGate bool
-	txLock     string // the DSN's _txlock, read to know which transactions write from BEGIN
+	group      bool              // group commit (groupcommit.go)
+	groupLimit GroupCommitLimits // its limits
+	txLock     string            // the DSN's _txlock, read to know which transactions write from BEGIN
 	pool       PoolConfig
 
 	optimize      bool          // statistics upkeep (optimize.go)
@@ -46,6 +48,7 @@ func defaultConfig() config {
 		retry:         DefaultRetry,
 		breaker:       &BreakerConfig{Failures: DefaultBreakerFailures, Delay: DefaultBreakerDelay, Successes: DefaultBreakerSuccesses},
 		writerGate:    true,
+		groupLimit:    GroupCommitLimits{}.withDefaults(),
 		optimize:      true,
 		optimizeEvery: DefaultOptimizeEvery,
 		now:           time.Now,

@@ -176,12 +176,15 @@ func child(path, mode string, env ...string) *exec.Cmd {
 // TestCrashDurability kills a child process inserting in a loop with
 // SIGKILL at 20 random points. After each, the database passes
 // integrity_check and holds every row the child reported as committed.
-func TestCrashDurability(t *testing.T) {
+func TestCrashDurability(t *testing.T) { crashDurability(t, "insert-loop") }
+
+// crashDurability is TestCrashDurability for the child process mode.
+func crashDurability(t *testing.T, mode string) {
 	path := filepath.Join(t.TempDir(), "crash.db")
 	r := rand.New(rand.NewPCG(42, 7))
 	reported := map[int64]bool{}
 	for round := range 20 {
-		cmd := child(path, "insert-loop")
+		cmd := child(path, mode)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)

@@ -253,6 +253,8 @@ type DatabaseStats struct {
 	// Breaker is the circuit breaker's state ("closed", "half-open",
 	// "open"), or "" when the database has none.
 	Breaker string
+	// GroupCommit is the statistics of group commit, when it is on.
+	GroupCommit GroupCommitStats
 }
 
 // PoolStats is the state of a connection pool.
@@ -373,6 +375,7 @@ func (o *observability) reset() {
 	}
 	db.mu.Unlock()
 
+	o.db.group.resetStats()
 	o.mu.Lock()
 	o.samples = nil
 	m := o.monitor
@@ -468,12 +471,13 @@ func (o *observability) snapshot(ctx context.Context, sqlDB *sql.DB) Snapshot {
 
 	tot := totalsOf(recs)
 	ds := DatabaseStats{
-		Namespace: o.dialect.namespace(),
-		Calls:     tot.calls,
-		Errors:    tot.errors,
-		Waited:    tot.waited,
-		Pool:      poolStats(sqlDB),
-		Breaker:   o.db.breakerState(),
+		Namespace:   o.dialect.namespace(),
+		Calls:       tot.calls,
+		Errors:      tot.errors,
+		Waited:      tot.waited,
+		Pool:        poolStats(sqlDB),
+		Breaker:     o.db.breakerState(),
+		GroupCommit: o.db.group.snapshot(),
 	}
 	st, err := o.dialect.storage(ctx, sqlDB)
 	size := int64(-1)
