@@ -3,6 +3,7 @@ package qlsqlite
 import (
 	"context"
 	"database/sql/driver"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -91,13 +92,16 @@ type groupCommitter struct {
 	contended bool        // the last group had more than one statement
 
 	// The leader's work lists, reused from group to group: one leader at a
-	// time uses them (handed over under mu).
-	todo, cur, ended []*groupReq
+	// time uses them (handed over under mu). members is every caller taken
+	// into the group.
+	todo, cur, ended, members []*groupReq
+	running                   *cachedStmt // the statement running, if a panic stops it
 
 	stats   groupStats
 	metrics groupMetrics
 
-	onJoin func(lead bool) // tests: called after a caller joined, as leader or follower
+	onJoin func(lead bool)                // tests: called after a caller joined, as leader or follower
+	onRun  func(args []driver.NamedValue) // tests: called before a statement of a group runs
 }
 
 func newGroupCommitter(l GroupCommitLimits, tel *telemetry) *groupCommitter {
@@ -146,6 +150,7 @@ func (g *groupCommitter) exec(ctx context.Context, c *sqliteConn, s *cachedStmt,
 		c.stmts.release(s, false) // the leader runs it on its own connection
 		lead, err := g.follow(ctx, r)
 		if err != nil {
+			c.report.addWait(time.Since(r.joined))
 			r.clear()
 			return nil, err
 		}
@@ -227,6 +232,13 @@ func (g *groupCommitter) lead(ctx context.Context, c *sqliteConn, r *groupReq) (
 		r.clear()
 		return nil, err
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			g.abandon(c, r, p)
+			c.leaveGate(took)
+			panic(p)
+		}
+	}()
 	gateWait := c.report.waited - waited
 	lone := g.take(r)
 	cache := c.report.cache
@@ -251,6 +263,7 @@ func (g *groupCommitter) take(r *groupReq) (lone bool) {
 	defer g.mu.Unlock()
 	g.todo = append(g.todo[:0], r)
 	g.todo = g.takeLocked(g.todo, g.limits.MaxStatements-1)
+	g.members = append(g.members[:0], g.todo...)
 	return len(g.todo) == 1 && !g.contended
 }
 
@@ -267,6 +280,9 @@ func (g *groupCommitter) takeLocked(batch []*groupReq, n int) []*groupReq {
 		f.state.Store(reqTaken)
 	}
 	batch = append(batch, g.queue[:n]...)
+	if len(g.members) > 0 { // more, for the group running
+		g.members = append(g.members, g.queue[:n]...)
+	}
 	g.queue = slices.Delete(g.queue, 0, n)
 	return batch
 }
@@ -283,9 +299,10 @@ func (g *groupCommitter) runAlone(c *sqliteConn, r *groupReq) {
 			return
 		}
 	}
-	r.stmt = nil
+	r.stmt, g.running = nil, s
 	r.res, r.err = s.ExecContext(r.ctx, r.args)
 	r.ran, r.lastID = true, c.Conn.Raw().LastInsertRowID()
+	g.running = nil
 	c.stmts.release(s, r.err != nil)
 	if r.err != nil {
 		g.stats.failedOwn()
@@ -306,10 +323,37 @@ func (g *groupCommitter) finish(leader *groupReq) {
 	}
 	contended := len(g.ended) > 1
 	clear(g.ended) // no reference kept to the callers' contexts and results
-	g.ended = g.ended[:0]
+	clear(g.members)
+	g.ended, g.members = g.ended[:0], g.members[:0]
 	g.mu.Lock()
 	g.contended = contended
 	g.mu.Unlock()
+	g.handOver()
+}
+
+// abandon answers every caller of the group still waiting when its leader
+// panicked (SQLite out of memory, or a bug), so that none waits forever:
+// their statements may or may not have been applied. The group's
+// transaction, if still open, is rolled back, and the leader's connection
+// is not reused. Then it hands over.
+func (g *groupCommitter) abandon(c *sqliteConn, leader *groupReq, p any) {
+	err := &groupError{op: "run", n: len(g.members), maybe: true, err: fmt.Errorf("the leader panicked: %v", p)}
+	c.health.broken = err
+	if s := g.running; s != nil {
+		g.running = nil
+		c.stmts.release(s, true) // finalized: the connection can close
+	}
+	if raw := c.Conn.Raw(); !raw.GetAutocommit() {
+		raw.SetInterrupt(context.Background())
+		raw.Exec(`ROLLBACK`)
+	}
+	for _, r := range g.members {
+		if r != leader && (r.state.CompareAndSwap(reqTaken, reqDone) || r.state.CompareAndSwap(reqRunning, reqDone)) {
+			r.res, r.err, r.maybe, r.ran = nil, err, true, false
+			r.signal <- struct{}{}
+		}
+	}
+	g.todo, g.cur, g.ended, g.members = nil, nil, nil, nil
 	g.handOver()
 }
 

@@ -3,6 +3,7 @@ package qlsqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -563,6 +564,47 @@ func TestGroupCommitTempTableStaysOnItsConnection(t *testing.T) {
 	}
 	if inMain := r.count(`v = 'temp'`); inTemp != 1 || inMain != 0 {
 		t.Errorf("the temp table's insert landed %d times in temp.t and %d times in main.t, want once in temp.t", inTemp, inMain)
+	}
+}
+
+// A leader that panics (SQLite out of memory, or a bug) leaves no caller
+// waiting: each gets an error saying its outcome is unknown, the leader's
+// connection is not reused (closing it rolls the group back), and the next
+// writers group as before.
+func TestGroupCommitLeaderPanics(t *testing.T) {
+	r := newGroupRig(t, "")
+	r.g.onRun = func(args []driver.NamedValue) {
+		if args[0].Value == "boom" {
+			panic("out of memory")
+		}
+	}
+	var recovered atomic.Value
+	r.holdGate()
+	a, _ := r.start(func() (res sql.Result, err error) {
+		defer func() { recovered.Store(recover()) }()
+		return r.db.Exec(`INSERT INTO t (v, n) VALUES (?, ?)`, "a", 1)
+	})
+	b := r.exec(`INSERT INTO t (v, n) VALUES (?, ?)`, "b", 2)
+	boom := r.exec(`INSERT INTO t (v, n) VALUES (?, ?)`, "boom", 3)
+	r.releaseGate()
+	for _, c := range []*gcall{a, b, boom} {
+		c.wait(t)
+	}
+	if p := recovered.Load(); p != "out of memory" {
+		t.Errorf("the leader's caller recovered %v, want the panic", p)
+	}
+	for _, c := range []*gcall{b, boom} {
+		if c.err == nil || !strings.Contains(c.err.Error(), "outcome is unknown") || !strings.Contains(c.err.Error(), "panicked") {
+			t.Errorf("caller of the panicked group: %v, want an unknown outcome", c.err)
+		}
+	}
+	r.g.onRun = nil
+	if c := r.exec(`INSERT INTO t (v, n) VALUES (?, ?)`, "after", 4).wait(t); c.err != nil {
+		t.Fatalf("an insert after the panic: %v", c.err)
+	}
+	var vs string
+	if err := r.db.QueryRow(`SELECT group_concat(v) FROM t`).Scan(&vs); err != nil || vs != "after" {
+		t.Errorf("rows %q %v, want only the insert after the panic (the group was rolled back)", vs, err)
 	}
 }
 

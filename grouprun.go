@@ -177,8 +177,13 @@ func (g *groupCommitter) runOne(c *sqliteConn, ctl *groupCtl, r *groupReq) stmtO
 		}
 	}
 	r.stmt = nil
+	g.running = s
+	if g.onRun != nil {
+		g.onRun(r.args)
+	}
 	r.res, r.err = s.ExecContext(r.ctx, r.args)
 	r.ran, r.lastID = true, raw.LastInsertRowID()
+	g.running = nil
 	c.stmts.release(s, r.err != nil)
 	if raw.GetAutocommit() {
 		r.res = nil
