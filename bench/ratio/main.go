@@ -7,7 +7,9 @@
 // Ratios are taken round by round (bench/run.sh runs rounds of -count 1, in
 // which both sides run back to back) and the median of the rounds' ratios
 // is reported with their range: on a machine whose load drifts between
-// rounds, that cancels the drift a ratio of medians would keep.
+// rounds, that cancels the drift a ratio of medians would keep. Benchmarks
+// that report a p99-µs metric get a second table: each driver's median p99
+// with the range of the rounds.
 //
 //	go run ./bench/ratio results.txt
 package main
@@ -33,6 +35,7 @@ func main() {
 	}
 	defer f.Close()
 	times := map[string]map[string][]float64{} // benchmark -> driver -> ns/op
+	p99s := map[string]map[string][]float64{}  // benchmark -> driver -> p99-µs
 	var order []string
 	var obs series
 	sc := bufio.NewScanner(f)
@@ -69,6 +72,17 @@ func main() {
 			order = append(order, bench)
 		}
 		times[bench][driver] = append(times[bench][driver], ns)
+		for j := 4; j+1 < len(fields); j += 2 {
+			if fields[j+1] != "p99-µs" {
+				continue
+			}
+			if v, err := strconv.ParseFloat(fields[j], 64); err == nil {
+				if p99s[bench] == nil {
+					p99s[bench] = map[string][]float64{}
+				}
+				p99s[bench][driver] = append(p99s[bench][driver], v)
+			}
+		}
 	}
 	fmt.Printf("%-40s %14s %14s %8s %15s\n", "benchmark", "sqlite3", "qlsqlite", "ratio", "rounds' range")
 	for _, b := range order {
@@ -79,6 +93,7 @@ func main() {
 		}
 		fmt.Printf("%-40s %11.1f µs %11.1f µs %8.2f %15s\n", b, median(raw)/1000, median(ql)/1000, median(r), spread(r))
 	}
+	printP99(order, p99s)
 	obs.print()
 }
 
@@ -142,4 +157,25 @@ func median(xs []float64) float64 {
 	xs = slices.Clone(xs)
 	slices.Sort(xs)
 	return xs[len(xs)/2]
+}
+
+// printP99 prints each driver's median p99 latency per benchmark that
+// reported one, with the range of the rounds.
+func printP99(order []string, p99s map[string]map[string][]float64) {
+	header := false
+	for _, b := range order {
+		raw, ql := p99s[b]["sqlite3"], p99s[b]["qlsqlite"]
+		if len(raw) == 0 || len(ql) == 0 {
+			continue
+		}
+		if !header {
+			fmt.Printf("\n%-40s %30s %30s\n", "p99 of one operation", "sqlite3 (rounds' range)", "qlsqlite (rounds' range)")
+			header = true
+		}
+		fmt.Printf("%-40s %30s %30s\n", b, p99(raw), p99(ql))
+	}
+}
+
+func p99(us []float64) string {
+	return fmt.Sprintf("%.1f ms (%.1f–%.1f)", median(us)/1000, slices.Min(us)/1000, slices.Max(us)/1000)
 }
