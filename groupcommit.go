@@ -232,10 +232,13 @@ func (g *groupCommitter) lead(ctx context.Context, c *sqliteConn, r *groupReq) (
 		r.clear()
 		return nil, err
 	}
+	holds := true
 	defer func() {
 		if p := recover(); p != nil {
 			g.abandon(c, r, p)
-			c.leaveGate(took)
+			if holds {
+				c.leaveGate(took)
+			}
 			panic(p)
 		}
 	}()
@@ -249,6 +252,7 @@ func (g *groupCommitter) lead(ctx context.Context, c *sqliteConn, r *groupReq) (
 		g.run(c)
 	}
 	c.leaveGate(took)
+	holds = false
 	c.report.cache = cache // the call's own statement, not the group's last
 	g.finish(r)
 	return c.groupAnswer(r, gateWait)

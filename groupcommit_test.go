@@ -666,6 +666,12 @@ func TestGroupCommitLoneWriterRunsAlone(t *testing.T) {
 	if s := r.stats(); s.Alone != 50 || s.Groups != 50 || s.MaxSize != 1 {
 		t.Errorf("stats: %+v, want 50 statements run alone", s)
 	}
+	if err := ResetStats(r.db); err != nil {
+		t.Fatal(err)
+	}
+	if s := r.stats(); s != (GroupCommitStats{Enabled: true, MaxStatements: DefaultGroupCommitStatements, MaxTime: time.Hour}) {
+		t.Errorf("after ResetStats: %+v", s)
+	}
 }
 
 // Many writers at once: every acknowledged insert is there with the id it

@@ -145,10 +145,11 @@ func (g *groupCommitter) resetStats() {
 	s := &g.stats
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sizes, waits := s.sizes, s.waits
-	sizes.reset()
-	waits.reset()
-	*s = groupStats{sizes: sizes, waits: waits}
+	s.groups, s.statements, s.alone = 0, 0, 0
+	s.withdrawn, s.failed, s.replays, s.commits = 0, 0, 0, 0
+	s.maxSize, s.queued, s.maxQueued = 0, 0, 0
+	s.sizes.reset()
+	s.waits.reset()
 }
 
 // groupMetrics are the OpenTelemetry instruments of group commit:

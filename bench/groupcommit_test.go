@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -85,6 +86,33 @@ func eachWith(b *testing.B, qlParams string, fn func(b *testing.B, db *sql.DB)) 
 			b.ReportAllocs()
 			b.ResetTimer()
 			fn(b, db)
+		})
+	}
+}
+
+// BenchmarkGroupCommitAlone measures what group commit costs a lone writer,
+// without the fsync that hides it in BenchmarkGroupCommit: one goroutine of
+// autocommit inserts on qlsqlite at synchronous=OFF, with group commit off
+// and on (where each insert joins the queue, finds nobody, and runs alone).
+// Compare with benchstat -col /group; with QL_FIRST set, "on" runs first.
+func BenchmarkGroupCommitAlone(b *testing.B) {
+	order := []string{"off", "on"}
+	if os.Getenv("QL_FIRST") != "" {
+		order = []string{"on", "off"}
+	}
+	for _, group := range order {
+		b.Run("group="+group, func(b *testing.B) {
+			dsn := "file:" + filepath.Join(b.TempDir(), "bench.db") +
+				"?_pragma=busy_timeout(5000)&_pragma=journal_mode(wal)&_pragma=synchronous(off)&_pragma=foreign_keys(1)&_group_commit=" + group
+			db, err := sql.Open(qlsqlite.DriverName, dsn)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			load(b, db)
+			b.ReportAllocs()
+			b.ResetTimer()
+			insertFrom(b, db, 1)
 		})
 	}
 }

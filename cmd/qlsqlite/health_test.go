@@ -76,8 +76,10 @@ func TestDemoEndsWithStatsAndHealth(t *testing.T) {
 			t.Errorf("the statistics table lacks %q:\n%s", want, table)
 		}
 	}
-	// The statistics are the workload's: 300 operations, none of the loading.
-	if strings.Contains(table, "CREATE TABLE") || !strings.Contains(table, "calls, ") {
+	// The statistics are the workload's: 300 operations, none of the loading
+	// (the schema's CREATE TABLE users, the users' inserts). The archive's
+	// CREATE TABLE after the workload counts, and may rank among the top ten.
+	if strings.Contains(table, "CREATE TABLE users") || strings.Contains(table, "INSERT INTO users") || !strings.Contains(table, "calls, ") {
 		t.Errorf("the statistics include the loading, or lack the totals:\n%s", table)
 	}
 	// The health report is there and the database is sound. Whether a
