@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,11 +77,14 @@ func TestDemoEndsWithStatsAndHealth(t *testing.T) {
 			t.Errorf("the statistics table lacks %q:\n%s", want, table)
 		}
 	}
-	// The statistics are the workload's: 300 operations, none of the loading
-	// (the schema's CREATE TABLE users, the users' inserts). The archive's
-	// CREATE TABLE after the workload counts, and may rank among the top ten.
-	if strings.Contains(table, "CREATE TABLE users") || strings.Contains(table, "INSERT INTO users") || !strings.Contains(table, "calls, ") {
-		t.Errorf("the statistics include the loading, or lack the totals:\n%s", table)
+	// The statistics are the workload's (300 operations, then the archive and
+	// the backup, some 750 calls), none of the loading's 2000 trade inserts.
+	// Which statements make the top ten depends on the machine's speed.
+	var calls int
+	if k := strings.Index(table, " calls, "); k < 0 {
+		t.Errorf("the statistics lack the totals:\n%s", table)
+	} else if line := table[strings.LastIndexByte(table[:k], '\n')+1 : k]; func() bool { _, err := fmt.Sscan(line, &calls); return err != nil }() || calls >= 2000 {
+		t.Errorf("the statistics count %d calls: they include the loading's:\n%s", calls, table)
 	}
 	// The health report is there and the database is sound. Whether a
 	// latency alert fired depends on how busy the machine is, so "degraded"
