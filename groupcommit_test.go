@@ -254,6 +254,46 @@ func TestGroupCommitDeferredForeignKey(t *testing.T) {
 	}
 }
 
+// Conflict clauses behave in a group as in autocommit: INSERT OR FAIL keeps
+// the rows before the failing one (autocommit commits them), and INSERT OR
+// ROLLBACK rolls SQLite's transaction back, so the group's other statements
+// run again and commit.
+func TestGroupCommitConflictClauses(t *testing.T) {
+	r := newGroupRig(t, "")
+	if c := r.exec(`INSERT INTO t (v, n) VALUES (?, ?)`, "taken", 0).wait(t); c.err != nil {
+		t.Fatal(c.err)
+	}
+	orFail := `INSERT OR FAIL INTO t (v, n) VALUES (?, 1), (?, 1), (?, 1)`
+	orRollback := `INSERT OR ROLLBACK INTO t (v, n) VALUES (?, 2), (?, 2)`
+	r.holdGate()
+	a := r.exec(`INSERT INTO t (v, n) VALUES (?, ?)`, "a", 3)
+	fail := r.exec(orFail, "f1", "f2", "taken")
+	b := r.exec(`INSERT INTO t (v, n) VALUES (?, ?)`, "b", 3)
+	rollback := r.exec(orRollback, "r1", "taken")
+	c := r.exec(`INSERT INTO t (v, n) VALUES (?, ?)`, "c", 3)
+	r.releaseGate()
+	for _, call := range []*gcall{a, fail, b, rollback, c} {
+		call.wait(t)
+	}
+	aloneFail := r.exec(orFail, "g1", "g2", "taken").wait(t)
+	aloneRollback := r.exec(orRollback, "s1", "taken").wait(t)
+	for name, err := range map[string]error{"grouped OR FAIL": fail.err, "grouped OR ROLLBACK": rollback.err, "OR FAIL alone": aloneFail.err, "OR ROLLBACK alone": aloneRollback.err} {
+		if !errors.Is(err, sqlite3.CONSTRAINT_UNIQUE) {
+			t.Errorf("%s: %v, want UNIQUE constraint failed", name, err)
+		}
+	}
+	var vs string
+	if err := r.db.QueryRow(`SELECT group_concat(v) FROM (SELECT v FROM t ORDER BY v)`).Scan(&vs); err != nil {
+		t.Fatal(err)
+	}
+	if want := "a,b,c,f1,f2,g1,g2,taken"; vs != want {
+		t.Errorf("rows %q, want %q: OR FAIL keeps its first rows, OR ROLLBACK none, the others all", vs, want)
+	}
+	if s := r.stats(); s.Replays != 1 {
+		t.Errorf("stats: %+v, want one replay (OR ROLLBACK)", s)
+	}
+}
+
 // countdownCtx has a far deadline and ends (Canceled) at its n-th poll:
 // SQLite polls it as a statement runs, so it ends in the middle of one.
 type countdownCtx struct {
