@@ -308,9 +308,6 @@ func (g *groupCommitter) runAlone(c *sqliteConn, r *groupReq) {
 	r.ran, r.lastID = true, c.Conn.Raw().LastInsertRowID()
 	g.running = nil
 	c.stmts.release(s, r.err != nil)
-	if r.err != nil {
-		g.stats.failedOwn()
-	}
 	g.ended = append(g.ended[:0], r)
 }
 

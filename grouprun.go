@@ -72,9 +72,10 @@ func (ctl *groupCtl) close() {
 // caller gets the error its own COMMIT would have given. A statement whose
 // failure makes SQLite roll the whole transaction back (OR ROLLBACK,
 // RAISE(ROLLBACK) in a trigger, an interrupt, an I/O error) gets its own
-// error, and the statements of the group that had succeeded run again in a
-// new transaction, so that each caller still gets what it would have got
-// alone. When the statements taken have run, the group takes those queued
+// error, and the statements that had run in that transaction run again, in
+// the same order, in a new one (a failed one fails again, an OR FAIL one
+// keeps its first rows again), so that each caller still gets what it
+// would have got alone. When the statements taken have run, the group takes those queued
 // meanwhile, until nobody is queued or a limit is reached, then commits
 // once. If BEGIN or COMMIT fails, every statement of the group that had not
 // failed on its own gets that error, and nothing of the group is applied
@@ -108,13 +109,11 @@ func (g *groupCommitter) run(c *sqliteConn) {
 				continue // withdrawn before its statement started
 			}
 			switch g.runOne(c, ctl, r) {
-			case stmtKept:
-				g.cur = append(g.cur, r)
-			case stmtFailed:
-				g.ended = append(g.ended, r)
+			case stmtKept, stmtFailed:
+				g.cur = append(g.cur, r) // answered when the transaction ends
 			case txRolledBack:
 				// SQLite rolled the transaction back: r failed on its
-				// own, and those that had succeeded run again first.
+				// own, and those that had run in it run again first.
 				g.ended = append(g.ended, r)
 				g.stats.replayed()
 				g.todo = append(g.cur[:len(g.cur):len(g.cur)], g.todo...)
@@ -153,7 +152,7 @@ type stmtOutcome int
 
 const (
 	stmtKept     stmtOutcome = iota // it succeeded: it commits with the group
-	stmtFailed                      // it failed on its own; the group goes on
+	stmtFailed                      // it failed on its own (what SQLite kept of it commits); the group goes on
 	txRolledBack                    // it failed, and SQLite rolled the group's transaction back
 	txCommitted                     // it succeeded, and the transaction committed with it
 )
@@ -216,7 +215,6 @@ func (g *groupCommitter) failed(raw *sqlite3.Conn) stmtOutcome {
 	if raw.GetAutocommit() {
 		return txRolledBack
 	}
-	g.stats.failedOwn()
 	return stmtFailed
 }
 
@@ -228,8 +226,9 @@ func deferredFKs(raw *sqlite3.Conn) bool {
 }
 
 // commit commits the group's transaction. If COMMIT fails, every statement
-// that was to commit gets its error; the transaction is rolled back if it
-// is still open, and then nothing of the group was applied.
+// that had succeeded gets its error (one that failed keeps its own); the
+// transaction is rolled back if it is still open, and then nothing of the
+// group was applied.
 func (g *groupCommitter) commit(raw *sqlite3.Conn, ctl *groupCtl) {
 	err := ctl.commit.Exec()
 	if err == nil {
@@ -244,6 +243,9 @@ func (g *groupCommitter) commit(raw *sqlite3.Conn, ctl *groupCtl) {
 	g.stats.commitFailed()
 	e := &groupError{op: "COMMIT", n: len(g.cur) + len(g.ended), maybe: maybe, err: err}
 	for _, r := range g.cur {
+		if r.err != nil {
+			continue // its own error stays its answer
+		}
 		r.res, r.err, r.maybe = nil, e, maybe
 		if !maybe {
 			r.ran = false // rolled back: its connection's last_insert_rowid stays

@@ -80,6 +80,9 @@ func (s *groupStats) record(ended []*groupReq) {
 	s.maxSize = max(s.maxSize, len(ended))
 	s.sizes.record(time.Duration(len(ended)))
 	for _, r := range ended {
+		if _, ok := r.err.(*groupError); r.err != nil && !ok {
+			s.failed++ // on its own
+		}
 		q := max(r.started.Sub(r.joined), 0)
 		s.queued += q
 		s.maxQueued = max(s.maxQueued, q)
@@ -95,7 +98,6 @@ func (s *groupStats) add(n *uint64) {
 
 func (s *groupStats) ranAlone()     { s.add(&s.alone) }
 func (s *groupStats) withdrew()     { s.add(&s.withdrawn) }
-func (s *groupStats) failedOwn()    { s.add(&s.failed) }
 func (s *groupStats) replayed()     { s.add(&s.replays) }
 func (s *groupStats) commitFailed() { s.add(&s.commits) }
 
