@@ -690,6 +690,35 @@ func TestGroupCommitWriterGateStaysFair(t *testing.T) {
 	}
 }
 
+// A group takes the statements that queue while it runs, until its time
+// limit: with an hour, a statement queued during the group's first one
+// joins it; with a nanosecond, it waits for the next group.
+func TestGroupCommitTimeLimit(t *testing.T) {
+	for limit, wantGroups := range map[string]uint64{"1h": 1, "1ns": 2} {
+		t.Run(limit, func(t *testing.T) {
+			r := newGroupRig(t, "&_group_commit_time="+limit)
+			late := make(chan *gcall, 1)
+			r.g.onRun = func(args []driver.NamedValue) {
+				if args[0].Value == "b" { // the group's second statement: one more queues
+					late <- r.exec(`INSERT INTO t (v, n) VALUES (?, ?)`, "late", 1)
+				}
+			}
+			r.holdGate()
+			a := r.exec(`INSERT INTO t (v, n) VALUES (?, ?)`, "a", 1)
+			b := r.exec(`INSERT INTO t (v, n) VALUES (?, ?)`, "b", 1)
+			r.releaseGate()
+			for _, c := range []*gcall{a, b, <-late} {
+				if c.wait(t).err != nil {
+					t.Fatal(c.err)
+				}
+			}
+			if s := r.stats(); s.Groups != wantGroups || s.Statements != 3 {
+				t.Errorf("stats: %+v, want %d groups", s, wantGroups)
+			}
+		})
+	}
+}
+
 // A lone writer never waits for a group: with nobody else waiting it runs
 // alone, in autocommit, and a group's time limit (here an hour) is no
 // timer it waits for.
