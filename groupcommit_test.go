@@ -163,8 +163,16 @@ func (r *groupRig) count(where string) int {
 // insert id and rows affected (a prepared statement's too), its own
 // constraint error while the rest commits, and on its own connection the
 // last_insert_rowid() of its own insert. The group is one transaction.
+// With the statement cache off too, where a prepared statement keeps its
+// own and the leader prepares the others' SQL for the one call.
 func TestGroupCommitEachCallerGetsItsOwnAnswer(t *testing.T) {
-	r := newGroupRig(t, "")
+	for _, params := range []string{"", "&_stmt_cache=0"} {
+		t.Run("params="+params, func(t *testing.T) { eachCallerGetsItsOwnAnswer(t, params) })
+	}
+}
+
+func eachCallerGetsItsOwnAnswer(t *testing.T, params string) {
+	r := newGroupRig(t, params)
 	ctx := context.Background()
 	prepared, err := r.db.Prepare(`INSERT INTO t (v, n) VALUES (?, ?)`)
 	if err != nil {
