@@ -26,6 +26,8 @@ type config struct {
 	group      bool              // group commit (groupcommit.go)
 	groupLimit GroupCommitLimits // its limits
 	txLock     string            // the DSN's _txlock, read to know which transactions write from BEGIN
+	timeFmt    string            // the DSN's first _timefmt, read to convert rows as ncruces does (rows.go)
+	hasTimeFmt bool
 	pool       PoolConfig
 
 	optimize      bool          // statistics upkeep (optimize.go)

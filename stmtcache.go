@@ -45,9 +45,9 @@ type cachedStmt struct {
 	// grouping says whether the statement can go through group commit
 	// (see [sqliteConn.groupable]): 0 not known yet, 1 yes, -1 no.
 	grouping int8
-	// columns is a private copy of the names the last query's Columns
-	// reported, reused from query to query.
-	columns []string
+	// shape is what the statement's rows read alike (rows.go): its column
+	// names and declared types, read again after SQLite re-prepares it.
+	shape *rowShape
 }
 
 func newStmtCache(size int, schemaGen *atomic.Uint64) *stmtCache {
