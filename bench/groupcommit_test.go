@@ -17,11 +17,14 @@ import (
 )
 
 // BenchmarkGroupCommit runs autocommit trade inserts from 1, 16 and 64
-// goroutines sharing one *sql.DB, at synchronous=FULL, on the raw driver and
-// on qlsqlite with group commit on ("_group_commit=on"): qlsqlite commits
-// the inserts that wait at the same time in one transaction, one fsync for
-// the group, each in a savepoint of its own. With one writer nobody waits,
-// and the insert runs alone in autocommit, as without group commit.
+// goroutines sharing one *sql.DB, at synchronous=FULL, on the raw driver
+// (driver=sqlite3), on qlsqlite with group commit on
+// (driver=qlsqlite, "_group_commit=on") and on qlsqlite with it off
+// (driver=qlsqlite-off), back to back: qlsqlite commits the inserts that
+// wait at the same time in one transaction, one fsync for the group, each
+// in a savepoint of its own. With one writer nobody waits, and the insert
+// runs alone in autocommit, as without group commit. bench/ratio prints on
+// against raw, and on and off against each other.
 //
 // Both drivers keep as many idle connections as there are writers (with
 // database/sql's default of 2, the writers of a group, answered together,
@@ -31,7 +34,7 @@ import (
 func BenchmarkGroupCommit(b *testing.B) {
 	for _, writers := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-			eachWith(b, "&_group_commit=on", func(b *testing.B, db *sql.DB) {
+			eachWith(b, groupConfigs, func(b *testing.B, db *sql.DB) {
 				db.SetMaxIdleConns(writers + 2)
 				insertFrom(b, db, writers)
 			})
@@ -69,15 +72,31 @@ func insertFrom(b *testing.B, db *sql.DB, writers int) {
 	}
 }
 
-// eachWith is each with qlParams added to qlsqlite's DSN.
-func eachWith(b *testing.B, qlParams string, fn func(b *testing.B, db *sql.DB)) {
-	for _, d := range drivers {
-		b.Run("driver="+d, func(b *testing.B) {
-			dsn := "file:" + filepath.Join(b.TempDir(), "bench.db") + pragmas
-			if d == qlsqlite.DriverName {
-				dsn += qlParams
-			}
-			db, err := sql.Open(d, dsn)
+// A benchConfig is one sub-benchmark of eachWith: driver=<name>, the
+// database/sql driver it opens and what it adds to the shared pragmas.
+type benchConfig struct{ name, driver, params string }
+
+// groupConfigs are BenchmarkGroupCommit's configurations, in the order of
+// drivers (raw first unless QL_FIRST is set).
+var groupConfigs = func() []benchConfig {
+	c := []benchConfig{
+		{"sqlite3", "sqlite3", ""},
+		{qlsqlite.DriverName + "-off", qlsqlite.DriverName, "&_group_commit=off"},
+		{qlsqlite.DriverName, qlsqlite.DriverName, "&_group_commit=on"},
+	}
+	if drivers[0] != "sqlite3" {
+		slices.Reverse(c)
+	}
+	return c
+}()
+
+// eachWith is each over configs: one sub-benchmark each, on a database
+// loaded alike.
+func eachWith(b *testing.B, configs []benchConfig, fn func(b *testing.B, db *sql.DB)) {
+	for _, c := range configs {
+		b.Run("driver="+c.name, func(b *testing.B) {
+			dsn := "file:" + filepath.Join(b.TempDir(), "bench.db") + pragmas + c.params
+			db, err := sql.Open(c.driver, dsn)
 			if err != nil {
 				b.Fatal(err)
 			}
