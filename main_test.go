@@ -83,9 +83,13 @@ func runChild(mode, path string) error {
 }
 
 // groupLoop inserts rows from 16 goroutines at once, forever, printing each
-// row's id once its commit returned.
+// row's id once its commit returned, and "grouped" once a group of more
+// than one statement committed (the parent checks that the kills hit
+// groups, not lone writers).
 func groupLoop(ctx context.Context, db *sql.DB, payload []byte) error {
 	db.SetMaxIdleConns(16) // a group's callers, answered together, keep their connections
+	group := db.Driver().(*Driver).db.group
+	grouped := false
 	var mu sync.Mutex
 	out := bufio.NewWriter(os.Stdout)
 	errs := make(chan error, 16)
@@ -100,6 +104,10 @@ func groupLoop(ctx context.Context, db *sql.DB, payload []byte) error {
 				id, _ := res.LastInsertId()
 				mu.Lock()
 				fmt.Fprintln(out, id)
+				if !grouped && group.snapshot().MaxSize > 1 {
+					grouped = true
+					fmt.Fprintln(out, "grouped")
+				}
 				out.Flush() // reported only after the group's commit returned
 				mu.Unlock()
 			}

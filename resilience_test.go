@@ -178,11 +178,14 @@ func child(path, mode string, env ...string) *exec.Cmd {
 // integrity_check and holds every row the child reported as committed.
 func TestCrashDurability(t *testing.T) { crashDurability(t, "insert-loop") }
 
-// crashDurability is TestCrashDurability for the child process mode.
+// crashDurability is TestCrashDurability for the child process mode. A
+// child that says "grouped" committed a group of several statements: in
+// mode "group-loop", most rounds must.
 func crashDurability(t *testing.T, mode string) {
 	path := filepath.Join(t.TempDir(), "crash.db")
 	r := rand.New(rand.NewPCG(42, 7))
 	reported := map[int64]bool{}
+	groupedRounds := 0
 	for round := range 20 {
 		cmd := child(path, mode)
 		out, err := cmd.StdoutPipe()
@@ -196,6 +199,10 @@ func crashDurability(t *testing.T, mode string) {
 		killAt := 1 + r.IntN(200) // commits to see before the kill
 		seen := 0
 		for lines.Scan() {
+			if lines.Text() == "grouped" {
+				groupedRounds++
+				continue
+			}
 			id, err := strconv.ParseInt(lines.Text(), 10, 64)
 			if err != nil {
 				t.Fatalf("round %d: child said %q", round, lines.Text())
@@ -238,6 +245,9 @@ func crashDurability(t *testing.T, mode string) {
 	}
 	if len(reported) < 20 {
 		t.Errorf("only %d commits reported over 20 rounds", len(reported))
+	}
+	if mode == "group-loop" && groupedRounds < 10 {
+		t.Errorf("a group of several statements committed in %d rounds of 20: the kills hit lone writers", groupedRounds)
 	}
 }
 
