@@ -500,9 +500,10 @@ func TestGroupCommitFailedSync(t *testing.T) {
 }
 
 // Statements that cannot be told apart from their own connection's run
-// never group: inside a transaction, reads, RETURNING, changes() and
-// last_insert_rowid(), statements without arguments, and any statement of
-// a connection whose session changed (a temp table, a PRAGMA, Raw use).
+// never group: inside a transaction, reads (through Query or Exec),
+// RETURNING, changes() and last_insert_rowid(), statements without
+// arguments, and any statement of a connection whose session changed (a
+// temp table, a PRAGMA, Raw use).
 func TestGroupCommitOnlyWhereNothingChanges(t *testing.T) {
 	r := newGroupRig(t, "")
 	r.g.onJoin = nil
@@ -531,6 +532,7 @@ func TestGroupCommitOnlyWhereNothingChanges(t *testing.T) {
 		var n int
 		return r.db.QueryRowContext(ctx, `SELECT count(*) FROM t WHERE n > ?`, 0).Scan(&n)
 	})
+	check("a read through Exec", 0, exec(`SELECT count(*) FROM t WHERE n > ?`, 0))
 	check("in a transaction", 0, func() error {
 		return RunTx(ctx, r.db, nil, func(tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, `INSERT INTO t (v, n) VALUES (?, ?)`, "tx", 1)
