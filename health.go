@@ -35,6 +35,9 @@ type HealthReport struct {
 	IntegrityAge time.Duration
 	// Storage is the database's size, WAL size and free pages.
 	Storage StorageStats
+	// Server is what a database server (a [Backend] such as PostgreSQL)
+	// reports of itself; nil for SQLite.
+	Server *ServerHealth
 	// Pool is the connection pool's state.
 	Pool PoolStats
 	// Breaker is the circuit breaker's state, or "" when there is none.
@@ -82,6 +85,7 @@ func Health(ctx context.Context, db *sql.DB) (HealthReport, error) {
 	} else {
 		h.Storage = st
 	}
+	o.checkServer(ctx, &h.HealthReport, h.fail, h.degrade)
 	h.Pool = poolStats(db)
 	if h.Pool.MaxOpenConnections > 0 && h.Pool.InUse >= h.Pool.MaxOpenConnections {
 		h.degrade("the connection pool is saturated: %d of %d connections in use", h.Pool.InUse, h.Pool.MaxOpenConnections)
