@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -851,6 +852,13 @@ func TestGroupCommitDSN(t *testing.T) {
 		cfg := defaultConfig()
 		if _, err := parseDSN(dsn, &cfg); err == nil || !strings.Contains(err.Error(), "_group_commit") {
 			t.Errorf("%s: %v, want an error naming the parameter", dsn, err)
+		}
+	}
+	for _, key := range []string{"_group_commit", "_group_commit_max", "_group_commit_time"} {
+		cfg := defaultConfig()
+		err := applyBackendParams("postgresql", url.Values{key: {"1"}}, &cfg)
+		if err == nil || !strings.Contains(err.Error(), key+" applies to SQLite only") {
+			t.Errorf("%s on a backend: %v, want an error saying it applies to SQLite only", key, err)
 		}
 	}
 	cfg := defaultConfig()
