@@ -135,6 +135,7 @@ func newDatabase(cfg config, rules errorRules) *database {
 	db.retrier = newRetrier(cfg.retry, cfg.onRetry, rules.retryable)
 	db.txRetrier = newRetrier(cfg.retry, cfg.onRetry, rules.retryableTx)
 	db.ctx, db.cancel = context.WithCancel(context.Background())
+	db.deadlines.db = db
 	db.planner = newPlanner(db, DefaultPlanCache)
 	if cfg.breaker != nil {
 		db.breaker = newBreaker(*cfg.breaker, cfg.now, rules)
@@ -159,6 +160,7 @@ type database struct {
 	atRest    atrest.Params    // the DSN's encrypting VFS and key: never print them
 	memory    string           // the memdb database that stands for ":memory:" (memory.go), or ""
 	slowLog   slowLimiter      // the slow-query log's rate limit (slowlog.go)
+	deadlines deadlineWatch    // ends statements past the default deadline, for a backend's driver (deadlinewatch.go)
 
 	// Background work (pool keeper, statistics upkeep) runs under ctx,
 	// which Close cancels, and Close waits for it.
