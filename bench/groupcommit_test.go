@@ -91,7 +91,7 @@ var groupConfigs = func() []benchConfig {
 }()
 
 // eachWith is each over configs: one sub-benchmark each, on a database
-// loaded alike.
+// loaded alike, reporting the process's CPU time per operation as each does.
 func eachWith(b *testing.B, configs []benchConfig, fn func(b *testing.B, db *sql.DB)) {
 	for _, c := range configs {
 		b.Run("driver="+c.name, func(b *testing.B) {
@@ -104,7 +104,11 @@ func eachWith(b *testing.B, configs []benchConfig, fn func(b *testing.B, db *sql
 			load(b, db)
 			b.ReportAllocs()
 			b.ResetTimer()
+			start := processCPU()
 			fn(b, db)
+			if cpu := processCPU() - start; cpu > 0 && b.N > 0 {
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+			}
 		})
 	}
 }
