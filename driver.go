@@ -128,6 +128,9 @@ func NewConnector(dsn string, opts ...Option) (driver.Connector, error) {
 		db.gate = newWriterGate()
 	}
 	db.obs = newObservability(db, newSQLiteDialect(inner, named))
+	if cfg.group {
+		db.group = newGroupCommitter(cfg.groupLimit, db.obs.tel)
+	}
 	return &Connector{db: db, driver: &Driver{db: db}}, nil
 }
 
@@ -157,6 +160,7 @@ type database struct {
 	txRetrier *retrier         // re-runs transactions (RunTx); nil when retrying is off
 	breaker   *breaker         // nil when the breaker is off
 	gate      *writerGate      // nil when the writer gate is off
+	group     *groupCommitter  // nil when group commit is off
 	obs       *observability   // statistics, telemetry, monitor
 	done      chan struct{}    // closed when the connector closes
 	atRest    atrest.Params    // the DSN's encrypting VFS and key: never print them

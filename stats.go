@@ -300,6 +300,8 @@ type DatabaseStats struct {
 	// Breaker is the circuit breaker's state ("closed", "half-open",
 	// "open"), or "" when the database has none.
 	Breaker string
+	// GroupCommit is the statistics of group commit, when it is on.
+	GroupCommit GroupCommitStats
 }
 
 // PoolStats is the state of a connection pool.
@@ -445,6 +447,7 @@ func (o *observability) reset() {
 	db.mu.Unlock()
 	o.table.mu.Unlock()
 
+	o.db.group.resetStats()
 	o.mu.Lock()
 	o.samples = nil
 	o.prior = nil // the history's periods before the start: forgotten with the rest
@@ -577,6 +580,7 @@ func (o *observability) snapshot(ctx context.Context, sqlDB *sql.DB) Snapshot {
 		FingerprintEvictions: evictions,
 		Pool:                 poolStats(sqlDB),
 		Breaker:              o.db.breakerState(),
+		GroupCommit:          o.db.group.snapshot(),
 	}
 	st, err := o.dialect.storage(ctx, sqlDB)
 	size := int64(-1)
