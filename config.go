@@ -26,6 +26,9 @@ type config struct {
 	txLock     string // the DSN's _txlock, read to know which transactions write from BEGIN
 	pool       PoolConfig
 
+	walLimit int64            // the WAL is kept under this many bytes (wal.go); 0: off
+	walPause [2]time.Duration // a forced checkpoint's first and longest pause (tests); zero: the defaults
+
 	optimize      bool          // statistics upkeep (optimize.go)
 	optimizeEvery time.Duration // how often; 0: only at open and close
 
@@ -46,6 +49,7 @@ func defaultConfig() config {
 		retry:         DefaultRetry,
 		breaker:       &BreakerConfig{Failures: DefaultBreakerFailures, Delay: DefaultBreakerDelay, Successes: DefaultBreakerSuccesses},
 		writerGate:    true,
+		walLimit:      DefaultWALLimit,
 		optimize:      true,
 		optimizeEvery: DefaultOptimizeEvery,
 		now:           time.Now,

@@ -110,6 +110,7 @@ func NewConnector(dsn string, opts ...Option) (driver.Connector, error) {
 		db.gate = newWriterGate()
 	}
 	db.obs = newObservability(db, rest)
+	db.wal = newWALKeeper(db)
 	return &Connector{db: db, driver: &Driver{db: db}}, nil
 }
 
@@ -122,6 +123,7 @@ type database struct {
 	breaker *breaker         // nil when the breaker is off
 	gate    *writerGate      // nil when the writer gate is off
 	obs     *observability   // statistics, telemetry, monitor
+	wal     *walKeeper       // nil when the WAL's size is not kept (wal.go)
 	done    chan struct{}    // closed when the connector closes
 	atRest  atrest.Params    // the DSN's encrypting VFS and key: never print them
 
@@ -227,6 +229,7 @@ func (d *database) connectOnce(ctx context.Context) (driver.Conn, error) {
 		return nil, err
 	}
 	d.optimizeOnOpen(nc)
+	d.wal.attach(nc.Raw())
 	return nc, nil
 }
 

@@ -35,6 +35,8 @@ type HealthReport struct {
 	Storage StorageStats
 	// Pool is the connection pool's state.
 	Pool PoolStats
+	// WAL is the write-ahead log's state; a starved one degrades the status.
+	WAL WALStats
 	// Breaker is the circuit breaker's state, or "" when there is none.
 	Breaker string
 	// Monitored says a monitor evaluates the database's alerts (see
@@ -96,6 +98,9 @@ func Health(ctx context.Context, db *sql.DB) (HealthReport, error) {
 		r.Storage = st
 	}
 	r.Pool = poolStats(db)
+	if r.WAL = d.walStats(); r.WAL.problem() != "" {
+		degrade("%s", r.WAL.problem())
+	}
 	if r.Pool.MaxOpenConnections > 0 && r.Pool.InUse >= r.Pool.MaxOpenConnections {
 		degrade("the connection pool is saturated: %d of %d connections in use", r.Pool.InUse, r.Pool.MaxOpenConnections)
 	}

@@ -250,6 +250,8 @@ type DatabaseStats struct {
 	StorageError string
 	// StmtCache sums the statement cache counters of every connection.
 	StmtCache StmtCacheStats
+	// WAL is the write-ahead log's size and checkpoints (see WALStats).
+	WAL WALStats
 	// Breaker is the circuit breaker's state ("closed", "half-open",
 	// "open"), or "" when the database has none.
 	Breaker string
@@ -474,6 +476,7 @@ func (o *observability) snapshot(ctx context.Context, sqlDB *sql.DB) Snapshot {
 		Waited:    tot.waited,
 		Pool:      poolStats(sqlDB),
 		Breaker:   o.db.breakerState(),
+		WAL:       o.db.walStats(),
 	}
 	st, err := o.dialect.storage(ctx, sqlDB)
 	size := int64(-1)
