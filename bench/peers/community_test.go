@@ -273,4 +273,3 @@ func driverOf(b *testing.B) Driver {
 	b.Fatalf("no driver %q", name)
 	return Driver{}
 }
-
