@@ -25,8 +25,9 @@ const DefaultWALLimit = 64 << 20
 // after a failed one the next waits four times as long, so that writers are
 // paused a fifth of the time at most.
 const (
-	walMinPause = 20 * time.Millisecond
-	walMaxPause = time.Second
+	walWakeFrames = 64 // new pages that wake the keeper once the log is past its trigger
+	walMinPause   = 20 * time.Millisecond
+	walMaxPause   = time.Second
 )
 
 // Why the WAL needs keeping.
@@ -219,7 +220,9 @@ func (w *walKeeper) hook(_ *sqlite3.Conn, _ string, pages int) error {
 		at = 0
 	}
 	size := 32 + n*w.pageBytes.Load()
-	if every := w.every.Load(); (every > 0 && n-at >= every) || size >= w.trigger() {
+	// Past the trigger, the keeper is woken every walWakeFrames new pages,
+	// not at every commit.
+	if every := w.every.Load(); (every > 0 && n-at >= every) || (size >= w.trigger() && n-at >= walWakeFrames) {
 		w.start()
 		select {
 		case w.wake <- struct{}{}:
@@ -311,6 +314,13 @@ func (w *walKeeper) open(ctx context.Context) error {
 		dc.Close()
 		return errors.New("qlsqlite: the database has no file, so no WAL to keep")
 	}
+	// A connection learns that the database is in WAL mode when it first
+	// reads it; until then a checkpoint is a no-op that reports success
+	// (and -1 frames).
+	if err := raw.Exec(`SELECT count(*) FROM sqlite_schema`); err != nil {
+		dc.Close()
+		return err
+	}
 	w.conn, w.path = raw, f.String()
 	return nil
 }
@@ -324,7 +334,14 @@ func (w *walKeeper) checkpoint(ctx context.Context) time.Duration {
 	}
 	raw := w.conn
 	raw.BusyTimeout(0)
-	nLog, _, err := raw.WALCheckpoint("main", sqlite3.CHECKPOINT_PASSIVE)
+	nLog, nCkpt, err := raw.WALCheckpoint("main", sqlite3.CHECKPOINT_PASSIVE)
+	if nLog < 0 && err == nil {
+		// The connection does not see a WAL: nothing to keep, and no
+		// commit may wait for a reset that will not come.
+		w.starved.Store(true)
+		w.reset()
+		return 0
+	}
 	w.ckptAt.Store(int64(max(nLog, 0)))
 	w.note(func(s *WALStats) {
 		s.Passive++
@@ -333,18 +350,22 @@ func (w *walKeeper) checkpoint(ctx context.Context) time.Duration {
 	if err != nil && !errors.Is(err, sqlite3.BUSY) {
 		return 0
 	}
+	w.starved.Store(false)
 	size := w.size()
 	if size < w.trigger() {
 		w.reset()
 		return 0
 	}
-	if w.truncate(ctx, 0) {
+	if wait := time.Until(w.nextForce); wait > 0 {
+		return wait // a forced checkpoint failed lately: let the writers be
+	}
+	// When readers pin pages the passive checkpoint could not copy, a
+	// TRUNCATE that waits for no one fails too, after holding SQLite's
+	// write lock for its own try: skip it then.
+	if nLog == nCkpt && err == nil && w.truncate(ctx, 0) {
 		return 0
 	}
 	for {
-		if wait := time.Until(w.nextForce); wait > 0 {
-			return wait
-		}
 		pause := w.pause
 		if w.truncate(ctx, pause) {
 			return 0
@@ -394,10 +415,10 @@ func (w *walKeeper) truncate(ctx context.Context, pause time.Duration) bool {
 		defer raw.SetInterrupt(old)
 	}
 	raw.BusyTimeout(pause)
-	_, _, err := raw.WALCheckpoint("main", sqlite3.CHECKPOINT_TRUNCATE)
+	nLog, _, err := raw.WALCheckpoint("main", sqlite3.CHECKPOINT_TRUNCATE)
 	raw.BusyTimeout(0)
 	held := time.Since(start)
-	ok := err == nil
+	ok := err == nil && nLog == 0
 	w.note(func(s *WALStats) {
 		s.LastCheckpoint = time.Now()
 		if forced {
@@ -434,7 +455,6 @@ func (w *walKeeper) truncate(ctx context.Context, pause time.Duration) bool {
 // reset notes that the log is under its trigger again, and lets the
 // commits parked in the hook go.
 func (w *walKeeper) reset() {
-	w.starved.Store(false)
 	w.note(func(s *WALStats) {
 		s.Starved, s.StarvedSince = false, time.Time{}
 		close(w.resetCh)

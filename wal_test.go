@@ -16,10 +16,21 @@ func withWALPause(first, longest time.Duration) Option {
 }
 
 // walDSN is a WAL database with commits that do not wait for fsync, so
-// that the writer outruns checkpoints the way a busy one does.
+// that the writer outruns checkpoints the way a busy one does. The file is
+// put in WAL mode beforehand, not by the DSN: a connection that has not read
+// the database yet does not know it is in WAL mode, and the keeper's own
+// connection must find out.
 func walDSN(t *testing.T, limit string) (dsn, wal string) {
 	path := filepath.Join(t.TempDir(), "wal.db")
-	return "file:" + path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(wal)&_pragma=synchronous(normal)&_wal_limit=" + limit, path + "-wal"
+	raw, err := sql.Open("sqlite3", "file:"+path+"?_pragma=journal_mode(wal)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Ping(); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	return "file:" + path + "?_pragma=busy_timeout(5000)&_pragma=synchronous(normal)&_wal_limit=" + limit, path + "-wal"
 }
 
 func walSize(t *testing.T, wal string) int64 {
@@ -83,7 +94,11 @@ func alwaysReading(t *testing.T, db *sql.DB, stop <-chan struct{}) (done <-chan 
 // until enough returns true (checked every 25 rows), and returns the
 // largest size the WAL file had after a commit.
 func writeWAL(t *testing.T, db *sql.DB, wal string, n int, enough func() bool) (largest int64) {
-	payload := make([]byte, 8<<10)
+	return writeRows(t, db, wal, n, 8<<10, enough)
+}
+
+func writeRows(t *testing.T, db *sql.DB, wal string, n, size int, enough func() bool) (largest int64) {
+	payload := make([]byte, size)
 	for i := range n {
 		if _, err := db.Exec(`INSERT INTO log (payload) VALUES (?)`, payload); err != nil {
 			t.Fatal(err)
@@ -120,21 +135,27 @@ func openWALTest(t *testing.T, dsn string, opts ...Option) *sql.DB {
 // grow past the limit: the readers starve every checkpoint.
 func TestWALStaysBounded(t *testing.T) {
 	const limit = 2 << 20
-	const rows = 12 * limit / (8 << 10)
 	for _, tc := range []struct {
 		name    string
+		dsn     func(t *testing.T, limit string) (string, string)
+		row     int // bytes a commit writes
 		limit   string
 		bounded bool
 	}{
-		{"kept", "2MiB", true},
-		{"off", "0", false},
+		{"kept", walDSN, 8 << 10, "2MiB", true},
+		{"off", walDSN, 8 << 10, "0", false},
+		// qlsqlite's production defaults (synchronous=FULL: a commit
+		// waits for its fsync, so fewer and larger ones); the keeper's
+		// own connection is opened without them.
+		{"defaults", defaultsDSN, 64 << 10, "2MiB", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dsn, wal := walDSN(t, tc.limit)
+			dsn, wal := tc.dsn(t, tc.limit)
 			db := openWALTest(t, dsn)
 			stop := make(chan struct{})
 			done := alwaysReading(t, db, stop)
-			largest := writeWAL(t, db, wal, rows, nil)
+			rows := 12 * limit / tc.row
+			largest := writeRows(t, db, wal, rows, tc.row, nil)
 			close(stop)
 			if err := <-done; err != nil {
 				t.Fatal(err)
@@ -144,7 +165,7 @@ func TestWALStaysBounded(t *testing.T) {
 				t.Fatal(err)
 			}
 			w := snap.Database.WAL
-			t.Logf("largest WAL %d bytes (limit %d) after %d commits of 8 KiB; %+v", largest, limit, rows, w)
+			t.Logf("largest WAL %d bytes (limit %d) after %d commits of %d KiB; %+v", largest, limit, rows, tc.row>>10, w)
 			if !tc.bounded {
 				if largest <= limit {
 					t.Errorf("without the keeping the WAL reached %d bytes only, not past its limit of %d: the readers did not starve the checkpoints, so the kept run proves nothing", largest, limit)
@@ -165,6 +186,12 @@ func TestWALStaysBounded(t *testing.T) {
 			}
 		})
 	}
+}
+
+// defaultsDSN is a database with qlsqlite's production defaults.
+func defaultsDSN(t *testing.T, limit string) (dsn, wal string) {
+	path := filepath.Join(t.TempDir(), "wal.db")
+	return "file:" + path + "?_wal_limit=" + limit, path + "-wal"
 }
 
 // TestWALStarvedIsReported: a read transaction that never ends keeps the
