@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -95,6 +96,25 @@ func copyFile(from, to string) error {
 
 var seq int
 
+// cpuTime is the CPU time the process used so far, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the CPU time per op since start, every goroutine's
+// (background work included): on a shared machine whose load drifts, it
+// moves less than the wall time, which also holds the time other
+// processes had the CPU.
+func reportCPU(b *testing.B, start time.Duration) {
+	if b.N > 0 && start > 0 {
+		b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+	}
+}
+
 // openTrading opens a copy of the trading database with d.
 func openTrading(b *testing.B, d Driver) *sql.DB {
 	b.Helper()
@@ -141,7 +161,9 @@ func each(b *testing.B, open func(*testing.B, Driver) *sql.DB, fn func(b *testin
 			db := open(b, d)
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := cpuTime()
 			fn(b, db)
+			reportCPU(b, cpu)
 		})
 	}
 }

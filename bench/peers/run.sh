@@ -38,5 +38,8 @@ for round in $(seq "$count"); do
 done
 
 echo
-echo "== medians of $count rounds ($out)"
+echo "== wall time per op, medians of $count rounds ($out)"
 go run ./table "$out"
+echo
+echo "== CPU time per op (the process's, background work included), medians of $count rounds"
+go run ./table -metric cpu-ns/op "$out"

@@ -99,7 +99,9 @@ func eachTelemetry(b *testing.B, ds []telemetryDriver, fn func(b *testing.B, db 
 			b.Cleanup(func() { db.Close() })
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := cpuTime()
 			fn(b, db)
+			reportCPU(b, cpu)
 		})
 	}
 }

@@ -5,10 +5,12 @@
 // floor each is held to.
 //
 //	go run ./table results.txt
+//	go run ./table -metric cpu-ns/op results.txt
 package main
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"os"
 	"regexp"
@@ -19,7 +21,23 @@ import (
 )
 
 // line matches "BenchmarkName/sub/driver=NAME-2   	  1000	  1234 ns/op ...".
-var line = regexp.MustCompile(`^Benchmark(\S+?)/driver=([a-z]+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op`)
+var line = regexp.MustCompile(`^Benchmark(\S+?)/driver=([a-z]+)(?:-\d+)?\s+\d+\s+(.*)`)
+
+// metric is the unit compared: ns/op (wall time, the default) or
+// cpu-ns/op (the process's CPU time per op).
+var metric = flag.String("metric", "ns/op", "the metric compared: ns/op or cpu-ns/op")
+
+// value returns the value of the metric in a result line's fields.
+func value(fields string) (float64, bool) {
+	f := strings.Fields(fields)
+	for i := 1; i < len(f); i++ {
+		if f[i] == *metric {
+			v, err := strconv.ParseFloat(f[i-1], 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
+}
 
 // A ratio compares two drivers of a benchmark: num's time over den's.
 type ratio struct {
@@ -45,11 +63,12 @@ var ratios = []struct {
 var columns = []string{"ncruces", "mattn", "modernc", "qlsqlite", "otelsql", "noop", "sampled"}
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: table results.txt")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: table [-metric cpu-ns/op] results.txt")
 		os.Exit(2)
 	}
-	f, err := os.Open(os.Args[1])
+	f, err := os.Open(flag.Arg(0))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -63,7 +82,10 @@ func main() {
 		if m == nil {
 			continue
 		}
-		ns, _ := strconv.ParseFloat(m[3], 64)
+		ns, ok := value(m[3])
+		if !ok {
+			continue
+		}
 		if times[m[1]] == nil {
 			times[m[1]] = map[string][]float64{}
 			order = append(order, m[1])
