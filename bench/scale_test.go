@@ -67,17 +67,21 @@ func TestScaling(t *testing.T) {
 			round(r.point[0]), round(r.point[1]), round(r.rng[0]), round(r.rng[1]), round(r.insert[0]), round(r.insert[1]),
 			r.backup.Round(time.Millisecond), mb(r.backupSize), r.archive.Round(time.Millisecond), r.archived, mb(r.archiveSize))
 		t.Logf("%d trades measured", n)
-	}
-	t.Log("\n" + out.String())
-	if *scaleOut != "" {
-		if err := os.WriteFile(*scaleOut, []byte(out.String()), 0o644); err != nil {
-			t.Error(err)
+		if *scaleOut != "" {
+			if err := os.WriteFile(*scaleOut, []byte(out.String()), 0o644); err != nil {
+				t.Error(err)
+			}
 		}
 	}
+	t.Log("\n" + out.String())
 }
 
 func scaleOne(t *testing.T, n int) scaleRow {
-	ctx := context.Background()
+	// Loading and indexing 10M trades run single statements (the
+	// portfolio built from every trade, CREATE INDEX) longer than
+	// qlsqlite's 30 s default deadline: the context gives them an hour.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "trading.db")
 	db, err := qlsqlite.Open("file:" + path + "?_min_open=1")
