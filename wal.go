@@ -50,9 +50,10 @@ const (
 //   - when the log file reaches half of "_wal_limit", it runs a TRUNCATE
 //     checkpoint without waiting, which succeeds when readers allow: the
 //     log starts over and its file is emptied;
-//   - when readers do not allow, it pauses this process's writers at the
-//     writer gate (they queue there, in order, rather than spin on SQLite's
-//     lock), so that no new page reaches the log, and runs TRUNCATE again,
+//   - when readers do not allow, it takes its turn at the writer gate and
+//     holds it, pausing this process's writers (they queue there, in order,
+//     rather than spin on SQLite's lock), so that no new page reaches the
+//     log, and runs TRUNCATE again,
 //     waiting for the readers that read from the log to finish: new readers
 //     read from the database file and do not hold it back. The pause is
 //     bounded (20 ms at first, doubled after each that failed, 1 s at most,
@@ -396,24 +397,30 @@ func (w *walKeeper) checkpoint(ctx context.Context) time.Duration {
 // the readers that read from the log. It reports whether the log was reset.
 func (w *walKeeper) truncate(ctx context.Context, pause time.Duration) bool {
 	raw := w.conn
-	start := time.Now()
 	forced := pause > 0
 	if forced {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, pause)
-		defer cancel()
 		// Commits parked in the hook pause the writers already (the
 		// first of them holds the gate): do not wait for the gate then.
+		// Otherwise wait for it in line with the writers, up to the
+		// longest pause: waiting pauses nobody, holding it does, so the
+		// pause is timed from when the gate is held.
 		if w.parked.Load() == 0 {
-			if _, err := w.db.gate.acquire(ctx); err != nil {
+			wait, cancel := context.WithTimeout(ctx, w.maxWait)
+			_, err := w.db.gate.acquire(wait)
+			cancel()
+			if err != nil {
 				w.note(func(s *WALStats) { s.Busy++ })
 				return false
 			}
 			defer w.db.gate.release()
 		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, pause)
+		defer cancel()
 		old := raw.SetInterrupt(ctx)
 		defer raw.SetInterrupt(old)
 	}
+	start := time.Now()
 	raw.BusyTimeout(pause)
 	nLog, _, err := raw.WALCheckpoint("main", sqlite3.CHECKPOINT_TRUNCATE)
 	raw.BusyTimeout(0)
