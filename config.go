@@ -24,7 +24,6 @@ type config struct {
 	breaker    *BreakerConfig
 	writerGate bool
 	txLock     string // the DSN's _txlock, read to know which transactions write from BEGIN
-	timeFmt    string // the DSN's _timefmt: rows are read by ncruces itself unless it is empty (rowsdecode.go)
 	pool       PoolConfig
 
 	walLimit int64            // the WAL is kept under this many bytes (wal.go); 0: off

@@ -203,9 +203,6 @@ func parseDSN(dsn string, cfg *config) (string, error) {
 			if key == "_txlock" {
 				cfg.txLock = value
 			}
-			if key == "_timefmt" {
-				cfg.timeFmt = value
-			}
 			if key == "_pragma" {
 				cfg.hasPragma = true
 				if strings.HasPrefix(strings.ToLower(strings.TrimSpace(value)), "busy_timeout") {

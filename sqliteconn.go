@@ -318,7 +318,7 @@ func (r *cachedRows) Columns() []string {
 
 // Next implements [driver.Rows].
 func (r *cachedRows) Next(dest []driver.Value) error {
-	err := r.stmt.next(r.ncrucesRows, dest, r.conn.db.cfg.timeFmt == "")
+	err := r.ncrucesRows.Next(dest)
 	if r.reprepares >= 0 {
 		if r.named && r.stmt.Status(sqlite3.STMTSTATUS_REPREPARE, false) != r.reprepares && !sameColumns(r.stmt, r.stmt.columns) {
 			r.conn.db.schemaChanged()

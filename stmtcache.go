@@ -45,7 +45,6 @@ type cachedStmt struct {
 	// columns is a private copy of the names the last query's Columns
 	// reported, reused from query to query.
 	columns []string
-	decode  rowDecoder // how its rows' columns convert (rowsdecode.go)
 }
 
 func newStmtCache(size int, schemaGen *atomic.Uint64) *stmtCache {
