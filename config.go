@@ -24,6 +24,8 @@ type config struct {
 	breaker    *BreakerConfig
 	writerGate bool
 	txLock     string // the DSN's _txlock, read to know which transactions write from BEGIN
+	timeFmt    string // the DSN's first _timefmt, read to convert rows as ncruces does (rows.go)
+	hasTimeFmt bool
 	pool       PoolConfig
 
 	walLimit int64            // the WAL is kept under this many bytes (wal.go); 0: off

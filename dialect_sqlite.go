@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ncruces/go-sqlite3"
 	ncruces "github.com/ncruces/go-sqlite3/driver"
@@ -33,9 +34,15 @@ type dialect interface {
 	// that live inside one connection, where a connection of the dialect's
 	// own would see another database.
 	storage(ctx context.Context, db *sql.DB) (StorageStats, error)
-	// quickCheck runs the engine's fast integrity check and returns its
-	// findings: []string{"ok"} for a sound database.
-	quickCheck(ctx context.Context, db *sql.DB) ([]string, error)
+	// checkIntegrity checks the database's structure slice by slice, each
+	// slice in a read transaction of its own, on a connection of its own
+	// (not the one storage uses). After each slice but the last it calls
+	// between with how long the slice took, and stops with between's
+	// error. It returns how many slices it checked and what it found
+	// wrong, at most maxIntegrityProblems findings; corruption that stops a
+	// slice is a finding, not an error. The error says why the check could
+	// not go on.
+	checkIntegrity(ctx context.Context, db *sql.DB, between func(took time.Duration) error) (slices int, problems []string, err error)
 	// close releases what the dialect holds (its own connection).
 	close()
 }
@@ -248,29 +255,127 @@ func pragmaInt(c *sqlite3.Conn, name string) (int64, error) {
 	return stmt.ColumnInt64(0), nil
 }
 
-// maxQuickCheckErrors bounds the findings PRAGMA quick_check reports.
-const maxQuickCheckErrors = 100
+// maxIntegrityProblems bounds the findings an integrity check keeps.
+const maxIntegrityProblems = 100
 
-// quickCheck runs PRAGMA quick_check (https://sqlite.org/pragma.html#pragma_quick_check):
-// it verifies the structure of every page, in time proportional to the
-// database's size, without the index cross-checks of integrity_check.
-func (d *sqliteDialect) quickCheck(ctx context.Context, db *sql.DB) ([]string, error) {
-	var out []string
-	err := d.withConn(ctx, db, func(c *sqlite3.Conn) error {
-		stmt, _, err := c.Prepare(fmt.Sprintf(`PRAGMA quick_check(%d)`, maxQuickCheckErrors))
+// checkIntegrity runs PRAGMA quick_check(TABLE)
+// (https://sqlite.org/pragma.html#pragma_quick_check) on each table of the
+// main database in turn, sqlite_schema included: each verifies a table and
+// its indexes (the structure of every page, every record, NOT NULL and
+// CHECK constraints; not that the indexes match the table, which only
+// integrity_check does) in its own read transaction, so that a checkpoint
+// can reset the WAL between slices. What a per-table check skips is the
+// accounting of the whole file: the free-list and pages no table owns.
+func (d *sqliteDialect) checkIntegrity(ctx context.Context, db *sql.DB, between func(time.Duration) error) (n int, problems []string, err error) {
+	find := func(table string, err error) {
+		if len(problems) < maxIntegrityProblems {
+			problems = append(problems, fmt.Sprintf("%s: %v", table, err))
+		}
+	}
+	err = d.withCheckConn(ctx, db, func(c *sqlite3.Conn) error {
+		tables, err := tablesToCheck(c)
+		if isCorruption(err) {
+			find("sqlite_schema", err)
+			return nil
+		}
 		if err != nil {
-			return err
+			return fmt.Errorf("listing the tables: %w", err)
 		}
-		defer stmt.Close()
-		for stmt.Step() {
-			out = append(out, stmt.ColumnText(0))
+		for i, table := range tables {
+			start := time.Now()
+			found, err := quickCheckTable(c, table)
+			switch {
+			case isCorruption(err):
+				find(table, err)
+			case err != nil && strings.Contains(err.Error(), "no such table"):
+				continue // dropped since the list was read
+			case err != nil:
+				return fmt.Errorf("checking table %s: %w", table, err)
+			}
+			n++
+			for _, f := range found {
+				if len(problems) < maxIntegrityProblems {
+					problems = append(problems, table+": "+f)
+				}
+			}
+			if i < len(tables)-1 {
+				if err := between(time.Since(start)); err != nil {
+					return err
+				}
+			}
 		}
-		return stmt.Err()
+		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("qlsqlite: PRAGMA quick_check: %w", err)
+		err = fmt.Errorf("qlsqlite: integrity check: %w", err)
 	}
-	return out, nil
+	return n, problems, err
+}
+
+// isCorruption reports whether err says the database file is damaged.
+func isCorruption(err error) bool {
+	return errors.Is(err, sqlite3.CORRUPT) || errors.Is(err, sqlite3.NOTADB)
+}
+
+// tablesToCheck lists the main database's tables, shadow tables of virtual
+// ones included, views and virtual tables excluded.
+func tablesToCheck(c *sqlite3.Conn) ([]string, error) {
+	stmt, _, err := c.Prepare(`SELECT name FROM pragma_table_list WHERE schema = 'main' AND type IN ('table', 'shadow') ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer stmt.Close()
+	var tables []string
+	for stmt.Step() {
+		tables = append(tables, stmt.ColumnText(0))
+	}
+	return tables, stmt.Err()
+}
+
+// quickCheckTable returns what PRAGMA quick_check(table) found wrong; nil
+// for a sound table.
+func quickCheckTable(c *sqlite3.Conn, table string) ([]string, error) {
+	stmt, _, err := c.Prepare(`PRAGMA main.quick_check(` + sqlite3.QuoteIdentifier(table) + `)`)
+	if err != nil {
+		return nil, err
+	}
+	defer stmt.Close()
+	var found []string
+	for stmt.Step() {
+		if f := stmt.ColumnText(0); f != "ok" {
+			found = append(found, strings.TrimPrefix(f, "*** in database main ***\n"))
+		}
+	}
+	return found, stmt.Err()
+}
+
+// withCheckConn runs fn on a read-only connection opened for it and closed
+// after, or, for a database that lives in memory, on one of db's (see
+// withConn). ctx interrupts fn.
+func (d *sqliteDialect) withCheckConn(ctx context.Context, db *sql.DB, fn func(*sqlite3.Conn) error) error {
+	d.mu.Lock()
+	closed := d.closed
+	d.mu.Unlock()
+	if closed {
+		return errors.New("the database is closed")
+	}
+	dc, err := d.inner.Connect(ctx)
+	if err != nil {
+		return fmt.Errorf("opening a connection: %w", err)
+	}
+	raw := dc.(ncruces.Conn).Raw()
+	if f := raw.Filename("main"); f == nil || f.String() == "" {
+		dc.Close()
+		return d.withConn(ctx, db, fn)
+	}
+	defer dc.Close()
+	raw.BusyTimeout(DefaultBusyTimeout)
+	if err := raw.Exec(`PRAGMA query_only = ON`); err != nil {
+		return err
+	}
+	old := raw.SetInterrupt(ctx)
+	defer raw.SetInterrupt(old)
+	return fn(raw)
 }
 
 func (d *sqliteDialect) close() {

@@ -57,7 +57,9 @@
 // statement-cache hits; [Stats] reads them, like PostgreSQL's
 // pg_stat_statements, and [ResetStats] starts over. Recording takes no lock
 // shared by all goroutines: each connection keeps its own share, and [Stats]
-// adds them up.
+// adds them up. A database keeps at most "_stats_max" fingerprints (default
+// 5000, [WithStatsMax]); past it the least-used, by calls, are evicted, their
+// calls kept in the database's totals.
 //
 // A call slower than "_slow" (default 100ms, 0 disables) is logged through
 // [log/slog] with its fingerprint, duration, number of arguments (never their
@@ -73,8 +75,11 @@
 // A monitor ([Monitor]; [Open] starts one) samples the database off the query
 // path and raises an [Alert] when a threshold is crossed over a sliding
 // window: query p95 100ms, pool usage 80%, database size 5000 MB, error rate
-// 1%, lock wait 1s ([DefaultAlertThresholds]). [Health] runs quick_check and
-// sums it all up.
+// 1%, lock wait 1s ([DefaultAlertThresholds]), and checks the database's
+// integrity table by table once a day ([CheckIntegrity],
+// "_integrity_every"); problems raise an alert. [Health] sums it all up
+// without reading any table, cheaply enough for a probe, and [Handler]
+// serves it over HTTP (/healthz, /readyz).
 //
 // # Encryption at rest
 //

@@ -102,6 +102,18 @@ var dsnParams = [...]dsnParam{
 		c.obs.stats, err = parseBool(v)
 		return err
 	}},
+	{"_stats_max", func(c *config, v string) error {
+		n, err := parseCount(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("want a whole number of fingerprints, 1 or more (_stats=off turns statistics off)")
+		}
+		c.obs.statsMax = n
+		return nil
+	}},
+	{"_integrity_every", func(c *config, v string) (err error) {
+		c.obs.integrityEvery, err = parseDuration(v)
+		return err
+	}},
 	{"_slow", func(c *config, v string) (err error) {
 		c.obs.slow, err = parseDuration(v)
 		return err
@@ -202,6 +214,9 @@ func parseDSN(dsn string, cfg *config) (string, error) {
 		if isNcrucesParam(key) {
 			if key == "_txlock" {
 				cfg.txLock = value
+			}
+			if key == "_timefmt" && !cfg.hasTimeFmt { // ncruces reads the first
+				cfg.timeFmt, cfg.hasTimeFmt = value, true
 			}
 			if key == "_pragma" {
 				cfg.hasPragma = true

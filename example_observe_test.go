@@ -3,8 +3,11 @@ package qlsqlite_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"log"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"time"
@@ -50,8 +53,10 @@ func ExampleStats() {
 	// SELECT count(*) FROM trades WHERE symbol = ?: 2 calls, 2 rows, errors map[], p50 <= p99: true
 }
 
-// Health runs SQLite's quick_check and reads the database's size on a
-// connection of its own, and sums up the pool, breaker and alerts.
+// Health is cheap enough for a probe: it reads the database's size from its
+// header, sums up the pool, breaker and alerts, and reports the last
+// integrity check, which CheckIntegrity runs (and the monitor, on a
+// schedule).
 func ExampleHealth() {
 	dir, _ := os.MkdirTemp("", "qlsqlite")
 	defer os.RemoveAll(dir)
@@ -61,20 +66,28 @@ func ExampleHealth() {
 	}
 	defer db.Close()
 	db.Exec(`CREATE TABLE trades (id INTEGER PRIMARY KEY, symbol TEXT)`)
+	ctx := context.Background()
 
-	report, err := qlsqlite.Health(context.Background(), db)
+	report, err := qlsqlite.Health(ctx, db)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("status:", report.Status)
-	fmt.Println("quick_check:", report.QuickCheck)
 	fmt.Println("pages:", report.Storage.Pages, "free:", report.Storage.FreelistPages)
 	fmt.Println("monitored:", report.Monitored)
+	fmt.Println("integrity checked:", report.Integrity != nil)
+
+	if _, err := qlsqlite.CheckIntegrity(ctx, db); err != nil {
+		log.Fatal(err)
+	}
+	report, _ = qlsqlite.Health(ctx, db)
+	fmt.Println("integrity ok:", report.Integrity.OK(), "tables:", report.Integrity.Tables)
 	// Output:
 	// status: ok
-	// quick_check: [ok]
 	// pages: 2 free: 0
 	// monitored: true
+	// integrity checked: false
+	// integrity ok: true tables: 2
 }
 
 // Monitor evaluates alerts for a database opened with sql.Open; each alert
@@ -137,4 +150,36 @@ func Example_openTelemetry() {
 	// CREATE           CREATE TABLE portfolio(user_id TEXT, symbol TEXT, quantity REAL)
 	// INSERT portfolio INSERT INTO portfolio VALUES (?, ?, ?)
 	// SELECT portfolio SELECT quantity FROM portfolio WHERE user_id = ? AND symbol = ?
+}
+
+// Handler serves /healthz (liveness: Health, cheap) and /readyz (can the
+// database take a write now) for probes and load balancers.
+func ExampleHandler() {
+	dir, _ := os.MkdirTemp("", "qlsqlite")
+	defer os.RemoveAll(dir)
+	db, err := qlsqlite.Open("file:" + filepath.Join(dir, "trading.db"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	h, err := qlsqlite.Handler(db)
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := httptest.NewServer(http.StripPrefix("/db", h))
+	defer srv.Close()
+
+	for _, path := range []string{"/db/healthz", "/db/readyz"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			log.Fatal(err)
+		}
+		var body map[string]any
+		json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		fmt.Println(path, resp.StatusCode, body["status"], body["ready"])
+	}
+	// Output:
+	// /db/healthz 200 ok <nil>
+	// /db/readyz 200 <nil> true
 }

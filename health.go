@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -15,10 +14,11 @@ const (
 	// HealthOK: nothing wrong was found.
 	HealthOK HealthStatus = "ok"
 	// HealthDegraded: the database works, but an alert fires, the
-	// connection pool is saturated, or the circuit breaker is half-open.
+	// connection pool is saturated, the circuit breaker is half-open, or
+	// the last integrity check could not complete.
 	HealthDegraded HealthStatus = "degraded"
-	// HealthFailing: the database is damaged (quick_check found problems),
-	// cannot be reached, or the circuit breaker is open.
+	// HealthFailing: the database is damaged (the last integrity check
+	// found problems), cannot be reached, or the circuit breaker is open.
 	HealthFailing HealthStatus = "failing"
 )
 
@@ -28,9 +28,11 @@ type HealthReport struct {
 	// finding per entry.
 	Status   HealthStatus
 	Problems []string
-	// QuickCheck is what SQLite's PRAGMA quick_check reported: "ok", or up
-	// to 100 problems found in the database's structure.
-	QuickCheck []string
+	// Integrity is the last integrity check (see [CheckIntegrity]), nil
+	// when none has run since the database was opened; IntegrityAge is how
+	// long before CheckedAt it started.
+	Integrity    *IntegrityReport
+	IntegrityAge time.Duration
 	// Storage is the database's size, WAL size and free pages.
 	Storage StorageStats
 	// Pool is the connection pool's state.
@@ -48,19 +50,26 @@ type HealthReport struct {
 	Took      time.Duration
 }
 
-// Health checks db, a database opened with the qlsqlite driver: it runs
-// SQLite's PRAGMA quick_check, reads the database's size, WAL size and free
-// pages, the pool's state, the circuit breaker's state, and the alerts
-// firing now, and sums them up in a status.
+// Health reports on db, a database opened with the qlsqlite driver, cheaply
+// enough for a load balancer or a Kubernetes probe to call it every few
+// seconds: the database's size, WAL size and free pages (read from the
+// database's header and the WAL file's size), the pool's state, the circuit
+// breaker's state, the alerts firing now, and the result and age of the
+// last integrity check, summed up in a status. Its time does not depend on
+// the database's size (12 µs at 100 MB, 1 GB and 5.6 GB alike,
+// BenchmarkHealth); it reads no table.
 //
-// The check and the size are read on a connection of their own, not one of
-// the pool's, so that a saturated pool (reported as degraded) does not
-// delay them; a database that lives in memory is read through one of the
-// pool's connections instead. quick_check
-// reads the whole database, in time proportional to its size: ctx bounds it
-// (qlsqlite's default statement deadline does not apply here). The error is
-// non-nil only when db was not opened with qlsqlite; a database that cannot
-// be checked is reported as HealthFailing.
+// It does not check the database's integrity: that reads the whole file.
+// [CheckIntegrity] does, on demand or on a schedule ([WithIntegrityEvery]),
+// and Health reports its last result: problems found make the status
+// HealthFailing.
+//
+// The size is read on a connection of its own, not one of the pool's, so
+// that a saturated pool (reported as degraded) does not delay it; a
+// database that lives in memory is read through one of the pool's
+// connections instead. ctx bounds it. The error is non-nil only when db was
+// not opened with qlsqlite; a database that cannot be read is reported as
+// HealthFailing.
 func Health(ctx context.Context, db *sql.DB) (HealthReport, error) {
 	d, err := stateOf(db)
 	if err != nil {
@@ -68,59 +77,70 @@ func Health(ctx context.Context, db *sql.DB) (HealthReport, error) {
 	}
 	o := d.obs
 	start := time.Now()
-	r := HealthReport{CheckedAt: o.clock.Now(), Status: HealthOK}
-	fail := func(format string, args ...any) {
-		r.Status = HealthFailing
-		r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
-	}
-	degrade := func(format string, args ...any) {
-		if r.Status == HealthOK {
-			r.Status = HealthDegraded
-		}
-		r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
-	}
-
-	if qc, err := o.dialect.quickCheck(ctx, db); err != nil {
-		fail("%v", err)
-	} else {
-		r.QuickCheck = qc
-		if len(qc) != 1 || qc[0] != "ok" {
-			summary := strings.Join(qc[:min(len(qc), 3)], "; ")
-			if len(summary) > 300 {
-				summary = summary[:300] + "..."
-			}
-			fail("quick_check found problems (see QuickCheck): %s", strings.ReplaceAll(summary, "\n", " "))
-		}
-	}
+	h := &healthCheck{HealthReport: HealthReport{CheckedAt: o.clock.Now(), Status: HealthOK}}
+	h.integrity(o)
 	if st, err := o.dialect.storage(ctx, db); err != nil {
-		fail("%v", err)
+		h.fail("%v", err)
 	} else {
-		r.Storage = st
+		h.Storage = st
 	}
-	r.Pool = poolStats(db)
-	if r.WAL = d.walStats(); r.WAL.problem() != "" {
-		degrade("%s", r.WAL.problem())
+	h.Pool = poolStats(db)
+	if h.WAL = d.walStats(); h.WAL.problem() != "" {
+		h.degrade("%s", h.WAL.problem())
 	}
-	if r.Pool.MaxOpenConnections > 0 && r.Pool.InUse >= r.Pool.MaxOpenConnections {
-		degrade("the connection pool is saturated: %d of %d connections in use", r.Pool.InUse, r.Pool.MaxOpenConnections)
+	if h.Pool.MaxOpenConnections > 0 && h.Pool.InUse >= h.Pool.MaxOpenConnections {
+		h.degrade("the connection pool is saturated: %d of %d connections in use", h.Pool.InUse, h.Pool.MaxOpenConnections)
 	}
-	r.Breaker = d.breakerState()
-	switch r.Breaker {
+	h.Breaker = d.breakerState()
+	switch h.Breaker {
 	case "open":
-		fail("the circuit breaker is open: calls are refused")
+		h.fail("the circuit breaker is open: calls are refused")
 	case "half-open":
-		degrade("the circuit breaker is half-open: trial calls only")
+		h.degrade("the circuit breaker is half-open: trial calls only")
 	}
 	o.mu.Lock()
 	m := o.monitor
 	o.mu.Unlock()
 	if m != nil {
-		r.Monitored = true
-		r.Alerts = m.active()
-		for _, a := range r.Alerts {
-			degrade("alert %s: %s", a.Name, a.Message)
+		h.Monitored = true
+		h.Alerts = m.active()
+		for _, a := range h.Alerts {
+			h.degrade("alert %s: %s", a.Name, a.Message)
 		}
 	}
-	r.Took = time.Since(start)
-	return r, nil
+	h.Took = time.Since(start)
+	return h.HealthReport, nil
+}
+
+// healthCheck is a report being written.
+type healthCheck struct{ HealthReport }
+
+func (h *healthCheck) fail(format string, args ...any) {
+	h.Status = HealthFailing
+	h.Problems = append(h.Problems, fmt.Sprintf(format, args...))
+}
+
+func (h *healthCheck) degrade(format string, args ...any) {
+	if h.Status == HealthOK {
+		h.Status = HealthDegraded
+	}
+	h.Problems = append(h.Problems, fmt.Sprintf(format, args...))
+}
+
+// integrity reports the last integrity check: problems found by the last
+// one that judged the database fail it; a last one that could not complete
+// degrades it.
+func (h *healthCheck) integrity(o *observability) {
+	last, judged := o.lastIntegrity()
+	if last == nil {
+		return
+	}
+	h.Integrity = last
+	h.IntegrityAge = h.CheckedAt.Sub(last.At)
+	if judged != nil && len(judged.Problems) > 0 {
+		h.fail("the integrity check of %v ago found %d problems: %s", h.CheckedAt.Sub(judged.At).Round(time.Second), len(judged.Problems), judged.summary())
+	}
+	if last.Err != "" {
+		h.degrade("the integrity check of %v ago did not complete: %s", h.IntegrityAge.Round(time.Second), last.Err)
+	}
 }

@@ -19,8 +19,8 @@ func TestHealthOK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Status != HealthOK || len(r.Problems) != 0 || strings.Join(r.QuickCheck, ",") != "ok" {
-		t.Errorf("status %s, problems %v, quick_check %v", r.Status, r.Problems, r.QuickCheck)
+	if r.Status != HealthOK || len(r.Problems) != 0 || r.Integrity != nil {
+		t.Errorf("status %s, problems %v, integrity %+v", r.Status, r.Problems, r.Integrity)
 	}
 	if r.Storage.SizeBytes <= 0 || r.Storage.WALBytes <= 0 || r.Storage.InMemory || !strings.HasSuffix(r.Storage.Path, "stats.db") {
 		t.Errorf("storage %+v", r.Storage)
@@ -30,8 +30,8 @@ func TestHealthOK(t *testing.T) {
 	}
 }
 
-// TestHealthSaturatedPool: the check runs on a connection of its own, so a
-// pool whose every connection is taken does not stop it.
+// TestHealthSaturatedPool: the storage figures are read on a connection of
+// their own, so a pool whose every connection is taken does not stop them.
 func TestHealthSaturatedPool(t *testing.T) {
 	db := openStats(t, "")
 	if _, err := db.Exec(`CREATE TABLE t (n)`); err != nil {
@@ -49,21 +49,24 @@ func TestHealthSaturatedPool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(r.QuickCheck, ",") != "ok" || r.Storage.SizeBytes <= 0 || r.Pool.InUse != 1 || r.Pool.Utilization != 1 {
-		t.Errorf("with the pool saturated: quick_check %v, storage %+v, pool %+v", r.QuickCheck, r.Storage, r.Pool)
+	if r.Storage.SizeBytes <= 0 || r.Pool.InUse != 1 || r.Pool.Utilization != 1 {
+		t.Errorf("with the pool saturated: storage %+v, pool %+v", r.Storage, r.Pool)
 	}
 	if r.Status != HealthDegraded || len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "saturated") {
 		t.Errorf("status %s, problems %v", r.Status, r.Problems)
 	}
 }
 
-func TestHealthCorrupt(t *testing.T) {
+// corrupt makes a database file whose table and index pages are damaged,
+// its header and schema intact, and returns its path.
+func corrupt(t *testing.T) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "corrupt.db")
 	db, err := sql.Open(DriverName, "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`CREATE TABLE t (s TEXT); CREATE INDEX t_s ON t (s);
+	if _, err := db.Exec(`CREATE TABLE sound (n); CREATE TABLE t (s TEXT); CREATE INDEX t_s ON t (s);
 		WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000)
 		INSERT INTO t SELECT printf('%0100d', x) FROM c`); err != nil {
 		t.Fatal(err)
@@ -77,28 +80,42 @@ func TestHealthCorrupt(t *testing.T) {
 	for i := range page {
 		page[i] = 0xA5
 	}
-	// Pages 3 to 5 hold table and index b-tree pages.
+	// Page 2 is the root of sound; pages 3 to 5 hold t's and t_s's pages.
 	for p := int64(2); p < 5; p++ {
 		if _, err := f.WriteAt(page, p*4096); err != nil {
 			t.Fatal(err)
 		}
 	}
 	f.Close()
+	return path
+}
 
-	db, err = sql.Open(DriverName, "file:"+path)
+// TestHealthReadsNoTable: Health does not check integrity, so damaged
+// table pages go unnoticed until a check runs; then Health fails.
+func TestHealthReadsNoTable(t *testing.T) {
+	db, err := sql.Open(DriverName, "file:"+corrupt(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	r, err := Health(context.Background(), db)
+	ctx := context.Background()
+	r, err := Health(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Status != HealthFailing || len(r.Problems) == 0 {
-		t.Fatalf("a damaged database: status %s, quick_check %v, problems %v", r.Status, r.QuickCheck, r.Problems)
+	if r.Status != HealthOK || r.Integrity != nil {
+		t.Fatalf("Health read the damaged pages: status %s, problems %v", r.Status, r.Problems)
 	}
-	if !strings.Contains(r.Problems[0], "quick_check") || len(r.QuickCheck) == 0 || r.QuickCheck[0] == "ok" {
-		t.Errorf("problems %v, quick_check %v", r.Problems, r.QuickCheck)
+	if _, err := CheckIntegrity(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	r, err = Health(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != HealthFailing || len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "integrity check") ||
+		r.Integrity == nil || r.Integrity.OK() || r.IntegrityAge < 0 {
+		t.Errorf("after the check: status %s, problems %v, integrity %+v", r.Status, r.Problems, r.Integrity)
 	}
 }
 

@@ -114,6 +114,10 @@ const (
 	AlertDatabaseSize = "database_size"
 	AlertErrorRate    = "error_rate"
 	AlertLockWait     = "lock_wait"
+	// AlertIntegrity fires when the last integrity check that completed
+	// (see [CheckIntegrity], [WithIntegrityEvery]) found problems, and
+	// clears when a later one finds none. It has no threshold to set.
+	AlertIntegrity = "integrity"
 )
 
 // alertClearRatio is how far below its threshold a value must fall before
@@ -127,14 +131,14 @@ const alertClearRatio = 0.9
 // the threshold, or when the window no longer holds enough calls to judge.
 type Alert struct {
 	// Name is one of AlertQueryP95, AlertPoolUsage, AlertDatabaseSize,
-	// AlertErrorRate, AlertLockWait.
+	// AlertErrorRate, AlertLockWait, AlertIntegrity.
 	Name string
 	// Firing is true when the alert fires, false when it clears.
 	Firing bool
 	// Value and Threshold are in the alert's unit: seconds for
 	// query_p95 and lock_wait, a ratio for pool_usage and error_rate,
-	// bytes for database_size. Value is the one that fired or cleared the
-	// alert.
+	// bytes for database_size, problems found for integrity (threshold
+	// 1). Value is the one that fired or cleared the alert.
 	Value, Threshold float64
 	// Message says it for a person.
 	Message string
@@ -146,7 +150,8 @@ type Alert struct {
 }
 
 // monitor samples a database on a ticker and raises alerts. One goroutine
-// per monitored database does the work, off the query path.
+// per monitored database does the work, off the query path; a scheduled
+// integrity check runs in one of its own.
 type monitor struct {
 	obs    *observability
 	sqlDB  *sql.DB
@@ -158,6 +163,11 @@ type monitor struct {
 	once   sync.Once
 
 	walBytes atomic.Int64 // the WAL's size at the last sample that read it; -1 before, or in memory
+
+	integrity integritySchedule
+	ctx       context.Context // cancelled by stop: ends a scheduled check
+	cancel    context.CancelFunc
+	checks    sync.WaitGroup // the scheduled check running
 
 	mu       sync.Mutex
 	history  []monSample      // oldest first, covering the window
@@ -182,14 +192,15 @@ type monSample struct {
 // log). It stops when stop is called or db is closed.
 //
 // opts may hold the monitor's options: [WithAlertFunc],
-// [WithAlertThresholds], [WithMonitorInterval], [WithClock] and
-// [WithLogger]. What is fixed when a database opens (deadline, statement
+// [WithAlertThresholds], [WithMonitorInterval], [WithIntegrityEvery],
+// [WithClock] and [WithLogger]. What is fixed when a database opens (deadline, statement
 // cache, statistics, tracing, metrics) cannot change here: such an option
 // is an error. Monitoring a database twice is an error, too.
 //
 // A monitor also reports the connection pool in metrics
 // (db.client.connection.count, .max, .wait_time): only a monitored
-// database has them, because only then is its [*sql.DB] known.
+// database has them, because only then is its [*sql.DB] known. And it runs
+// the scheduled integrity checks ([WithIntegrityEvery]).
 func Monitor(db *sql.DB, opts ...Option) (stop func(), err error) {
 	d, err := stateOf(db)
 	if err != nil {
@@ -222,6 +233,8 @@ func fixedAtOpen(was, now *config) error {
 		changed = "WithDefaults"
 	case was.obs.stats != now.obs.stats:
 		changed = "WithStats"
+	case was.obs.statsMax != now.obs.statsMax:
+		changed = "WithStatsMax"
 	case was.obs.slow != now.obs.slow:
 		changed = "WithSlowQueryLog"
 	case was.obs.trace != now.obs.trace:
@@ -263,13 +276,14 @@ func (o *observability) startMonitor(sqlDB *sql.DB, cfg observeConfig) (*monitor
 		clock = systemClock{}
 	}
 	m := &monitor{
-		obs:    o,
-		sqlDB:  sqlDB,
-		cfg:    cfg,
-		clock:  clock,
-		done:   make(chan struct{}),
-		exited: make(chan struct{}),
-		firing: make(map[string]Alert),
+		obs:       o,
+		sqlDB:     sqlDB,
+		cfg:       cfg,
+		clock:     clock,
+		done:      make(chan struct{}),
+		exited:    make(chan struct{}),
+		firing:    make(map[string]Alert),
+		integrity: newIntegritySchedule(cfg.integrityEvery, clock.Now()),
 	}
 	o.mu.Lock()
 	if o.monitor != nil {
@@ -278,6 +292,7 @@ func (o *observability) startMonitor(sqlDB *sql.DB, cfg observeConfig) (*monitor
 	}
 	o.monitor = m
 	o.mu.Unlock()
+	m.ctx, m.cancel = context.WithCancel(context.Background())
 
 	m.walBytes.Store(-1)
 	m.reg = o.tel.registerPool(sqlDB, m.wal)
@@ -313,6 +328,8 @@ func (m *monitor) stop() {
 	m.once.Do(func() {
 		close(m.done)
 		<-m.exited
+		m.cancel()
+		m.checks.Wait()
 		if m.reg != nil {
 			m.reg.Unregister()
 		}
@@ -324,8 +341,10 @@ func (m *monitor) stop() {
 	})
 }
 
-// tick samples the database, evaluates the alerts and delivers the changes.
+// tick samples the database, evaluates the alerts and delivers the
+// changes, and starts the scheduled integrity check when it is due.
 func (m *monitor) tick(now time.Time) {
+	m.scheduleIntegrity(now)
 	cur := m.sample(now, true)
 	for _, a := range m.evaluate(now, cur) {
 		m.deliver(a)
@@ -335,10 +354,11 @@ func (m *monitor) tick(now time.Time) {
 // sample takes a sample of the database and keeps it in the history;
 // storage says whether to read the database's size, which connects.
 func (m *monitor) sample(now time.Time, storage bool) monSample {
-	recs, _ := m.obs.merged()
+	merged := m.obs.merged()
+	recs := merged.recs
 	s := monSample{
 		at:    now,
-		tot:   totalsOf(recs),
+		tot:   merged.totals(),
 		hists: make(map[string]*histogram, len(recs)),
 		fps:   make(map[string]Fingerprint, len(recs)),
 		util:  -1,
@@ -414,10 +434,39 @@ type reading struct {
 // returns the alerts that fire or clear.
 func (m *monitor) evaluate(now time.Time, cur monSample) []Alert {
 	th := m.cfg.thresholds
+	w := m.window(now, cur)
+	readings := map[string]reading{AlertIntegrity: m.integrityReading()}
+	if th.QueryP95 > 0 {
+		readings[AlertQueryP95] = queryP95Reading(th, cur, w.histBase)
+	}
+	if th.PoolUsage > 0 {
+		readings[AlertPoolUsage] = poolUsageReading(th, w.utils)
+	}
+	if th.DatabaseSize > 0 {
+		readings[AlertDatabaseSize] = databaseSizeReading(th, cur)
+	}
+	if th.ErrorRate > 0 {
+		readings[AlertErrorRate] = errorRateReading(th, w.delta)
+	}
+	if th.LockWait > 0 {
+		readings[AlertLockWait] = lockWaitReading(th, w.delta)
+	}
+	return m.transitions(now, readings)
+}
+
+// window is what the history says about the alert window ending at cur.
+type window struct {
+	delta    totals     // the counters' growth over the window
+	histBase *monSample // the earliest sample in the window with histograms
+	utils    []float64  // the pool's utilization at each sample that knows it
+}
+
+func (m *monitor) window(now time.Time, cur monSample) window {
 	m.mu.Lock()
-	var base, histBase *monSample
-	var utils []float64
-	start := now.Add(-th.Window)
+	defer m.mu.Unlock()
+	var w window
+	var base *monSample
+	start := now.Add(-m.cfg.thresholds.Window)
 	for i := range m.history {
 		s := &m.history[i]
 		if s.at.Before(start) || !s.at.Before(now) {
@@ -426,104 +475,112 @@ func (m *monitor) evaluate(now time.Time, cur monSample) []Alert {
 		if base == nil {
 			base = s
 		}
-		if histBase == nil && s.hists != nil {
-			histBase = s
+		if w.histBase == nil && s.hists != nil {
+			w.histBase = s
 		}
 		if s.util >= 0 {
-			utils = append(utils, s.util)
+			w.utils = append(w.utils, s.util)
 		}
 	}
 	if cur.util >= 0 {
-		utils = append(utils, cur.util)
+		w.utils = append(w.utils, cur.util)
 	}
-	m.mu.Unlock()
-
-	readings := map[string]reading{}
-	if th.QueryP95 > 0 {
-		r := reading{threshold: th.QueryP95.Seconds()}
-		type slow struct {
-			fp  Fingerprint
-			p95 time.Duration
-		}
-		var over []slow
-		for id, h := range cur.hists {
-			w := h.clone()
-			if histBase != nil {
-				if bh, ok := histBase.hists[id]; ok {
-					w.sub(bh)
-				}
-			}
-			if w.count < uint64(th.MinCalls) {
-				continue
-			}
-			p95 := w.quantile(0.95)
-			r.ok = true
-			r.value = max(r.value, p95.Seconds())
-			if p95 >= th.QueryP95 {
-				over = append(over, slow{cur.fps[id], p95})
-			}
-		}
-		slices.SortFunc(over, func(a, b slow) int { return cmp.Compare(b.p95, a.p95) })
-		var parts []string
-		for _, s := range over {
-			r.fps = append(r.fps, s.fp)
-			if len(parts) < 3 {
-				parts = append(parts, fmt.Sprintf("%s (p95 %v)", s.fp.Text, s.p95.Round(time.Microsecond)))
-			}
-		}
-		r.message = fmt.Sprintf("query p95 %v over the last %v (threshold %v)", time.Duration(r.value*float64(time.Second)).Round(time.Microsecond), th.Window, th.QueryP95)
-		if len(parts) > 0 {
-			r.message += ": " + strings.Join(parts, "; ")
-		}
-		readings[AlertQueryP95] = r
-	}
-	if th.PoolUsage > 0 {
-		r := reading{threshold: th.PoolUsage}
-		if len(utils) > 0 {
-			var sum float64
-			for _, u := range utils {
-				sum += u
-			}
-			r.value, r.ok = sum/float64(len(utils)), true
-		}
-		r.message = fmt.Sprintf("connection pool %.0f%% in use on average over the last %v (threshold %.0f%%)", 100*r.value, th.Window, 100*th.PoolUsage)
-		readings[AlertPoolUsage] = r
-	}
-	if th.DatabaseSize > 0 {
-		r := reading{threshold: float64(th.DatabaseSize)}
-		if cur.size >= 0 {
-			r.value, r.ok = float64(cur.size), true
-		}
-		r.message = fmt.Sprintf("database size %.1f MB (threshold %.1f MB)", r.value/1e6, r.threshold/1e6)
-		readings[AlertDatabaseSize] = r
-	}
-	var delta totals
 	if base != nil {
-		delta = totals{
+		w.delta = totals{
 			calls:       cur.tot.calls - min(base.tot.calls, cur.tot.calls),
 			errors:      cur.tot.errors - min(base.tot.errors, cur.tot.errors),
 			waitedCalls: cur.tot.waitedCalls - min(base.tot.waitedCalls, cur.tot.waitedCalls),
 			waited:      cur.tot.waited - min(base.tot.waited, cur.tot.waited),
 		}
 	}
-	if th.ErrorRate > 0 {
-		r := reading{threshold: th.ErrorRate}
-		if delta.calls >= uint64(th.MinCalls) {
-			r.value, r.ok = ratio(delta.errors, delta.calls), true
-		}
-		r.message = fmt.Sprintf("%.2f%% of %d calls failed over the last %v (threshold %.2f%%)", 100*r.value, delta.calls, th.Window, 100*th.ErrorRate)
-		readings[AlertErrorRate] = r
-	}
-	if th.LockWait > 0 {
-		r := reading{threshold: th.LockWait.Seconds()}
-		if delta.waitedCalls > 0 {
-			r.value, r.ok = (delta.waited / time.Duration(delta.waitedCalls)).Seconds(), true
-		}
-		r.message = fmt.Sprintf("calls that waited for locks waited %v on average over the last %v (threshold %v)",
-			time.Duration(r.value*float64(time.Second)).Round(time.Millisecond), th.Window, th.LockWait)
-		readings[AlertLockWait] = r
-	}
+	return w
+}
 
+// queryP95Reading is the largest p95 over the window of the fingerprints
+// with enough calls in it, naming those over the threshold.
+func queryP95Reading(th AlertThresholds, cur monSample, histBase *monSample) reading {
+	r := reading{threshold: th.QueryP95.Seconds()}
+	type slow struct {
+		fp  Fingerprint
+		p95 time.Duration
+	}
+	var over []slow
+	for id, h := range cur.hists {
+		w := h.clone()
+		if histBase != nil {
+			if bh, ok := histBase.hists[id]; ok {
+				w.sub(bh)
+			}
+		}
+		if w.count < uint64(th.MinCalls) {
+			continue
+		}
+		p95 := w.quantile(0.95)
+		r.ok = true
+		r.value = max(r.value, p95.Seconds())
+		if p95 >= th.QueryP95 {
+			over = append(over, slow{cur.fps[id], p95})
+		}
+	}
+	slices.SortFunc(over, func(a, b slow) int { return cmp.Compare(b.p95, a.p95) })
+	var parts []string
+	for _, s := range over {
+		r.fps = append(r.fps, s.fp)
+		if len(parts) < 3 {
+			parts = append(parts, fmt.Sprintf("%s (p95 %v)", s.fp.Text, s.p95.Round(time.Microsecond)))
+		}
+	}
+	r.message = fmt.Sprintf("query p95 %v over the last %v (threshold %v)", time.Duration(r.value*float64(time.Second)).Round(time.Microsecond), th.Window, th.QueryP95)
+	if len(parts) > 0 {
+		r.message += ": " + strings.Join(parts, "; ")
+	}
+	return r
+}
+
+func poolUsageReading(th AlertThresholds, utils []float64) reading {
+	r := reading{threshold: th.PoolUsage}
+	if len(utils) > 0 {
+		var sum float64
+		for _, u := range utils {
+			sum += u
+		}
+		r.value, r.ok = sum/float64(len(utils)), true
+	}
+	r.message = fmt.Sprintf("connection pool %.0f%% in use on average over the last %v (threshold %.0f%%)", 100*r.value, th.Window, 100*th.PoolUsage)
+	return r
+}
+
+func databaseSizeReading(th AlertThresholds, cur monSample) reading {
+	r := reading{threshold: float64(th.DatabaseSize)}
+	if cur.size >= 0 {
+		r.value, r.ok = float64(cur.size), true
+	}
+	r.message = fmt.Sprintf("database size %.1f MB (threshold %.1f MB)", r.value/1e6, r.threshold/1e6)
+	return r
+}
+
+func errorRateReading(th AlertThresholds, delta totals) reading {
+	r := reading{threshold: th.ErrorRate}
+	if delta.calls >= uint64(th.MinCalls) {
+		r.value, r.ok = ratio(delta.errors, delta.calls), true
+	}
+	r.message = fmt.Sprintf("%.2f%% of %d calls failed over the last %v (threshold %.2f%%)", 100*r.value, delta.calls, th.Window, 100*th.ErrorRate)
+	return r
+}
+
+func lockWaitReading(th AlertThresholds, delta totals) reading {
+	r := reading{threshold: th.LockWait.Seconds()}
+	if delta.waitedCalls > 0 {
+		r.value, r.ok = (delta.waited / time.Duration(delta.waitedCalls)).Seconds(), true
+	}
+	r.message = fmt.Sprintf("calls that waited for locks waited %v on average over the last %v (threshold %v)",
+		time.Duration(r.value*float64(time.Second)).Round(time.Millisecond), th.Window, th.LockWait)
+	return r
+}
+
+// transitions updates the firing alerts from the readings and returns the
+// alerts that fired or cleared.
+func (m *monitor) transitions(now time.Time, readings map[string]reading) []Alert {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var changes []Alert
@@ -538,7 +595,7 @@ func (m *monitor) evaluate(now time.Time, cur monSample) []Alert {
 		case firing && (!r.ok || r.value < alertClearRatio*r.threshold):
 			msg := r.message
 			if !r.ok {
-				msg = "not enough data in the last " + th.Window.String() + " to judge: " + msg
+				msg = "not enough data in the last " + m.cfg.thresholds.Window.String() + " to judge: " + msg
 			}
 			delete(m.firing, name)
 			changes = append(changes, Alert{Name: name, Firing: false, Value: r.value, Threshold: r.threshold, Message: msg, At: now})

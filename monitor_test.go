@@ -188,7 +188,7 @@ func TestAlertQueryP95(t *testing.T) {
 // a value hovering around the threshold does not storm.
 func TestAlertHysteresis(t *testing.T) {
 	th := only(AlertThresholds{QueryP95: 100 * time.Millisecond, MinCalls: 1}).withDefaults()
-	m := &monitor{cfg: observeConfig{thresholds: th}, firing: map[string]Alert{}}
+	m := &monitor{obs: &observability{}, cfg: observeConfig{thresholds: th}, firing: map[string]Alert{}}
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	fp := FingerprintOf(`SELECT 1`)
 	var sent []Alert

@@ -22,14 +22,21 @@ type observability struct {
 	tel     *telemetry
 	clock   Clock
 
+	table *statsTable // the fingerprints statistics are kept for
+
 	// Guarded by db.mu, like the set of open connections whose shards
 	// hold the rest of the statistics.
-	closed map[string]*queryRecord // statistics of closed connections, by fingerprint ID
-	since  time.Time               // when the statistics started (open or reset)
+	closed  map[string]*queryRecord // statistics of closed connections, by fingerprint ID
+	dropped totals                  // calls of evicted fingerprints, and closed connections' lost calls
+	since   time.Time               // when the statistics started (open or reset)
 
-	mu      sync.Mutex // guards the fields below
-	samples []dbSample // for rates over the window; see rates
-	monitor *monitor   // nil unless monitored
+	checking sync.Mutex // held by the integrity check running, if any
+
+	mu        sync.Mutex       // guards the fields below
+	samples   []dbSample       // for rates over the window; see rates
+	monitor   *monitor         // nil unless monitored
+	integrity *IntegrityReport // the last integrity check; nil before the first
+	judged    *IntegrityReport // the last that completed or found problems
 }
 
 func newObservability(db *database, dsn string) *observability {
@@ -39,12 +46,13 @@ func newObservability(db *database, dsn string) *observability {
 		db:      db,
 		dialect: newSQLiteDialect(db.inner, dsn),
 		clock:   cfg.clock,
+		table:   newStatsTable(cfg.statsMax),
 	}
 	if o.clock == nil {
 		o.clock = systemClock{}
 	}
 	o.tel = newTelemetry(&o.cfg, o.dialect)
-	o.tel.registerDatabase(db)
+	o.tel.registerDatabase(db, o.table)
 	o.since = o.clock.Now()
 	return o
 }
@@ -209,10 +217,7 @@ func (o *observer) end(ctx context.Context, c *call, rows int64, nargs int, err 
 		if err != nil {
 			class = o.obs.errorClass(err)
 		}
-		waited := o.report.waited - c.waitStart
-		o.shard.mu.Lock()
-		c.rec.counters.add(d, rows, class, waited, c.cache)
-		o.shard.mu.Unlock()
+		o.shard.count(c.rec, d, rows, class, o.report.waited-c.waitStart, c.cache)
 	}
 	if o.metered {
 		o.obs.tel.record(ctx, &c.rec.meta, d.Seconds(), err)

@@ -22,6 +22,7 @@ const (
 // observed and where it goes.
 type observeConfig struct {
 	stats     bool          // per-fingerprint statistics ("_stats")
+	statsMax  int           // fingerprints kept, at least 1 ("_stats_max")
 	slow      time.Duration // slow-query log threshold; 0 disables ("_slow")
 	trace     bool          // OpenTelemetry spans ("_trace")
 	metrics   bool          // OpenTelemetry metrics ("_metrics")
@@ -36,17 +37,22 @@ type observeConfig struct {
 	thresholds AlertThresholds
 	clock      Clock // nil: the system clock
 	interval   time.Duration
+
+	integrityEvery time.Duration // the monitor's integrity checks; 0: none ("_integrity_every")
 }
 
 func defaultObserveConfig() observeConfig {
 	return observeConfig{
 		stats:      true,
+		statsMax:   DefaultStatsMax,
 		slow:       DefaultSlowQuery,
 		trace:      true,
 		metrics:    true,
 		rootSpans:  true,
 		thresholds: DefaultAlertThresholds(),
 		interval:   DefaultMonitorInterval,
+
+		integrityEvery: DefaultIntegrityEvery,
 	}
 }
 
@@ -56,6 +62,24 @@ func defaultObserveConfig() observeConfig {
 // slow-query log do not depend on it.
 func WithStats(on bool) Option {
 	return func(c *config) { c.obs.stats = on }
+}
+
+// WithStatsMax sets how many fingerprints a database keeps statistics for
+// (DSN: "_stats_max"; default [DefaultStatsMax]), like
+// pg_stat_statements.max. The bound is the database's, whatever the number
+// of connections. When a new fingerprint does not fit, the least-used 5%
+// are evicted: by calls, recent calls weighing more than old ones (each
+// pass multiplies past usage by 0.99), the oldest first among equals; their
+// calls stay in the database's totals, and
+// [DatabaseStats].FingerprintEvictions counts them. Calls rather than total
+// time, so that the one-off statements of start-up, migrations and admin
+// work make room first, however long they took, and a long-lived process
+// keeps its hot queries; slow calls are in the slow-query log regardless.
+//
+// A fingerprint costs about 3 KB, plus its counters on each further
+// connection that runs it. n below 1 is taken as 1.
+func WithStatsMax(n int) Option {
+	return func(c *config) { c.obs.statsMax = max(n, 1) }
 }
 
 // WithSlowQueryLog sets the duration from which a call is logged as slow
@@ -152,4 +176,18 @@ func WithMonitorInterval(d time.Duration) Option {
 			c.obs.interval = d
 		}
 	}
+}
+
+// WithIntegrityEvery sets how often the monitor checks the database's
+// integrity with [CheckIntegrity] (DSN: "_integrity_every"; default
+// [DefaultIntegrityEvery]); zero turns the schedule off. The first check
+// runs within an hour of the monitor's start (or one interval, if
+// shorter), then every interval. A scheduled check pauses after each table
+// as long as the table took, so that it takes at most half of one
+// connection's time and no single read transaction spans the database; its
+// result is kept for [Health] and [Stats], and problems raise
+// [AlertIntegrity]. Only a monitored database has the schedule ([Open]
+// starts a monitor; after [database/sql.Open], call [Monitor]).
+func WithIntegrityEvery(d time.Duration) Option {
+	return func(c *config) { c.obs.integrityEvery = max(d, 0) }
 }

@@ -31,6 +31,8 @@ const (
 	metricCacheEvictions    = "qlsqlite.stmt_cache.evictions"
 	metricBreakerState      = "qlsqlite.breaker.state"
 	metricWALSize           = "qlsqlite.wal.size"
+	metricStatsFingerprints = "qlsqlite.stats.fingerprints"
+	metricStatsEvictions    = "qlsqlite.stats.evictions"
 )
 
 // durationBuckets are the bucket boundaries the conventions advise for
@@ -250,8 +252,9 @@ func (t *telemetry) endSpan(span trace.Span, err error) {
 }
 
 // registerDatabase registers the observable instruments that need only the
-// per-database state: statement cache counters and breaker state.
-func (t *telemetry) registerDatabase(db *database) {
+// per-database state: statement cache counters, breaker state, and the
+// fingerprints the statistics keep and evict.
+func (t *telemetry) registerDatabase(db *database, table *statsTable) {
 	if t.meter == nil {
 		return
 	}
@@ -263,7 +266,11 @@ func (t *telemetry) registerDatabase(db *database) {
 		metric.WithDescription("Statements evicted from qlsqlite's statement cache."), metric.WithUnit("{statement}"))
 	breaker, err4 := t.meter.Int64ObservableGauge(metricBreakerState,
 		metric.WithDescription("State of the circuit breaker: 0 closed, 1 half-open, 2 open."), metric.WithUnit("1"))
-	if err := errors.Join(err1, err2, err3, err4); err != nil {
+	fps, err5 := t.meter.Int64ObservableGauge(metricStatsFingerprints,
+		metric.WithDescription("Fingerprints qlsqlite keeps statistics for (at most _stats_max)."), metric.WithUnit("{fingerprint}"))
+	fpEvictions, err6 := t.meter.Int64ObservableCounter(metricStatsEvictions,
+		metric.WithDescription("Fingerprints evicted from qlsqlite's statistics to make room for new ones (the least-used first)."), metric.WithUnit("{fingerprint}"))
+	if err := errors.Join(err1, err2, err3, err4, err5, err6); err != nil {
 		otel.Handle(err)
 		return
 	}
@@ -276,8 +283,10 @@ func (t *telemetry) registerDatabase(db *database) {
 		if v, ok := breakerValue(db.breakerState()); ok {
 			o.ObserveInt64(breaker, v, set)
 		}
+		o.ObserveInt64(fps, int64(table.size()), set)
+		o.ObserveInt64(fpEvictions, int64(table.evictions.Load()), set)
 		return nil
-	}, hits, misses, evictions, breaker)
+	}, hits, misses, evictions, breaker, fps, fpEvictions)
 	if err != nil {
 		otel.Handle(err)
 		return

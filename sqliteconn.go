@@ -57,6 +57,7 @@ type ncrucesStmt interface {
 	ColumnName(col int) string
 	Status(op sqlite3.StmtStatus, reset bool) int
 	ReadOnly() bool
+	rowReader
 }
 
 // ncrucesRows is what ncruces's rows implement; a wrapper must implement the
@@ -202,7 +203,7 @@ func (c *sqliteConn) queryStmt(ctx context.Context, s *cachedStmt, took bool, ar
 	} else {
 		r = &cachedRows{}
 	}
-	*r = cachedRows{ncrucesRows: rows.(ncrucesRows), conn: c, stmt: s, reprepares: reprepares, gated: took}
+	*r = cachedRows{ncrucesRows: rows.(ncrucesRows), conn: c, stmt: s, ctx: ctx, shape: c.shapeOf(s, reprepares), reprepares: reprepares, gated: took}
 	return r, nil
 }
 
@@ -294,39 +295,45 @@ func checkArgs(s ncrucesStmt, nargs int) error {
 // sqlite3.MISUSE there, or misnames them). Schema changes made through
 // qlsqlite itself never get that far: see [sqliteConn.take].
 type cachedRows struct {
-	ncrucesRows
-	conn       *sqliteConn
-	stmt       *cachedStmt
-	reprepares int  // the statement's re-prepare count when taken; -1 once checked
-	named      bool // Columns was called: stmt.columns holds what it reported
-	gated      bool // holds the writer gate until it closes
+	ncrucesRows  // binds the arguments, resets the statement, answers ColumnType*
+	conn         *sqliteConn
+	stmt         *cachedStmt
+	ctx          context.Context // SQLite's interrupt while a row is read
+	shape        *rowShape       // names and declared types (rows.go)
+	names        []string        // what Columns handed out, a copy of shape.names
+	reprepares   int             // the statement's re-prepare count when taken; -1 once checked
+	named        bool            // Columns was called
+	ncrucesNamed bool            // ncrucesRows has read its names (rows.go)
+	gated        bool            // holds the writer gate until it closes
 }
 
 // Columns implements [driver.Rows]. database/sql hands the very slice to
 // its caller, who may rewrite it in place (GORM's MapColumns does,
-// DESIGN.md trap 14), and calls Columns again later, so the names are
-// copied once, on the first call, into the statement's own buffer: that copy
-// is what [cachedRows.Next] checks a re-prepare against.
+// DESIGN.md trap 14), and calls Columns again later, so each query gets its
+// own copy of the statement's names: the names [cachedRows.Next] checks a
+// re-prepare against stay qlsqlite's own.
 func (r *cachedRows) Columns() []string {
-	names := r.ncrucesRows.Columns()
-	if !r.named {
-		r.named = true
-		r.stmt.columns = append(r.stmt.columns[:0], names...)
-	}
-	return names
+	r.named = true
+	return r.columnNames()
 }
 
 // Next implements [driver.Rows].
 func (r *cachedRows) Next(dest []driver.Value) error {
-	err := r.ncrucesRows.Next(dest)
+	err := r.step()
 	if r.reprepares >= 0 {
-		if r.named && r.stmt.Status(sqlite3.STMTSTATUS_REPREPARE, false) != r.reprepares && !sameColumns(r.stmt, r.stmt.columns) {
-			r.conn.db.schemaChanged()
-			err = &schemaChangedError{classOf: classOf{Migration}, query: r.stmt.query, err: err}
+		if now := r.stmt.Status(sqlite3.STMTSTATUS_REPREPARE, false); now != r.reprepares {
+			if r.named && !sameColumns(r.stmt, r.shape.names) {
+				r.conn.db.schemaChanged()
+				return &schemaChangedError{classOf: classOf{Migration}, query: r.stmt.query, err: err}
+			}
+			r.shape = r.conn.shapeOf(r.stmt, now) // the same names; the declared types may differ
 		}
 		r.reprepares = -1
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return r.read(dest)
 }
 
 func sameColumns(s ncrucesStmt, names []string) bool {

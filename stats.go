@@ -10,40 +10,30 @@ import (
 	"time"
 )
 
-// Bounds of a connection's statistics.
-const (
-	// maxFingerprints is how many fingerprints one connection keeps
-	// statistics for; the calls of any further ones are counted together
-	// under [OtherFingerprint].
-	maxFingerprints = 1000
-	// maxTexts is how many SQL texts one connection remembers the
-	// fingerprint of; past it the memory starts over.
-	maxTexts = 4096
-)
-
-// OtherFingerprint is the fingerprint under which a connection counts the
-// calls of queries beyond the first 1000 fingerprints it has seen, so that a
-// program that builds SQL with inline values cannot grow statistics without
-// bound.
-var OtherFingerprint = Fingerprint{ID: "other", Text: "(statements beyond the first 1000 fingerprints of a connection)"}
+// maxTexts is how many SQL texts one connection remembers the fingerprint
+// of; past it the memory starts over. How many fingerprints are kept is the
+// database's bound, "_stats_max" (see [statsTable]).
+const maxTexts = 4096
 
 // shard holds one connection's statistics. The connection's goroutine of
-// the moment writes it under mu, which only [Stats] (and [ResetStats], and
-// the monitor) take besides: no lock is shared by all goroutines on the
-// query path.
+// the moment writes it under mu, which only [Stats] (and [ResetStats], the
+// monitor, and an eviction pass) take besides: no lock is shared by all
+// goroutines on the query path.
 type shard struct {
 	texts    map[string]*queryRecord // SQL text to record; the connection's goroutine only
 	last     *queryRecord            // the record of lastText: a statement run again skips the map
 	lastText string
+	epoch    uint64 // the table's epoch when the records above were last swept
 
-	mu  sync.Mutex
-	fps map[string]*queryRecord // by fingerprint ID
+	mu   sync.Mutex
+	fps  map[string]*queryRecord // by fingerprint ID
+	lost totals                  // calls that ended after their fingerprint was evicted
 }
 
-// queryRecord is what a connection knows about one fingerprint.
+// queryRecord is what a connection knows about one fingerprint: the
+// table's entry, and the connection's counters.
 type queryRecord struct {
-	fp       Fingerprint
-	meta     queryMeta     // for spans and metrics; immutable
+	*statsEntry
 	counters queryCounters // guarded by the shard's mu
 }
 
@@ -64,39 +54,82 @@ type queryCounters struct {
 // record returns the record of query, normalizing it only the first time
 // this connection sees the text.
 func (s *shard) record(o *observability, query string) *queryRecord {
+	if e := o.table.epoch.Load(); e != s.epoch {
+		s.sweep(e)
+	}
 	if s.last != nil && query == s.lastText {
 		return s.last
 	}
-	if r, ok := s.texts[query]; ok {
-		s.last, s.lastText = r, query
-		return r
-	}
-	fp := FingerprintOf(query)
-	s.mu.Lock()
-	r, ok := s.fps[fp.ID]
-	if !ok && len(s.fps) >= maxFingerprints {
-		r, ok = s.fps[OtherFingerprint.ID]
-		fp = OtherFingerprint
-	}
-	s.mu.Unlock()
+	r, ok := s.texts[query]
 	if !ok {
-		var sum querySummary
-		if fp != OtherFingerprint {
-			sum = summarize(query)
+		r = s.admit(o, query)
+		if s.texts == nil || len(s.texts) >= maxTexts {
+			s.texts = make(map[string]*queryRecord)
 		}
-		r = &queryRecord{fp: fp, meta: o.tel.meta(fp, sum)}
+		s.texts[query] = r
+	}
+	s.last, s.lastText = r, query
+	return r
+}
+
+// sweep forgets the texts whose fingerprint was evicted, as of the table's
+// epoch e, so that their next call admits the fingerprint anew and the
+// evicted records are freed.
+func (s *shard) sweep(e uint64) {
+	s.epoch = e
+	if s.last != nil && s.last.dead.Load() {
+		s.last, s.lastText = nil, ""
+	}
+	for text, r := range s.texts {
+		if r.dead.Load() {
+			delete(s.texts, text)
+		}
+	}
+}
+
+// admit returns the connection's record of query's fingerprint, creating it
+// (and the fingerprint's entry in the database's table) if there is none.
+//
+// A record in fps always belongs to a live entry once the pass that
+// evicted its entry has ended: the pass removes it, and a record is only
+// added after checking, under the shard's mu, that its entry is alive (the
+// pass marks entries dead before it visits any shard).
+func (s *shard) admit(o *observability, query string) *queryRecord {
+	fp := FingerprintOf(query)
+	for {
 		s.mu.Lock()
-		if s.fps == nil {
-			s.fps = make(map[string]*queryRecord)
+		r, ok := s.fps[fp.ID]
+		s.mu.Unlock()
+		if ok && !r.dead.Load() {
+			return r
 		}
-		s.fps[fp.ID] = r
+		// Absent, or evicted by a pass still running: admit waits for it.
+		e := o.table.admit(o, fp, query)
+		s.mu.Lock()
+		if !e.dead.Load() {
+			r = &queryRecord{statsEntry: e}
+			if s.fps == nil {
+				s.fps = make(map[string]*queryRecord)
+			}
+			s.fps[fp.ID] = r
+			s.mu.Unlock()
+			return r
+		}
+		// Another connection's pass evicted it already (a pass needs a
+		// new fingerprint of its own: the others move on): again.
 		s.mu.Unlock()
 	}
-	if s.texts == nil || len(s.texts) >= maxTexts {
-		s.texts = make(map[string]*queryRecord)
+}
+
+// count counts one call of r.
+func (s *shard) count(r *queryRecord, d time.Duration, rows int64, class string, waited time.Duration, cache cacheUse) {
+	s.mu.Lock()
+	if r.dead.Load() {
+		s.lost.addCall(class != "", waited)
+	} else {
+		r.counters.add(d, rows, class, waited, cache)
 	}
-	s.texts[query] = r
-	return r
+	s.mu.Unlock()
 }
 
 // add counts one call.
@@ -167,8 +200,8 @@ type Snapshot struct {
 	// At is when the snapshot was taken.
 	At time.Time
 	// Queries holds one entry per fingerprint, the largest total time first,
-	// like PostgreSQL's pg_stat_statements. Empty when statistics are off
-	// ("_stats=off").
+	// like PostgreSQL's pg_stat_statements: at most "_stats_max" of them
+	// (see [WithStatsMax]). Empty when statistics are off ("_stats=off").
 	Queries []QueryStats
 	// Database holds the statistics of the database as a whole.
 	Database DatabaseStats
@@ -176,6 +209,9 @@ type Snapshot struct {
 	// [Monitor]); Alerts holds the alerts firing now.
 	Monitored bool
 	Alerts    []Alert
+	// Integrity is the last integrity check (see [CheckIntegrity]), nil
+	// when none has run since the database was opened.
+	Integrity *IntegrityReport
 }
 
 // QueryStats are the statistics of one fingerprint: every call whose SQL
@@ -227,10 +263,21 @@ type DatabaseStats struct {
 	// Namespace is the database's name in spans and metrics (db.namespace):
 	// its file name as the DSN gave it.
 	Namespace string
-	// Calls, Errors and Waited are the totals of every fingerprint since
-	// the statistics started.
+	// Calls, Errors and Waited are the totals of every call since the
+	// statistics started, those of evicted fingerprints included.
 	Calls, Errors uint64
 	Waited        time.Duration
+	// Fingerprints is how many fingerprints the statistics hold now, at
+	// most MaxFingerprints ("_stats_max", [WithStatsMax]); Queries lists
+	// those called since the statistics started.
+	// FingerprintEvictions counts the fingerprints evicted since the
+	// statistics started to make room for new ones, the least-used first
+	// (like pg_stat_statements_info.dealloc, which counts eviction passes
+	// instead). Evictions that keep growing mean the workload has more
+	// shapes than the bound: raise it, or look for SQL built with values
+	// the fingerprint cannot normalize (table names, column lists).
+	Fingerprints, MaxFingerprints int
+	FingerprintEvictions          uint64
 	// Window is the period OpsPerSecond and ErrorRate are computed over:
 	// the sliding alert window (5 minutes unless [AlertThresholds].Window
 	// says otherwise) when earlier samples cover it (each monitor tick and
@@ -309,21 +356,39 @@ func ResetStats(db *sql.DB) error {
 	return nil
 }
 
+// mergedStats are the statistics of every connection the database has
+// had, added up by fingerprint.
+type mergedStats struct {
+	recs  map[string]*queryRecord // by fingerprint ID
+	since time.Time
+	// dropped counts the calls of evicted fingerprints, which recs no
+	// longer hold; the database's totals include them.
+	dropped totals
+}
+
+// totals returns the database-wide counters.
+func (m *mergedStats) totals() totals {
+	t := totalsOf(m.recs)
+	t.merge(m.dropped)
+	return t
+}
+
 // merged adds up the statistics of every connection the database has had,
 // by fingerprint.
-func (o *observability) merged() (map[string]*queryRecord, time.Time) {
+func (o *observability) merged() mergedStats {
 	db := o.db
 	out := make(map[string]*queryRecord)
 	add := func(r *queryRecord) {
 		m, ok := out[r.fp.ID]
 		if !ok {
-			m = &queryRecord{fp: r.fp}
+			m = &queryRecord{statsEntry: r.statsEntry}
 			out[r.fp.ID] = m
 		}
 		m.counters.merge(&r.counters)
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
+	dropped := o.dropped
 	for _, r := range o.closed {
 		add(r)
 	}
@@ -335,15 +400,17 @@ func (o *observability) merged() (map[string]*queryRecord, time.Time) {
 				add(r)
 			}
 		}
+		dropped.merge(s.lost)
 		s.mu.Unlock()
 	}
-	return out, o.since
+	return mergedStats{recs: out, since: o.since, dropped: dropped}
 }
 
 // retire keeps the statistics of a connection that closes. db.mu is held.
 func (o *observability) retire(s *shard) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	o.dropped.merge(s.lost)
 	for id, r := range s.fps {
 		if r.counters.calls == 0 {
 			continue
@@ -353,7 +420,7 @@ func (o *observability) retire(s *shard) {
 		}
 		m, ok := o.closed[id]
 		if !ok {
-			m = &queryRecord{fp: r.fp}
+			m = &queryRecord{statsEntry: r.statsEntry}
 			o.closed[id] = m
 		}
 		m.counters.merge(&r.counters)
@@ -362,8 +429,11 @@ func (o *observability) retire(s *shard) {
 
 func (o *observability) reset() {
 	db := o.db
+	o.table.mu.Lock()
+	o.table.resetUsage()
 	db.mu.Lock()
 	o.closed = nil
+	o.dropped = totals{}
 	o.since = o.clock.Now()
 	for c := range db.conns {
 		s := &c.stats
@@ -371,9 +441,11 @@ func (o *observability) reset() {
 		for _, r := range s.fps {
 			r.counters.reset()
 		}
+		s.lost = totals{}
 		s.mu.Unlock()
 	}
 	db.mu.Unlock()
+	o.table.mu.Unlock()
 
 	o.mu.Lock()
 	o.samples = nil
@@ -392,12 +464,37 @@ type totals struct {
 
 func totalsOf(recs map[string]*queryRecord) (t totals) {
 	for _, r := range recs {
-		t.calls += r.counters.calls
-		t.errors += r.counters.errorCount()
-		t.waited += r.counters.waited
-		t.waitedCalls += r.counters.waitedCalls
+		t.add(&r.counters)
 	}
 	return t
+}
+
+// add adds the counters of a fingerprint to t.
+func (t *totals) add(c *queryCounters) {
+	t.calls += c.calls
+	t.errors += c.errorCount()
+	t.waited += c.waited
+	t.waitedCalls += c.waitedCalls
+}
+
+// addCall counts one call in t.
+func (t *totals) addCall(failed bool, waited time.Duration) {
+	t.calls++
+	if failed {
+		t.errors++
+	}
+	if waited > 0 {
+		t.waited += waited
+		t.waitedCalls++
+	}
+}
+
+// merge adds o to t.
+func (t *totals) merge(o totals) {
+	t.calls += o.calls
+	t.errors += o.errors
+	t.waited += o.waited
+	t.waitedCalls += o.waitedCalls
 }
 
 // dbSample is the state of the database at one moment, for rates over a
@@ -455,7 +552,8 @@ func (o *observability) baseline(now time.Time) (base, sized dbSample, ok, sizeO
 // snapshot computes the statistics of the database. sqlDB is the *sql.DB
 // the caller holds.
 func (o *observability) snapshot(ctx context.Context, sqlDB *sql.DB) Snapshot {
-	recs, since := o.merged()
+	merged := o.merged()
+	recs, since := merged.recs, merged.since
 	now := o.clock.Now()
 	snap := Snapshot{Since: since, At: now}
 	for _, r := range recs {
@@ -468,15 +566,19 @@ func (o *observability) snapshot(ctx context.Context, sqlDB *sql.DB) Snapshot {
 		return cmp.Compare(a.Fingerprint.Text, b.Fingerprint.Text)
 	})
 
-	tot := totalsOf(recs)
+	tot := merged.totals()
+	fps, evictions := o.table.state()
 	ds := DatabaseStats{
-		Namespace: o.dialect.namespace(),
-		Calls:     tot.calls,
-		Errors:    tot.errors,
-		Waited:    tot.waited,
-		Pool:      poolStats(sqlDB),
-		Breaker:   o.db.breakerState(),
-		WAL:       o.db.walStats(),
+		Namespace:            o.dialect.namespace(),
+		Calls:                tot.calls,
+		Errors:               tot.errors,
+		Waited:               tot.waited,
+		Fingerprints:         fps,
+		MaxFingerprints:      o.table.max,
+		FingerprintEvictions: evictions,
+		Pool:                 poolStats(sqlDB),
+		Breaker:              o.db.breakerState(),
+		WAL:                  o.db.walStats(),
 	}
 	st, err := o.dialect.storage(ctx, sqlDB)
 	size := int64(-1)
@@ -505,6 +607,7 @@ func (o *observability) snapshot(ctx context.Context, sqlDB *sql.DB) Snapshot {
 	snap.Database = ds
 	o.addSample(dbSample{at: now, tot: tot, size: size, pool: ds.Pool.DBStats})
 
+	snap.Integrity, _ = o.lastIntegrity()
 	o.mu.Lock()
 	m := o.monitor
 	o.mu.Unlock()
@@ -558,11 +661,10 @@ func (d *Driver) Workload() []WorkloadQuery {
 	if d.db == nil {
 		return nil
 	}
-	recs, _ := d.db.obs.merged()
 	var w []WorkloadQuery
-	for _, r := range recs {
+	for _, r := range d.db.obs.merged().recs {
 		switch r.fp.Text {
-		case beginText, commitText, rollbackText, OtherFingerprint.Text:
+		case beginText, commitText, rollbackText:
 			continue
 		}
 		w = append(w, WorkloadQuery{Query: r.fp.Text, Calls: int64(r.counters.calls), Total: r.counters.total})

@@ -42,9 +42,9 @@ type cachedStmt struct {
 	evicted bool // no longer in the cache: finalize once released
 	owned   bool // kept by a prepared statement (the cache is off or was busy)
 	ddl     bool // may change the schema: never cached
-	// columns is a private copy of the names the last query's Columns
-	// reported, reused from query to query.
-	columns []string
+	// shape is what the statement's rows read alike (rows.go): its column
+	// names and declared types, read again after SQLite re-prepares it.
+	shape *rowShape
 }
 
 func newStmtCache(size int, schemaGen *atomic.Uint64) *stmtCache {

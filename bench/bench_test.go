@@ -73,14 +73,20 @@ func load(b *testing.B, db *sql.DB) {
 	}
 }
 
-// each runs fn as a sub-benchmark per driver.
+// each runs fn as a sub-benchmark per driver. Besides the wall-clock
+// time, it reports the process's CPU time per operation (cpu-ns/op), which
+// varies less on a machine shared with other work.
 func each(b *testing.B, fn func(b *testing.B, db *sql.DB)) {
 	for _, d := range drivers {
 		b.Run("driver="+d, func(b *testing.B) {
 			db := open(b, d)
 			b.ReportAllocs()
 			b.ResetTimer()
+			start := processCPU()
 			fn(b, db)
+			if cpu := processCPU() - start; cpu > 0 && b.N > 0 {
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+			}
 		})
 	}
 }

@@ -49,7 +49,7 @@ func BenchmarkFirst(b *testing.B) {
 	b.Run("database-sql", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
 			var p Product
-			err := sqlDB.QueryRow(query, i%1000+1, 1).Scan(&p.ID, &p.Code, &p.Price, &p.Stock, &p.Slug, &p.Added, &p.Version)
+			err := sqlDB.QueryRow(query, i%1000+1).Scan(&p.ID, &p.Code, &p.Price, &p.Stock, &p.Slug, &p.Added, &p.Version)
 			if err != nil {
 				b.Fatal(err)
 			}

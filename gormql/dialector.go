@@ -173,6 +173,13 @@ func (d *Dialector) clauseBuilders() map[string]clause.ClauseBuilder {
 			}
 		},
 		// SQLite has OFFSET only after a LIMIT: LIMIT -1 means none.
+		//
+		// The limit is written as a number, not bound: SQLite's planner
+		// reads a bound LIMIT's value, so each new binding expires the
+		// statement and SQLite prepares it again on its next step (every
+		// First would be parsed and planned anew). The offset, which
+		// pages through results, stays bound, so that every page runs the
+		// same cached statement; the planner does not read it.
 		"LIMIT": func(c clause.Clause, builder clause.Builder) {
 			limit, ok := c.Expression.(clause.Limit)
 			if !ok {
@@ -185,7 +192,7 @@ func (d *Dialector) clauseBuilders() map[string]clause.ClauseBuilder {
 			}
 			builder.WriteString("LIMIT ")
 			if hasLimit {
-				builder.AddVar(builder, *limit.Limit)
+				builder.WriteString(strconv.Itoa(*limit.Limit))
 			} else {
 				builder.WriteString("-1")
 			}
@@ -299,16 +306,34 @@ func (d *Dialector) BindVarTo(writer clause.Writer, stmt *gorm.Statement, v any)
 // QuoteTo implements [gorm.Dialector]. Identifiers are quoted with double
 // quotes, SQLite's standard (in this build a double-quoted name is never
 // mistaken for a string); "a.b" is the name b in a, and "*" stays bare.
+//
+// GORM calls it for every table and column name of every statement it
+// builds, so it writes straight to writer and allocates nothing.
 func (d *Dialector) QuoteTo(writer clause.Writer, str string) {
-	for i, part := range strings.Split(str, ".") {
+	for i := 0; ; i++ {
+		part, rest, more := strings.Cut(str, ".")
 		if i > 0 {
 			writer.WriteByte('.')
 		}
 		if part == "*" {
 			writer.WriteByte('*')
-			continue
+		} else {
+			writer.WriteByte('"')
+			for {
+				before, after, quoted := strings.Cut(part, `"`)
+				writer.WriteString(before)
+				if !quoted {
+					break
+				}
+				writer.WriteString(`""`)
+				part = after
+			}
+			writer.WriteByte('"')
 		}
-		writer.WriteString(quoteIdent(part))
+		if !more {
+			return
+		}
+		str = rest
 	}
 }
 

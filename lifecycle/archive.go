@@ -53,18 +53,23 @@ type ArchivePolicy struct {
 	// ("2006-01-02 15:04:05", what CURRENT_TIMESTAMP writes) must be given in
 	// that same format, for example cutoff.UTC().Format(time.DateTime); a
 	// time.Time argument would be bound as RFC 3339 text, which does not
-	// sort the same way within a day.
+	// sort the same way within a day. An integer is always smaller than a
+	// text: a text cutoff on a column of Unix times matches every row.
+	// [Before] writes the condition of a time cutoff in the format the
+	// column holds.
 	Where string
 
 	// Args are the values of the parameters in Where, positional ("?") or
 	// named (sql.Named). Named parameters must not start with "qlsqlite_".
 	Args []any
 
-	// DestPath is the archive database file. It is created if missing (its
-	// directory must exist), in WAL mode, and the table is created in it
-	// with the same CREATE TABLE statement as in the source (indexes and
-	// triggers are not copied). If the table already exists there it must
-	// have the same primary key and every column of the source table.
+	// DestPath is the archive database file, a path or a "file:" URI. It
+	// is created if missing (its directory must exist), in WAL mode, and
+	// the table is created in it with the same CREATE TABLE statement as in
+	// the source (indexes and triggers are not copied). If the table
+	// already exists there it must have the same primary key and every
+	// column of the source table, with the same type affinity and
+	// collation. An in-memory database and the source itself are refused.
 	DestPath string
 
 	// BatchSize is the number of rows moved per batch (default
@@ -108,15 +113,22 @@ type ArchiveReport struct {
 	// an identical copy was confirmed in the archive.
 	Moved int64
 
-	// Copied is the number of rows this run wrote into the archive. It is
-	// smaller than Moved when an earlier, interrupted run had already copied
-	// some rows (their duplicates are removed from the source by this run).
+	// Copied is the number of rows this run wrote into the archive (and
+	// left there). It is smaller than Moved when an earlier, interrupted
+	// run had already copied some rows (their duplicates are removed from
+	// the source by this run).
 	Copied int64
 
 	// Conflicts is the number of matching rows left in the source because
 	// the archive holds a different row under the same key (see
 	// [ErrConflict]).
 	Conflicts int64
+
+	// Unsettled is the number of matching rows left in the source, and
+	// only there, because other connections kept inserting or changing rows
+	// of their batch between its copy and its delete, each of the times the
+	// batch was attempted. The next run archives them.
+	Unsettled int64
 
 	Batches int           // number of batches run
 	DryRun  bool          // whether this was a dry run
@@ -128,38 +140,58 @@ type ArchiveReport struct {
 //
 // Rows move in primary-key order, in batches of p.BatchSize; the run ends
 // with the first batch that finds fewer rows (rows that start to match
-// later are left for the next run). For each batch
-// Archive, on one dedicated connection with the archive attached:
+// later are left for the next run). For each batch Archive, on one
+// dedicated connection with the archive attached:
 //
 //  1. finds the batch's key range: up to the p.BatchSize-th matching key;
-//  2. copies the matching rows of that range into the archive, skipping keys
-//     already there (INSERT ... ON CONFLICT DO NOTHING), and commits: this
-//     transaction writes the archive file only;
-//  3. deletes from the source the rows of that range whose identical copy
-//     (same key, every column equal under BINARY collation) is present in
-//     the archive, and commits: this transaction writes the source file
-//     only. Where is not evaluated again: a row whose identical copy is in
-//     the archive is archived.
+//  2. in one transaction, copies the matching rows of that range that the
+//     archive lacks (INSERT ... ON CONFLICT DO NOTHING: a row the archive
+//     holds is never overwritten), and commits: this transaction writes
+//     the archive file only, durably (synchronous=FULL);
+//  3. in one IMMEDIATE transaction, which holds the source's write lock
+//     from its start, deletes from the source the rows of that range whose
+//     identical copy (same key, every column equal under BINARY collation,
+//     NULL equal to NULL, and the same storage class in untyped columns) is
+//     in the archive. Where is not evaluated again: a row whose identical
+//     copy is in the archive is archived.
 //
-// Step 3 compares every column unless that cannot find a difference: when
-// the source's PRAGMA data_version shows that no other connection committed
-// to it since before the copy, and the archive's rows in the range are
-// exactly those the copy inserted, key presence is proof enough.
-//
-// The archive's copy is made durable (synchronous=FULL) before the delete
-// starts, so a crash, a kill or a power cut at any point leaves every row in
-// the source, in the archive, or in both: never in neither. Running Archive
+// A crash, a kill or a power cut at any point leaves every row in the
+// source, in the archive, or in both: never in neither. Running Archive
 // again with the same policy finishes the job; rows already copied are then
-// deleted from the source without being copied again.
+// deleted from the source without being copied again. (A transaction over
+// two WAL files commits each file on its own, the source first: step 3
+// therefore never writes the archive's copy of a row it deletes.)
 //
-// A row updated by another connection between steps 2 and 3 no longer equals
-// its copy and is not deleted; Archive refreshes the copy (when the archive
-// held nothing in that key range before the batch, so the copy is its own)
-// and tries once more. A row that still differs from the archive's row
-// under the same key is left in the source and counted in
-// ArchiveReport.Conflicts, and Archive returns an error wrapping
-// [ErrConflict] after finishing the other rows. A row deleted by another
-// connection between steps 2 and 3 stays in the archive.
+// After Archive returns, every row it dealt with is in exactly one place.
+// A row another connection updates between steps 2 and 3 no longer equals
+// its copy and is not deleted; step 3 then withdraws the copy step 2 made
+// (in the same transaction, which deletes other rows from the source: a
+// crash that keeps one half of it never leaves a row in neither file; at
+// worst the changed row stays in the source and its older copy in the
+// archive, which the next run reports as a conflict), and the batch is
+// attempted again (up to three times; rows that keep changing are left in
+// the source only, counted in ArchiveReport.Unsettled). A row inserted
+// into the batch's range meanwhile is handled the same way. A row deleted
+// by another connection between steps 2 and 3 stays in the archive. A
+// matching row whose key the archive
+// already holds with other content (a key the source reused after an
+// earlier archival, an INTEGER PRIMARY KEY without AUTOINCREMENT does) is
+// a conflict: it is left in the source, the archive's row is left as it is,
+// it is counted in ArchiveReport.Conflicts, and Archive returns an error
+// wrapping [ErrConflict] after finishing the other rows.
+//
+// The archive must be a database file other than the source: after
+// attaching p.DestPath, Archive reads what SQLite opened (PRAGMA
+// database_list) and refuses ":memory:", "file:x?mode=memory", a temporary
+// database and the source itself under any name (a relative "file:" URI,
+// a symbolic link). If the archive table exists, each column of the source
+// must be there with the same type affinity and collation, and the primary
+// key must be the same, with the same collations; otherwise Archive
+// refuses, naming the column (an INTEGER column would store the TEXT
+// '02134' as 2134, a NOCASE key would hold only one of 'ABC' and 'abc').
+// If either table changes shape while the run goes on (another connection
+// adds a column, say), Archive stops before deleting anything more, and
+// says what changed.
 //
 // The table must have a PRIMARY KEY (a WITHOUT ROWID table, an INTEGER
 // PRIMARY KEY, or any other primary key, composite or not). A table without
@@ -177,7 +209,8 @@ type ArchiveReport struct {
 // (and enforcement was on), it is switched back on for each delete from
 // the source, where it guards the source's integrity: deleting a row that
 // other rows still reference fails with SQLite's constraint error, after
-// the copy (rerun after fixing the references; the copies are reused). Archive refuses a table that other tables reference with ON DELETE
+// the copy (rerun after fixing the references; the copies are reused).
+// Archive refuses a table that other tables reference with ON DELETE
 // CASCADE, SET NULL or SET DEFAULT, since deleting its rows would change
 // rows that are not archived. Triggers on the source table fire as for any
 // DELETE.
@@ -249,6 +282,9 @@ func Archive(ctx context.Context, db *sql.DB, p ArchivePolicy) (rep ArchiveRepor
 		}
 	}()
 	if err := a.attach(ctx); err != nil {
+		return rep, err
+	}
+	if err := a.checkAttached(ctx); err != nil {
 		return rep, err
 	}
 	if err := a.prepareArchiveTable(ctx); err != nil {
@@ -345,9 +381,14 @@ func countMatching(ctx context.Context, q queryer, t *table, where string, args 
 	return n, nil
 }
 
-// checkDestPath refuses an archive file that is the source database itself
-// or whose directory does not exist.
+// checkDestPath refuses, before anything is attached, an archive path that
+// is the source database itself or whose directory does not exist. A
+// "file:" URI is left to SQLite to resolve; what it attaches is checked
+// after ATTACH (archiver.checkAttached), for every form of DestPath.
 func checkDestPath(ctx context.Context, q queryer, dest string) error {
+	if strings.HasPrefix(dest, "file:") || dest == ":memory:" {
+		return nil
+	}
 	abs, err := filepath.Abs(dest)
 	if err != nil {
 		return fmt.Errorf("lifecycle: archive: DestPath %q: %w", dest, err)
@@ -360,7 +401,7 @@ func checkDestPath(ctx context.Context, q queryer, dest string) error {
 		return err
 	}
 	if sameFile(file, abs) {
-		return fmt.Errorf("lifecycle: archive: DestPath %q is the source database itself: archive into another file", dest)
+		return fmt.Errorf("lifecycle: archive: DestPath %q is the source database itself: pass the path of another file", dest)
 	}
 	return nil
 }
@@ -388,29 +429,48 @@ type archiver struct {
 	dest copyTarget // the archive file, and how it is opened
 
 	attached bool
-	fkOn     bool // foreign keys were on when the run started
-	toggleFK bool // switch them on for each delete: other tables reference the source
+	destFile string // the archive's file, as SQLite reports it
+	fkOn     bool   // foreign keys were on when the run started
+	toggleFK bool   // switch them on for each delete: other tables reference the source
+	fkNow    bool   // whether foreign keys are on now (while toggleFK)
+	keysMade bool   // the temporary table of archive keys exists
+	broken   bool   // a transaction could not be rolled back: close the connection
+
+	// The schema versions the statements were built for (see checkSchema).
+	srcSchema, dstSchema int64
 
 	// The prepared statements of a batch: [0] for the first batch, which
 	// has no lower key bound, [1] for the others.
 	batches [2]batchStmts
 	stmts   []*sql.Stmt // all of them, to close
 
-	dataVersion *sql.Stmt
+	schemaMain *sql.Stmt // PRAGMA main.schema_version
+	schemaDest *sql.Stmt // the archive's schema_version
+	dataDest   *sql.Stmt // the archive's data_version
+	clearKeys  *sql.Stmt // empties the temporary table of archive keys
 
 	firstConflict string
 }
 
-// batchStmts are the prepared statements of one batch.
+// keysTable is the temporary table that holds, during a batch that finds
+// rows already in the archive, the keys of those rows: the copies a batch
+// may withdraw are the others (see archiver.attempt). A temporary table is
+// private to the connection.
+const keysTable = "temp.qlsqlite_archive_keys"
+
+// batchStmts are the prepared statements of one batch, all over the
+// batch's key range; see archiver.attempt for how they are used.
 type batchStmts struct {
-	nth   *sql.Stmt // the BatchSize-th matching key
-	last  *sql.Stmt // the last matching key
-	pre   *sql.Stmt
-	copy  *sql.Stmt
-	del   *sql.Stmt
-	left  *sql.Stmt
-	fresh *sql.Stmt // nil when the table has only key columns
-	key   *sql.Stmt
+	nth      *sql.Stmt // the BatchSize-th matching key
+	last     *sql.Stmt // the last matching key
+	pre      *sql.Stmt // counts the archive's rows in the range
+	keep     *sql.Stmt // records their keys in keysTable
+	copy     *sql.Stmt // copies the matching rows the archive lacks
+	del      *sql.Stmt // deletes the source rows whose identical copy is in the archive
+	stale    *sql.Stmt // counts the source rows left that have a row in the archive
+	withdraw *sql.Stmt // deletes this batch's copies of the rows left in the source
+	left     *sql.Stmt // counts the matching rows left, and those with a row in the archive
+	key      *sql.Stmt // the first matching key with a different row in the archive
 }
 
 // attach attaches the archive file, outside any transaction.
@@ -447,14 +507,26 @@ func (a *archiver) attach(ctx context.Context) error {
 
 // detach finalizes the statements, puts foreign keys back as they were and
 // detaches the archive, with a fresh context so that a cancelled run still
-// cleans up. If that fails the connection is closed, not pooled.
+
+// detach finalizes the statements, drops the temporary table, puts foreign
+// keys back as they were and detaches the archive, with a fresh context so
+// that a cancelled run still cleans up. If that fails the connection is
+// closed, not pooled.
 func (a *archiver) detach() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var errs []error
+	if a.broken {
+		errs = append(errs, errors.New("a transaction could not be rolled back"))
+	}
 	for _, s := range a.stmts {
 		if err := s.Close(); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if a.keysMade {
+		if _, err := a.conn.ExecContext(ctx, `DROP TABLE IF EXISTS `+keysTable); err != nil {
+			errs = append(errs, fmt.Errorf("dropping %s: %w", keysTable, err))
 		}
 	}
 	if a.attached { // a.fkOn was read before ATTACH
@@ -479,9 +551,14 @@ func fkPragma(on bool) string {
 	return `PRAGMA foreign_keys = OFF`
 }
 
-// prepareArchiveTable creates the archive table if it is missing, or checks
-// that the existing one fits.
+// prepareArchiveTable creates the archive table if it is missing, with the
+// source's own CREATE TABLE statement (so its types, key and collations),
+// and checks that the archive table stores and compares every column of the
+// source the way the source does (compareShape).
 func (a *archiver) prepareArchiveTable(ctx context.Context) error {
+	if err := readCollations(ctx, a.conn, "main", a.src); err != nil {
+		return fmt.Errorf("lifecycle: archive: %w", err)
+	}
 	dst, err := lookupTable(ctx, a.conn, archiveSchema, a.src.name)
 	if errors.Is(err, errNoTable) {
 		var mode string
@@ -494,27 +571,22 @@ func (a *archiver) prepareArchiveTable(ctx context.Context) error {
 		}
 		dst, err = lookupTable(ctx, a.conn, archiveSchema, a.src.name)
 	}
+	if err == nil {
+		err = readCollations(ctx, a.conn, archiveSchema, dst)
+	}
 	if err != nil {
 		return fmt.Errorf("lifecycle: archive: in %q: %w", a.p.DestPath, err)
 	}
-	if len(dst.key) != len(a.src.key) {
-		return fmt.Errorf("lifecycle: archive: table %s in %q has primary key (%s), the source has (%s): they must be the same", dst.name, a.p.DestPath, dst.keyList(), a.src.keyList())
-	}
-	for i, c := range a.src.key {
-		if !strings.EqualFold(dst.key[i].name, c.name) {
-			return fmt.Errorf("lifecycle: archive: table %s in %q has primary key (%s), the source has (%s): they must be the same", dst.name, a.p.DestPath, dst.keyList(), a.src.keyList())
-		}
-	}
-	for _, c := range a.src.cols {
-		if _, ok := dst.column(c.name); !ok {
-			return fmt.Errorf("lifecycle: archive: table %s in %q has no column %s: add it there (ALTER TABLE ... ADD COLUMN) to match the source", dst.name, a.p.DestPath, c.name)
-		}
+	if err := compareShape(a.src, dst, a.p.DestPath); err != nil {
+		return err
 	}
 	a.dst = dst
-	return nil
+	return a.checkDestFile()
 }
 
-// prepare builds and prepares the statements of a batch.
+// prepare builds and prepares the statements of a batch, creates the
+// temporary table of archive keys and notes the schema versions the
+// statements were built for.
 //
 // Every statement that contains Where contains it once and before any named
 // parameter of this package, so that Where's positional parameters are
@@ -524,18 +596,23 @@ func (a *archiver) prepare(ctx context.Context) error {
 	sq := s.quoted // "main"."t"
 
 	cols := make([]string, len(s.cols))
-	match := make([]string, 0, len(s.cols)+len(s.key))
-	var set []string
+	match := make([]string, 0, len(s.cols))
 	for i, c := range s.cols {
 		cols[i] = c.quoted
-		match = append(match, "qlsqlite_a."+c.quoted+" IS "+sq+"."+c.quoted+" COLLATE BINARY")
-		if c.pk == 0 {
-			set = append(set, c.quoted+" = excluded."+c.quoted)
+		// Same affinity on both sides (compareShape) stores a value alike
+		// on both; only an untyped column can hold 1 in one and 1.0 in
+		// the other, which IS finds equal.
+		m := "qlsqlite_a." + c.quoted + " IS " + sq + "." + c.quoted + " COLLATE BINARY"
+		if affinity(c.typ, s.strict) == "BLOB" {
+			m += " AND typeof(qlsqlite_a." + c.quoted + ") = typeof(" + sq + "." + c.quoted + ")"
 		}
+		match = append(match, m)
 	}
 	keyEq := make([]string, len(s.key))
+	tmpCols := make([]string, len(s.key))
 	for i, c := range s.key {
 		keyEq[i] = "qlsqlite_a." + c.quoted + " = " + sq + "." + c.quoted
+		tmpCols[i] = fmt.Sprintf("k%d", i)
 	}
 	colList := strings.Join(cols, ", ")
 	inArchive := `EXISTS (SELECT 1 FROM ` + d.quoted + ` AS qlsqlite_a WHERE ` + strings.Join(keyEq, " AND ") + `)`
@@ -559,15 +636,16 @@ func (a *archiver) prepare(ctx context.Context) error {
 	// identical copy is in the archive is archived, whatever it matches now.
 	srcRange := func(first bool) string {
 		if first {
-			return kt + " <= " + s.paramTuple("qlsqlite_hi")
+			return upper
 		}
 		return lower + " AND " + upper
 	}
+	dk := d.keyTuple()
 	archRange := func(first bool) string {
 		if first {
-			return d.keyTuple() + " <= " + s.paramTuple("qlsqlite_hi")
+			return dk + " <= " + s.paramTuple("qlsqlite_hi")
 		}
-		return d.keyTuple() + " > " + s.paramTuple("qlsqlite_lo") + " AND " + d.keyTuple() + " <= " + s.paramTuple("qlsqlite_hi")
+		return dk + " > " + s.paramTuple("qlsqlite_lo") + " AND " + dk + " <= " + s.paramTuple("qlsqlite_hi")
 	}
 	order := s.orderBy(false)
 
@@ -576,27 +654,22 @@ func (a *archiver) prepare(ctx context.Context) error {
 		quoted = append(quoted, "quote("+c.quoted+")")
 	}
 
-	build := func(first bool) (nth, last, pre, cp, del, left, fresh, key string) {
-		nth, last = boundQueries(s, cond(first))
-		pre = `SELECT count(*) FROM ` + d.quoted + ` WHERE ` + archRange(first)
-		cp = `INSERT INTO ` + d.quoted + ` (` + colList + `) SELECT ` + colList + ` FROM ` + sq +
-			` WHERE ` + rng(first) + ` ORDER BY ` + order + ` ON CONFLICT DO NOTHING`
-		// The content comparison is skipped only when it cannot find a
-		// difference: no other connection committed to the source since
-		// before the copy (its data_version is unchanged), and every
-		// archive row of the range is one this batch's copy inserted.
-		del = `DELETE FROM ` + sq + ` WHERE ` + srcRange(first) +
-			` AND CASE WHEN (SELECT data_version FROM pragma_data_version) = :qlsqlite_dv` +
-			` AND (SELECT count(*) FROM ` + d.quoted + ` WHERE ` + archRange(first) + `) = :qlsqlite_copied` +
-			` THEN ` + inArchive + ` ELSE ` + identical + ` END`
-		left = `SELECT count(*) FROM ` + sq + ` WHERE ` + rng(first)
-		if len(set) > 0 {
-			fresh = `INSERT INTO ` + d.quoted + ` (` + colList + `) SELECT ` + colList + ` FROM ` + sq +
-				` WHERE ` + rng(first) + ` AND ` + inArchive + ` ORDER BY ` + order +
-				` ON CONFLICT (` + s.keyList() + `) DO UPDATE SET ` + strings.Join(set, ", ")
+	build := func(first bool) []string {
+		nth, last := boundQueries(s, cond(first))
+		return []string{
+			nth, last,
+			`SELECT count(*) FROM ` + d.quoted + ` WHERE ` + archRange(first),
+			`INSERT INTO ` + keysTable + ` SELECT ` + d.keyList() + ` FROM ` + d.quoted + ` WHERE ` + archRange(first),
+			`INSERT INTO ` + d.quoted + ` (` + colList + `) SELECT ` + colList + ` FROM ` + sq +
+				` WHERE ` + rng(first) + ` ORDER BY ` + order + ` ON CONFLICT DO NOTHING`,
+			`DELETE FROM ` + sq + ` WHERE ` + srcRange(first) + ` AND ` + identical,
+			`SELECT count(*) FROM ` + sq + ` WHERE ` + srcRange(first) + ` AND ` + inArchive,
+			`DELETE FROM ` + d.quoted + ` WHERE ` + archRange(first) +
+				` AND ` + dk + ` IN (SELECT ` + s.keyList() + ` FROM ` + sq + ` WHERE ` + srcRange(first) + `)` +
+				` AND (:qlsqlite_pre = 0 OR ` + dk + ` NOT IN (SELECT ` + strings.Join(tmpCols, ", ") + ` FROM ` + keysTable + `))`,
+			`SELECT count(*), coalesce(sum(` + inArchive + `), 0) FROM ` + sq + ` WHERE ` + rng(first),
+			`SELECT ` + strings.Join(quoted, " || ', ' || ") + ` FROM ` + sq + ` WHERE ` + rng(first) + ` AND ` + inArchive + ` ORDER BY ` + order + ` LIMIT 1`,
 		}
-		key = `SELECT ` + strings.Join(quoted, " || ', ' || ") + ` FROM ` + sq + ` WHERE ` + rng(first) + ` ORDER BY ` + order + ` LIMIT 1`
-		return
 	}
 
 	// Statements that write into the archive cannot even be prepared with
@@ -606,10 +679,14 @@ func (a *archiver) prepare(ctx context.Context) error {
 	if _, err := a.conn.ExecContext(ctx, fkPragma(false)); err != nil {
 		return fmt.Errorf("lifecycle: archive: switching foreign keys off: %w", err)
 	}
+	if _, err := a.conn.ExecContext(ctx, `DROP TABLE IF EXISTS `+keysTable); err != nil {
+		return fmt.Errorf("lifecycle: archive: creating %s: %w", keysTable, err)
+	}
+	a.keysMade = true
+	if _, err := a.conn.ExecContext(ctx, `CREATE TABLE `+keysTable+` (`+strings.Join(tmpCols, ", ")+`)`); err != nil {
+		return fmt.Errorf("lifecycle: archive: creating %s: %w", keysTable, err)
+	}
 	prep := func(dst **sql.Stmt, query string) error {
-		if query == "" {
-			return nil
-		}
 		st, err := a.conn.PrepareContext(ctx, query)
 		if err != nil {
 			return fmt.Errorf("lifecycle: archive: preparing %q: %w (check Where)", query, err)
@@ -618,222 +695,33 @@ func (a *archiver) prepare(ctx context.Context) error {
 		*dst = st
 		return nil
 	}
-	if err := prep(&a.dataVersion, `SELECT data_version FROM pragma_data_version`); err != nil {
-		return err
+	for _, q := range []struct {
+		dst   **sql.Stmt
+		query string
+	}{
+		{&a.schemaMain, `PRAGMA main.schema_version`},
+		{&a.schemaDest, `PRAGMA ` + archiveSchema + `.schema_version`},
+		{&a.dataDest, `PRAGMA ` + archiveSchema + `.data_version`},
+		{&a.clearKeys, `DELETE FROM ` + keysTable},
+	} {
+		if err := prep(q.dst, q.query); err != nil {
+			return err
+		}
 	}
 	for i, first := range []bool{true, false} {
-		nth, last, pre, cp, del, left, fresh, key := build(first)
 		b := &a.batches[i]
-		targets := [...]**sql.Stmt{&b.nth, &b.last, &b.pre, &b.copy, &b.del, &b.left, &b.fresh, &b.key}
-		for i, q := range []string{nth, last, pre, cp, del, left, fresh, key} {
-			if err := prep(targets[i], q); err != nil {
+		targets := [...]**sql.Stmt{&b.nth, &b.last, &b.pre, &b.keep, &b.copy, &b.del, &b.stale, &b.withdraw, &b.left, &b.key}
+		for j, q := range build(first) {
+			if err := prep(targets[j], q); err != nil {
 				return err
 			}
 		}
 	}
+	if err := a.schemaMain.QueryRowContext(ctx).Scan(&a.srcSchema); err != nil {
+		return fmt.Errorf("lifecycle: archive: reading the source's schema_version: %w", err)
+	}
+	if err := a.schemaDest.QueryRowContext(ctx).Scan(&a.dstSchema); err != nil {
+		return fmt.Errorf("lifecycle: archive: reading the archive's schema_version: %w", err)
+	}
 	return nil
-}
-
-// run archives batch after batch until no matching row is left.
-func (a *archiver) run(ctx context.Context) error {
-	var lo []any // last key of the previous batch; nil before the first
-	for {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("lifecycle: archive: stopped after %d batches (%d rows moved; run it again to finish): %w", a.rep.Batches, a.rep.Moved, err)
-		}
-		hi, final, err := a.batch(ctx, lo)
-		if err != nil && ctx.Err() != nil {
-			// SQLite reports an interrupted statement, not why it was.
-			return fmt.Errorf("lifecycle: archive: stopped in batch %d (%d rows moved; nothing is lost, run it again to finish): %w (%w)", a.rep.Batches+1, a.rep.Moved, ctx.Err(), err)
-		}
-		if err != nil {
-			return fmt.Errorf("lifecycle: archive: batch %d (%d rows moved so far; nothing is lost, run it again to finish): %w", a.rep.Batches+1, a.rep.Moved, err)
-		}
-		if hi == nil {
-			return nil
-		}
-		a.rep.Batches++
-		if a.p.Progress != nil {
-			a.p.Progress(*a.rep)
-		}
-		if final {
-			return nil
-		}
-		lo = hi
-	}
-}
-
-// batch moves the matching rows with keys in (lo, hi], where hi is the
-// BatchSize-th matching key after lo, or the last one if there are fewer
-// (final is then true). It returns hi, nil when no matching row is left.
-func (a *archiver) batch(ctx context.Context, lo []any) (hi []any, final bool, err error) {
-	st := &a.batches[1]
-	if lo == nil {
-		st = &a.batches[0]
-	}
-	whereArgs := a.p.Args
-	bounds := namedKey("qlsqlite_lo", lo)
-
-	// 1. The batch's upper key bound.
-	hi, final, err = upperBound(ctx, st.nth, st.last,
-		append(append([]any{}, whereArgs...), bounds...), a.p.BatchSize, len(a.src.key))
-	if hi == nil || err != nil {
-		return nil, false, err
-	}
-	rangeBounds := append(append([]any{}, bounds...), namedKey("qlsqlite_hi", hi)...)
-	rangeArgs := append(append([]any{}, whereArgs...), rangeBounds...)
-	batchNo := a.rep.Batches + 1
-
-	// Did the archive hold rows in this key range before this batch? If not,
-	// every archive row of the range is this run's own copy.
-	var pre int64
-	if err := st.pre.QueryRowContext(ctx, rangeBounds...).Scan(&pre); err != nil {
-		return nil, false, fmt.Errorf("looking for earlier copies in the archive: %w", err)
-	}
-
-	// The source's data_version before the copy: if it is unchanged when
-	// the delete runs, no other connection changed the source meanwhile.
-	var dv int64
-	if err := a.dataVersion.QueryRowContext(ctx).Scan(&dv); err != nil {
-		return nil, false, fmt.Errorf("reading the source's data_version: %w", err)
-	}
-
-	// 2. Copy, with foreign keys off (the archive has no parent tables).
-	copied, err := a.copyRange(ctx, st.copy, rangeArgs)
-	if err != nil {
-		return nil, false, err
-	}
-	a.rep.Copied += copied
-	a.callHook("copied", batchNo)
-
-	// 3. Delete the rows whose identical copy is in the archive.
-	fast := int64(-1) // never equal to a count: forces the comparison
-	if pre == 0 {
-		fast = copied
-	}
-	moved, err := a.deleteRange(ctx, st.del, rangeBounds, dv, fast)
-	if err != nil {
-		return nil, false, err
-	}
-	a.rep.Moved += moved
-	a.callHook("deleted", batchNo)
-
-	var left int64
-	if err := st.left.QueryRowContext(ctx, rangeArgs...).Scan(&left); err != nil {
-		return nil, false, fmt.Errorf("counting rows left in the source: %w", err)
-	}
-	if left == 0 {
-		return hi, final, nil
-	}
-
-	// Some rows of the range are still in the source: inserted into the
-	// range after the copy, updated after the copy, or in conflict with an
-	// older archive row. Copy again; refresh this run's own stale copies.
-	copied, err = a.copyRange(ctx, st.copy, rangeArgs)
-	if err != nil {
-		return nil, false, err
-	}
-	a.rep.Copied += copied
-	if fresh := st.fresh; pre == 0 && fresh != nil {
-		if _, err := a.copyRange(ctx, fresh, rangeArgs); err != nil {
-			return nil, false, err
-		}
-	}
-	moved, err = a.deleteRange(ctx, st.del, rangeBounds, dv, -1)
-	if err != nil {
-		return nil, false, err
-	}
-	a.rep.Moved += moved
-	if err := st.left.QueryRowContext(ctx, rangeArgs...).Scan(&left); err != nil {
-		return nil, false, fmt.Errorf("counting rows left in the source: %w", err)
-	}
-	if left > 0 {
-		a.rep.Conflicts += left
-		if a.firstConflict == "" {
-			if err := st.key.QueryRowContext(ctx, rangeArgs...).Scan(&a.firstConflict); err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return nil, false, fmt.Errorf("reading a conflicting key: %w", err)
-			}
-		}
-	}
-	return hi, final, nil
-}
-
-// copyRange runs an INSERT into the archive with foreign keys off.
-func (a *archiver) copyRange(ctx context.Context, st *sql.Stmt, args []any) (int64, error) {
-	if a.toggleFK {
-		if _, err := a.conn.ExecContext(ctx, fkPragma(false)); err != nil {
-			return 0, fmt.Errorf("switching foreign keys off for the copy: %w", err)
-		}
-	}
-	res, err := st.ExecContext(ctx, args...)
-	if err != nil {
-		return 0, fmt.Errorf("copying rows into the archive: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("copying rows into the archive: %w", err)
-	}
-	return n, nil
-}
-
-// deleteRange runs the DELETE from the source with foreign keys as they
-// were. dv is the source's data_version before the copy and copied the
-// number of rows the copy inserted, or -1 to compare every row's content.
-func (a *archiver) deleteRange(ctx context.Context, st *sql.Stmt, args []any, dv, copied int64) (int64, error) {
-	args = append(args[:len(args):len(args)], sql.Named("qlsqlite_dv", dv), sql.Named("qlsqlite_copied", copied))
-	if a.toggleFK {
-		if _, err := a.conn.ExecContext(ctx, fkPragma(true)); err != nil {
-			return 0, fmt.Errorf("switching foreign keys back on for the delete: %w", err)
-		}
-	}
-	res, err := st.ExecContext(ctx, args...)
-	if err != nil {
-		return 0, fmt.Errorf("deleting archived rows from the source: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("deleting archived rows from the source: %w", err)
-	}
-	return n, nil
-}
-
-func (a *archiver) callHook(phase string, batch int) {
-	if a.p.hook != nil {
-		a.p.hook(phase, batch)
-	}
-}
-
-// boundQueries returns the two queries that find a batch's upper key bound
-// among the rows of t that satisfy cond: the n-th key (OFFSET :qlsqlite_skip)
-// and, when fewer rows are left, the last one. Neither sorts: both walk the
-// primary key, forwards or backwards.
-func boundQueries(t *table, cond string) (nth, last string) {
-	nth = `SELECT ` + t.plainKey() + ` FROM ` + t.quoted + ` WHERE ` + cond +
-		` ORDER BY ` + t.orderBy(false) + ` LIMIT 1 OFFSET :qlsqlite_skip`
-	last = `SELECT ` + t.plainKey() + ` FROM ` + t.quoted + ` WHERE ` + cond +
-		` ORDER BY ` + t.orderBy(true) + ` LIMIT 1`
-	return nth, last
-}
-
-// upperBound runs the queries of boundQueries: it returns the n-th key, or
-// the last key with final set when fewer than n rows are left, or nil when
-// none is.
-func upperBound(ctx context.Context, nth, last *sql.Stmt, args []any, n, keyLen int) (hi []any, final bool, err error) {
-	hi = make([]any, keyLen)
-	ptrs := make([]any, keyLen)
-	for i := range hi {
-		ptrs[i] = &hi[i]
-	}
-	err = nth.QueryRowContext(ctx, append(args[:len(args):len(args)], sql.Named("qlsqlite_skip", n-1))...).Scan(ptrs...)
-	if errors.Is(err, sql.ErrNoRows) {
-		final = true
-		err = last.QueryRowContext(ctx, args...).Scan(ptrs...)
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("finding the batch's keys: %w", err)
-	}
-	return hi, final, nil
 }

@@ -64,6 +64,10 @@ func Backup(ctx context.Context, db *sql.DB, destPath string) error {
 // the backup started. In WAL mode the WAL grows meanwhile, since a
 // checkpoint cannot go past the backup's snapshot.
 //
+// The copy gets one table more than the source, [MarkerTable], whose row
+// names the source database: [RecoverFromBackup] restores only backups of
+// the database it recovers, and [Restore] drops the table again.
+//
 // The copy is written to a temporary file in destPath's directory, switched
 // to rollback-journal mode (so that the backup is one self-contained file,
 // with no -wal beside it), checked with PRAGMA quick_check, flushed to disk,
@@ -109,7 +113,8 @@ func BackupWith(ctx context.Context, db *sql.DB, destPath string, o BackupOption
 		return fmt.Errorf("lifecycle: backup: getting a connection: %w", err)
 	}
 	defer conn.Close()
-	if file, err := mainFile(ctx, conn); err != nil {
+	file, err := mainFile(ctx, conn)
+	if err != nil {
 		return fmt.Errorf("lifecycle: backup: %w", err)
 	} else if file != "" && sameFile(file, destPath) {
 		return fmt.Errorf("lifecycle: backup: %s is the source database itself: back up to another file", destPath)
@@ -136,6 +141,12 @@ func BackupWith(ctx context.Context, db *sql.DB, destPath string, o BackupOption
 		return onlineBackup(ctx, c, tmp, p, o)
 	})
 	if err != nil {
+		return fmt.Errorf("lifecycle: backup: %w", err)
+	}
+	if file != "" {
+		file = canonicalPath(file)
+	}
+	if err := markBackup(ctx, tmp, file, p); err != nil {
 		return fmt.Errorf("lifecycle: backup: %w", err)
 	}
 	if err := finishCopy(ctx, tmp, false, p); err != nil {

@@ -187,7 +187,7 @@ func TestRecoverWithoutGoodBackupChangesNothing(t *testing.T) {
 	overwritePages(t, live, 3)
 	before, _ := os.ReadFile(live)
 	_, err := RecoverFromBackup(ctx, live, []string{bad})
-	if err == nil || !strings.Contains(err.Error(), "none of the 1 backups verifies") || !errors.Is(err, ErrCorrupt) {
+	if err == nil || !strings.Contains(err.Error(), "none of the 1 candidates is a backup of it that verifies") || !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("err = %v, want a refusal explaining both problems", err)
 	}
 	after, _ := os.ReadFile(live)

@@ -23,14 +23,19 @@ const helperEnv = "QLSQLITE_LIFECYCLE_HELPER"
 
 // TestHelperProcess is not a test: it is the child process of
 // TestArchiveSurvivesSIGKILL, which runs the test binary again with
-// helperEnv set. It archives the trades of $LC_SRC into $LC_DEST, printing a
+// helperEnv set. It archives the trades of $LC_SRC into $LC_DEST, through
+// the driver $LC_DRIVER (opened as the parent's openDB does), printing a
 // line per batch, and when $LC_STOP names a phase and batch ("copied 2") it
 // prints "at copied 2" there and blocks until it is killed.
 func TestHelperProcess(t *testing.T) {
 	if os.Getenv(helperEnv) != "archive" {
 		return
 	}
-	db, err := sql.Open("sqlite3", dsn(os.Getenv("LC_SRC")))
+	name := dsn(os.Getenv("LC_SRC"))
+	if os.Getenv("LC_DRIVER") == "qlsqlite" {
+		name = "file:" + os.Getenv("LC_SRC")
+	}
+	db, err := sql.Open(os.Getenv("LC_DRIVER"), name)
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(2)
@@ -58,6 +63,11 @@ func TestHelperProcess(t *testing.T) {
 // delete committed) and at random moments, checking after every kill that
 // no row was lost; a final run must leave every row in exactly one place.
 func TestArchiveSurvivesSIGKILL(t *testing.T) {
+	t.Run("sqlite3", func(t *testing.T) { testArchiveSurvivesSIGKILL(t, "sqlite3", openDB) })
+	t.Run("qlsqlite", func(t *testing.T) { testArchiveSurvivesSIGKILL(t, "qlsqlite", openQL) })
+}
+
+func testArchiveSurvivesSIGKILL(t *testing.T, driver string, openDB opener) {
 	dir := t.TempDir()
 	src, dest := filepath.Join(dir, "src.db"), filepath.Join(dir, "archive.db")
 	db := openDB(t, src)
@@ -76,7 +86,7 @@ func TestArchiveSurvivesSIGKILL(t *testing.T) {
 		if stop != "random" {
 			killAt = stop
 		}
-		lines, err := runChild(t, src, dest, cutoff, killAt, func() time.Duration {
+		lines, err := runChild(t, driver, src, dest, cutoff, killAt, func() time.Duration {
 			return time.Duration(rng.Int64N(int64(10 * time.Millisecond)))
 		})
 		if err != nil {
@@ -127,9 +137,9 @@ func attachCheckLater(t *testing.T, db *sql.DB, dest string) func() *sql.Conn {
 // named by killAt, or, when killAt is "", a random delay after its first
 // progress line (if it has not finished by then). It returns the lines the
 // child printed.
-func runChild(t *testing.T, src, dest, cutoff, killAt string, delay func() time.Duration) ([]string, error) {
+func runChild(t *testing.T, driver, src, dest, cutoff, killAt string, delay func() time.Duration) ([]string, error) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
-	cmd.Env = append(os.Environ(), helperEnv+"=archive", "LC_SRC="+src, "LC_DEST="+dest, "LC_CUTOFF="+cutoff, "LC_STOP="+killAt)
+	cmd.Env = append(os.Environ(), helperEnv+"=archive", "LC_DRIVER="+driver, "LC_SRC="+src, "LC_DEST="+dest, "LC_CUTOFF="+cutoff, "LC_STOP="+killAt)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err

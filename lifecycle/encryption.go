@@ -274,8 +274,8 @@ func looksEncrypted(path string) bool {
 }
 
 // multiError is an error with a message of its own that wraps several
-// errors, so that a message can say "wrong or missing key" once and
-// errors.Is still finds [ErrWrongKey] and [ErrNotDatabase].
+// errors: a message can say "wrong or missing key" once, or list why each
+// backup was rejected, and errors.Is still finds every cause.
 type multiError struct {
 	msg  string
 	errs []error

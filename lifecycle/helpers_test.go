@@ -9,8 +9,34 @@ import (
 
 	_ "github.com/ncruces/go-sqlite3/driver"
 
+	_ "github.com/quantumleap/qlsqlite" // registers the "qlsqlite" driver
 	"github.com/quantumleap/qlsqlite/internal/trading"
 )
+
+// opener opens a database file for a test, through one driver.
+type opener func(t testing.TB, path string) *sql.DB
+
+// forEachDriver runs f once per driver lifecycle is used with, as subtests
+// named after the driver: the raw ncruces driver ("sqlite3", the database
+// opened as openDB opens it) and qlsqlite with its production defaults
+// (WAL, synchronous=FULL, foreign keys on, the 30 s default statement
+// deadline, the writer gate, the statement cache, retries). lifecycle must
+// work through both; it never imports the qlsqlite package itself.
+func forEachDriver(t *testing.T, f func(t *testing.T, openDB opener)) {
+	t.Run("sqlite3", func(t *testing.T) { f(t, openDB) })
+	t.Run("qlsqlite", func(t *testing.T) { f(t, openQL) })
+}
+
+// openQL opens path with the qlsqlite driver and its defaults.
+func openQL(t testing.TB, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("qlsqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
 
 // openDB opens path with the raw "sqlite3" driver in WAL mode, the way the
 // platform opens its databases.
@@ -33,9 +59,16 @@ func dsn(path string) string {
 	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(wal)&_pragma=synchronous(normal)"
 }
 
+// testTimeout bounds each statement of a test's own checks and set-up.
+// Through qlsqlite a statement whose context has no deadline gets the 30 s
+// default, which a check of a million rows on a loaded machine can exceed.
+const testTimeout = 10 * time.Minute
+
 func mustExec(t testing.TB, q queryer, query string, args ...any) sql.Result {
 	t.Helper()
-	res, err := q.ExecContext(context.Background(), query, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	res, err := q.ExecContext(ctx, query, args...)
 	if err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
@@ -44,8 +77,10 @@ func mustExec(t testing.TB, q queryer, query string, args ...any) sql.Result {
 
 func count(t testing.TB, q queryer, query string, args ...any) int64 {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
 	var n int64
-	if err := q.QueryRowContext(context.Background(), query, args...).Scan(&n); err != nil {
+	if err := q.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
 	return n
@@ -66,11 +101,16 @@ func seedTrades(t testing.TB, db *sql.DB, n int) {
 	t.Helper()
 	mustExec(t, db, trading.Schema)
 	mustExec(t, db, `INSERT INTO users (id, name) VALUES ('u1', 'One'), ('u2', 'Two')`)
-	mustExec(t, db, `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	_, err := db.ExecContext(ctx, `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?)
 		INSERT INTO trades (id, user_id, symbol, quantity, price, side, timestamp, strategy_id, execution_time_ms)
 		SELECT x, 'u' || (1 + x % 2), 'SYM' || (x % 500), x, x * 1.5, CASE x % 2 WHEN 0 THEN 'buy' ELSE 'sell' END,
 		       datetime(?, '+' || x || ' seconds'), 'strat' || (x % 7), x % 100
 		FROM c`, n, tradeEpoch.Format(time.DateTime))
+	if err != nil {
+		t.Fatalf("seeding %d trades: %v", n, err)
+	}
 }
 
 // tradeColumnsMatchID is true for a trade whose columns are what seedTrades

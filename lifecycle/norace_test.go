@@ -2,6 +2,6 @@
 
 package lifecycle
 
-// raceScale divides the size of the largest tests under the race detector
-// (see race_test.go); without it, they run at full size.
-const raceScale = 1
+// raceDetector is true when the tests run under the race detector (see
+// race_test.go).
+const raceDetector = false

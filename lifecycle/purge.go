@@ -33,14 +33,19 @@ type PurgePolicy struct {
 	// far; its Total field then holds the number of rows that matched when
 	// the purge started.
 	Progress func(PurgeReport)
+
+	// DryRun counts the rows that would be deleted (in Total) and deletes
+	// nothing.
+	DryRun bool
 }
 
 // PurgeReport says what [PurgeWith] did.
 type PurgeReport struct {
 	Table   string        // the table, as named in the schema
-	Total   int64         // rows matching at the start (counted only when Progress is set)
+	Total   int64         // rows matching at the start (counted only for a dry run or when Progress is set)
 	Deleted int64         // rows deleted
 	Batches int           // batches run
+	DryRun  bool          // whether this was a dry run
 	Elapsed time.Duration // wall time of the purge
 }
 
@@ -62,6 +67,11 @@ func Purge(ctx context.Context, db *sql.DB, table, where string, args []any, bat
 // between batches. The condition is evaluated again by the DELETE itself,
 // so a row that stops matching before its batch runs is kept. SQLite's
 // DELETE ... LIMIT is not used: it is not compiled into every build.
+//
+// Where is evaluated by SQLite with its own comparison rules: an integer is
+// always smaller than a text, so a text cutoff on a column of Unix times
+// selects every row. [Before] builds the condition of a time cutoff in the
+// format the column holds.
 //
 // Deleting is what a purge is for: foreign-key actions (ON DELETE CASCADE)
 // and triggers run as for any DELETE. Use [Archive] to keep the rows.
@@ -107,10 +117,14 @@ func PurgeWith(ctx context.Context, db *sql.DB, p PurgePolicy) (rep PurgeReport,
 		}
 		t.key = []column{rc}
 	}
-	if p.Progress != nil {
+	if p.Progress != nil || p.DryRun {
 		if rep.Total, err = countMatching(ctx, conn, t, p.Where, p.Args); err != nil {
 			return rep, fmt.Errorf("lifecycle: purge: %w", err)
 		}
+	}
+	if p.DryRun {
+		rep.DryRun = true
+		return rep, nil
 	}
 
 	s := t.quoted

@@ -35,9 +35,9 @@ var ErrInUse = errors.New("lifecycle: database is in use")
 //     If destPath is too damaged for SQLite to read its header, this check
 //     is not possible: make sure nothing uses it;
 //  3. copies the backup into a temporary file beside destPath with SQLite's
-//     backup API, sets it to WAL mode if destPath was in WAL mode (otherwise
-//     it keeps the backup's journal mode), checks it with quick_check and
-//     flushes it to disk;
+//     backup API, drops the [MarkerTable] that [Backup] added, sets it to
+//     WAL mode if destPath was in WAL mode (otherwise it keeps the backup's
+//     journal mode), checks it with quick_check and flushes it to disk;
 //  4. removes destPath's leftover -wal, -shm and -journal files (they belong
 //     to the database being replaced, and a stale WAL must never be applied
 //     to the restored file), then renames the copy to destPath atomically
@@ -111,6 +111,9 @@ func restore(ctx context.Context, backupPath, destPath string, verified bool, p 
 		}
 	}()
 	if err := copyDatabase(ctx, backupPath, tmp, p); err != nil {
+		return fmt.Errorf("lifecycle: restore: %w", err)
+	}
+	if err := unmarkBackup(ctx, tmp, p); err != nil {
 		return fmt.Errorf("lifecycle: restore: %w", err)
 	}
 	if err := finishCopy(ctx, tmp, wal, p); err != nil {
@@ -216,14 +219,20 @@ type RecoveryReport struct {
 	// Restored is the backup that was restored, "" if none was.
 	Restored string
 
-	// Rejected lists the newer backups that were passed over, with why.
+	// Rejected lists the newer backups of destPath that were passed over
+	// because they do not verify, with why.
 	Rejected []RejectedBackup
+
+	// Skipped lists the candidates that are no backup of destPath, with
+	// why (see [RecoverFromBackup]); they were neither verified nor
+	// restored.
+	Skipped []RejectedBackup
 }
 
 // RejectedBackup is a backup that [RecoverFromBackup] did not use.
 type RejectedBackup struct {
 	Path string // the backup file
-	Err  error  // why it was passed over: the error of [Verify]
+	Err  error  // why it was passed over: the error of [Verify], or why it is no backup of the database
 }
 
 // RecoverFromBackup checks the database file destPath and, if it is
@@ -232,17 +241,27 @@ type RejectedBackup struct {
 //
 // Each candidate is a backup file or a directory; a directory stands for
 // the regular files in it (not recursively), leaving out temporary files of
-// [Backup] and SQLite's -wal, -shm and -journal files. Backups are tried
-// newest first, by modification time ([Backup] sets it when it renames the
-// finished copy into place); each is checked with [Verify], and the first
-// that passes is restored with [Restore], whose rules apply (destPath must
-// not be in use).
+// [Backup] and SQLite's -wal, -shm and -journal files.
+//
+// Only a backup of destPath qualifies: a file that [Backup] wrote from the
+// database at destPath, as its [MarkerTable] says (the path compared
+// absolute, with symbolic links resolved), and, when destPath's header can
+// still be read, with the same application_id. Any other file (an archive
+// database beside it, another program's database, a backup of another
+// database, a backup taken before Backup wrote markers, one of migrate's
+// pre-migration backups) is skipped and listed in the report's Skipped with
+// why; restore such a file with [Restore] if it is the right one.
+//
+// The backups of destPath are tried newest first, by modification time
+// ([Backup] sets it when it renames the finished copy into place); each is
+// checked with [Verify], and the first that passes is restored with
+// [Restore], whose rules apply (destPath must not be in use).
 //
 // If destPath verifies, nothing is changed and the report's DestProblem is
 // nil. If destPath cannot be checked for another reason (permissions, a
-// lock), that error is returned and nothing is changed. If no candidate
-// verifies, the error lists why each was rejected and destPath is left as
-// it was.
+// lock), that error is returned and nothing is changed. If no backup of
+// destPath verifies, the error says why each candidate was skipped or
+// rejected and destPath is left as it was.
 //
 // Encrypted databases and backups need their key: see
 // [RecoverFromBackupWith].
@@ -299,9 +318,18 @@ func RecoverFromBackupWith(ctx context.Context, destPath string, candidates []st
 	if len(backups) == 0 {
 		return rep, fmt.Errorf("lifecycle: recover: %s needs recovery (%w) but no backup was found among %q", destPath, rep.DestProblem, candidates)
 	}
+	dest := canonicalPath(destPath)
 	for _, b := range backups {
 		if err := ctx.Err(); err != nil {
 			return rep, fmt.Errorf("lifecycle: recover: %w", err)
+		}
+		if err := whoseBackup(ctx, b, dest, enc); err != nil {
+			if verr := verifyFile(ctx, b, "integrity_check", enc); verr != nil {
+				rep.Rejected = append(rep.Rejected, RejectedBackup{Path: b, Err: verr})
+			} else {
+				rep.Skipped = append(rep.Skipped, RejectedBackup{Path: b, Err: err})
+			}
+			continue
 		}
 		if err := verifyFile(ctx, b, "integrity_check", enc); err != nil {
 			rep.Rejected = append(rep.Rejected, RejectedBackup{Path: b, Err: err})
@@ -314,10 +342,19 @@ func RecoverFromBackupWith(ctx context.Context, destPath string, candidates []st
 		return rep, nil
 	}
 	var reasons []string
+	errs := []error{rep.DestProblem}
+	for _, r := range rep.Skipped {
+		reasons = append(reasons, "skipped "+r.Err.Error())
+	}
 	for _, r := range rep.Rejected {
 		reasons = append(reasons, r.Err.Error())
+		errs = append(errs, r.Err)
 	}
-	return rep, fmt.Errorf("lifecycle: recover: %s needs recovery (%w) but none of the %d backups verifies: %s", destPath, rep.DestProblem, len(backups), strings.Join(reasons, "; "))
+	return rep, &multiError{
+		msg: fmt.Sprintf("lifecycle: recover: %s needs recovery (%v) but none of the %d candidates is a backup of it that verifies: %s",
+			destPath, rep.DestProblem, len(backups), strings.Join(reasons, "; ")),
+		errs: errs,
+	}
 }
 
 // listBackups expands candidates into backup files, newest first.

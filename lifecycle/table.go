@@ -13,6 +13,7 @@ type column struct {
 	name    string // exact name, as declared
 	quoted  string // name quoted for SQL text
 	typ     string // declared type
+	coll    string // collating sequence (read only by readCollations; "" otherwise)
 	notNull bool
 	pk      int // 1-based position in the primary key, 0 if not part of it
 	hidden  int // 0 ordinary, 1 hidden (virtual tables), 2 and 3 generated
@@ -24,8 +25,10 @@ type table struct {
 	quoted       string // schema-qualified, quoted name for SQL text
 	sql          string // the CREATE TABLE statement from sqlite_schema
 	withoutRowid bool
+	strict       bool
 	cols         []column // columns that can be inserted (generated columns left out)
 	key          []column // primary-key columns, in primary-key order
+	keyColl      []string // collations of the primary-key index, nil without one (read only by readCollations)
 }
 
 // errNoTable is wrapped by lookupTable when the table does not exist.
@@ -60,13 +63,11 @@ func lookupTable(ctx context.Context, q queryer, schema, name string) (*table, e
 		return nil, fmt.Errorf("lifecycle: table %q is not an ordinary table (virtual tables cannot be archived or purged)", t.name)
 	}
 
-	var wr int
 	err = q.QueryRowContext(ctx,
-		`SELECT wr FROM pragma_table_list WHERE schema = ? AND name = ?`, schema, t.name).Scan(&wr)
+		`SELECT wr, strict FROM pragma_table_list WHERE schema = ? AND name = ?`, schema, t.name).Scan(&t.withoutRowid, &t.strict)
 	if err != nil {
 		return nil, fmt.Errorf("lifecycle: reading the kind of table %q: %w", t.name, err)
 	}
-	t.withoutRowid = wr != 0
 
 	rows, err := q.QueryContext(ctx,
 		`SELECT name, type, "notnull", pk, hidden FROM pragma_table_xinfo(?, ?) ORDER BY cid`, t.name, schema)

@@ -310,9 +310,17 @@ func changes(r appliedRow, src *Migration) string {
 }
 
 // accept records the current checksum and rollback of a changed migration.
+// A migration whose rollback file is gone keeps the rollback stored when it
+// was applied: a deleted rollback file is not a change (see changes), and
+// the stored script is then the only way back.
 func (s *session) accept(ctx context.Context, src *Migration) error {
-	_, err := s.conn.ExecContext(ctx, "UPDATE "+table+" SET checksum = ?, rollback_script = ? WHERE version = ?",
-		src.Checksum, nullIfEmpty(src.RollbackSQL), src.Version)
+	query := "UPDATE " + table + " SET checksum = ?, rollback_script = ? WHERE version = ?"
+	args := []any{src.Checksum, nullIfEmpty(src.RollbackSQL), src.Version}
+	if src.RollbackSource == "" {
+		query = "UPDATE " + table + " SET checksum = ? WHERE version = ?"
+		args = []any{src.Checksum, src.Version}
+	}
+	_, err := s.conn.ExecContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("migrate: %s: recording the accepted change: %w", src.Source, err)
 	}

@@ -402,6 +402,40 @@ func TestRollbackAfterFileIsGone(t *testing.T) {
 	}
 }
 
+// Accepting a changed migration whose rollback file was deleted keeps the
+// stored rollback: a deleted rollback file is fine, and Down still works.
+func TestAcceptChangedKeepsStoredRollbackOfDeletedFile(t *testing.T) {
+	db, _, dir := setup(t, map[string]string{
+		"001_a.sql":                 "CREATE TABLE a (x);\n",
+		"002_index.sql":             "CREATE INDEX a_x ON a (x);\n",
+		"rollback/002_rollback.sql": "DROP INDEX a_x;\n",
+	})
+	if err := newMigrator(t, db, dir, WithoutBackup()).Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "rollback", "002_rollback.sql")); err != nil {
+		t.Fatal(err)
+	}
+	// A cosmetic edit of the applied migration, acknowledged.
+	writeFiles(t, dir, map[string]string{"002_index.sql": "-- the index on a\nCREATE INDEX a_x ON a (x);\n"})
+	if err := newMigrator(t, db, dir, WithoutBackup()).Up(ctx); !errors.Is(err, ErrChanged) {
+		t.Fatalf("Up = %v, want ErrChanged", err)
+	}
+	if err := newMigrator(t, db, dir, WithoutBackup(), AcceptChanged(2)).Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m := newMigrator(t, db, dir, WithoutBackup())
+	if st := status(t, m); st[1].State != StateApplied || !st[1].CanRollback {
+		t.Fatalf("status after accepting = %+v, want applied with its stored rollback", st[1])
+	}
+	if err := m.Down(ctx, 1); err != nil {
+		t.Fatalf("Down after accepting: %v", err)
+	}
+	if tableExists(t, db, "a_x") || version(t, m) != 1 {
+		t.Fatal("index not dropped")
+	}
+}
+
 // Go migrations run in the migration's transaction; a run's context gets a
 // far deadline when the caller's has none, so the driver's default
 // per-statement deadline does not apply.

@@ -43,8 +43,9 @@ func AllowOutOfOrder() Option { return func(o *options) { o.allowOutOfOrder = tr
 
 // AcceptChanged acknowledges that the files of these applied versions were
 // edited on purpose: instead of failing with [ErrChanged], Up records their
-// new checksum and their new rollback script in schema_versions. The
-// migration is not run again.
+// new checksum and their new rollback script in schema_versions (a
+// migration whose rollback file was deleted keeps the rollback stored when
+// it was applied). The migration is not run again.
 func AcceptChanged(versions ...int64) Option {
 	return func(o *options) {
 		if o.accept == nil {

@@ -4,6 +4,10 @@
 // with obs=<config> sub-benchmarks (BenchmarkObserve), it prints each
 // configuration's time over the previous one's, in the order they ran.
 //
+// Where the benchmarks report the process's CPU time (cpu-ns/op), the
+// ratio of CPU times is printed too: on a shared machine it varies less
+// than the wall-clock time, which counts the waits for a CPU.
+//
 // Ratios are taken round by round (bench/run.sh runs rounds of -count 1, in
 // which both sides run back to back) and the median of the rounds' ratios
 // is reported with their range: on a machine whose load drifts between
@@ -33,6 +37,7 @@ func main() {
 	}
 	defer f.Close()
 	times := map[string]map[string][]float64{} // benchmark -> driver -> ns/op
+	cpu := map[string]map[string][]float64{}   // benchmark -> driver -> cpu-ns/op, where reported
 	var order []string
 	var obs series
 	sc := bufio.NewScanner(f)
@@ -66,18 +71,28 @@ func main() {
 		}
 		if times[bench] == nil {
 			times[bench] = map[string][]float64{}
+			cpu[bench] = map[string][]float64{}
 			order = append(order, bench)
 		}
 		times[bench][driver] = append(times[bench][driver], ns)
+		if i := slices.Index(fields, "cpu-ns/op"); i > 0 {
+			if c, err := strconv.ParseFloat(fields[i-1], 64); err == nil {
+				cpu[bench][driver] = append(cpu[bench][driver], c)
+			}
+		}
 	}
-	fmt.Printf("%-40s %14s %14s %8s %15s\n", "benchmark", "sqlite3", "qlsqlite", "ratio", "rounds' range")
+	fmt.Printf("%-40s %14s %14s %8s %15s %10s %15s\n", "benchmark", "sqlite3", "qlsqlite", "ratio", "rounds' range", "CPU ratio", "rounds' range")
 	for _, b := range order {
 		raw, ql := times[b]["sqlite3"], times[b]["qlsqlite"]
 		r := ratios(ql, raw)
 		if len(r) == 0 {
 			continue
 		}
-		fmt.Printf("%-40s %11.1f µs %11.1f µs %8.2f %15s\n", b, median(raw)/1000, median(ql)/1000, median(r), spread(r))
+		line := fmt.Sprintf("%-40s %11.1f µs %11.1f µs %8.2f %15s", b, median(raw)/1000, median(ql)/1000, median(r), spread(r))
+		if c := ratios(cpu[b]["qlsqlite"], cpu[b]["sqlite3"]); len(c) > 0 {
+			line += fmt.Sprintf(" %10.2f %15s", median(c), spread(c))
+		}
+		fmt.Println(line)
 	}
 	obs.print()
 }

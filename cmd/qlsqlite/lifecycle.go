@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -60,17 +61,37 @@ func (s *selection) register(fs *flag.FlagSet, verb string) {
 	fs.StringVar(&s.table, "table", "", "the `table` to "+verb+" (required)")
 	fs.StringVar(&s.where, "where", "", "SQL condition selecting the rows to "+verb+", with ? for each -arg")
 	fs.Var(&s.args, "arg", "a `value` for a ? in -where (repeat for each, in order)")
-	fs.StringVar(&s.column, "column", "timestamp", "the date `column` that -before compares")
+	fs.StringVar(&s.column, "column", "timestamp", "the time `column` that -before compares (ISO-8601 text, Unix seconds/ms/µs/ns or Julian days: the format is read from its values)")
 	fs.StringVar(&s.before, "before", "", "select rows whose -column is older than this `cutoff`: a date (2006-01-02), a time (2006-01-02 15:04:05, UTC), or an age (90d, 36h)")
 	fs.IntVar(&s.batch, "batch", 0, "rows per batch (0: the default, "+strconv.Itoa(lifecycle.DefaultBatchSize)+")")
 	fs.BoolVar(&s.progress, "progress", true, "show a progress bar on standard error")
 	s.key.register(fs, "", "the database's")
 }
 
-// condition returns the Where and Args the flags describe.
-func (s *selection) condition(now time.Time) (string, []any, error) {
+// check validates the flags that need no database, so that a mistake is
+// reported before any file is opened.
+func (s *selection) check(now time.Time) error {
 	if s.db == "" || s.table == "" {
-		return "", nil, errors.New("-db and -table are required")
+		return errors.New("-db and -table are required")
+	}
+	if s.before == "" && s.where == "" {
+		return errors.New("give -before (a cutoff on -column) or -where (a condition) to say which rows")
+	}
+	if s.before != "" {
+		if _, err := parseCutoff(s.before, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// condition returns the Where and Args the flags describe. For -before it
+// looks at the values of -column (lifecycle.Before) and compares in their
+// format: ISO-8601 text, Unix seconds, milliseconds..., or Julian days; it
+// returns that format too ("" without -before).
+func (s *selection) condition(ctx context.Context, db *sql.DB, now time.Time) (string, []any, lifecycle.TimeFormat, error) {
+	if err := s.check(now); err != nil {
+		return "", nil, "", err
 	}
 	var conds []string
 	var args []any
@@ -80,20 +101,21 @@ func (s *selection) condition(now time.Time) (string, []any, error) {
 	for _, a := range s.args {
 		args = append(args, a)
 	}
+	var format lifecycle.TimeFormat
 	if s.before != "" {
-		cutoff, err := parseCutoff(s.before, now)
-		if err != nil {
-			return "", nil, err
+		cutoff, _ := parseCutoff(s.before, now)
+		c, err := lifecycle.Before(ctx, db, s.table, s.column, cutoff)
+		if errors.Is(err, lifecycle.ErrNoColumn) {
+			return "", nil, "", fmt.Errorf("-before compares -column %q: %w; name the time column with -column, or select the rows with -where", s.column, err)
 		}
-		// The column name is quoted, never spliced in raw; SQLite says
-		// "no such column" if it is wrong.
-		conds = append(conds, `"`+strings.ReplaceAll(s.column, `"`, `""`)+`" < ?`)
-		args = append(args, cutoff.UTC().Format(time.DateTime))
+		if err != nil {
+			return "", nil, "", fmt.Errorf("-before compares -column %q: %w", s.column, err)
+		}
+		conds = append(conds, c.Where)
+		args = append(args, c.Args...)
+		format = c.Format
 	}
-	if len(conds) == 0 {
-		return "", nil, errors.New("give -before (a cutoff on -column) or -where (a condition) to say which rows")
-	}
-	return strings.Join(conds, " AND "), args, nil
+	return strings.Join(conds, " AND "), args, format, nil
 }
 
 // parseCutoff reads a date, a time (UTC unless it has a zone) or an age.
@@ -126,8 +148,8 @@ func runArchive(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	where, wargs, err := sel.condition(time.Now())
-	if err != nil {
+	now := time.Now()
+	if err := sel.check(now); err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
 	if *to == "" && !*dry {
@@ -142,6 +164,10 @@ func runArchive(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("archive: %w", err)
 	}
 	defer db.Close()
+	where, wargs, format, err := sel.condition(ctx, db, now)
+	if err != nil {
+		return fmt.Errorf("archive: %w", err)
+	}
 
 	var bar *progressbar.ProgressBar
 	p := lifecycle.ArchivePolicy{Table: sel.table, Where: where, Args: wargs, DestPath: *to, BatchSize: sel.batch, DryRun: *dry,
@@ -151,7 +177,7 @@ func runArchive(ctx context.Context, args []string, stdout io.Writer) error {
 			if bar == nil {
 				bar = newBar(os.Stderr, true, r.Total, "archiving "+r.Table)
 			}
-			bar.Set64(r.Moved + r.Conflicts)
+			bar.Set64(r.Moved + r.Conflicts + r.Unsettled)
 		}
 	}
 	rep, err := lifecycle.Archive(ctx, db, p)
@@ -161,6 +187,7 @@ func runArchive(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return keyHint(err, &sel.key, &toKey)
 	}
+	printFormat(stdout, sel.column, format)
 	if *dry {
 		fmt.Fprintf(stdout, "dry run: %d rows of %s match; nothing was changed\n", rep.Total, rep.Table)
 		return nil
@@ -170,18 +197,29 @@ func runArchive(ctx context.Context, args []string, stdout io.Writer) error {
 	if rep.Moved > rep.Copied {
 		fmt.Fprintf(stdout, "%d of them had been copied by an interrupted run and were only removed from the source\n", rep.Moved-rep.Copied)
 	}
+	if rep.Unsettled > 0 {
+		fmt.Fprintf(stdout, "%d matching rows were left in the source: other connections kept changing them while they were archived; run the archive again\n", rep.Unsettled)
+	}
 	return nil
+}
+
+// printFormat says, for -before, in which format -column was compared.
+func printFormat(w io.Writer, column string, format lifecycle.TimeFormat) {
+	if format != "" {
+		fmt.Fprintf(w, "-column %s holds %s; the cutoff was compared as such\n", column, format)
+	}
 }
 
 func runPurge(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("purge", flag.ContinueOnError)
 	var sel selection
 	sel.register(fs, "delete")
+	dry := fs.Bool("dry-run", false, "count the rows that would be deleted and delete nothing")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	where, wargs, err := sel.condition(time.Now())
-	if err != nil {
+	now := time.Now()
+	if err := sel.check(now); err != nil {
 		return fmt.Errorf("purge: %w", err)
 	}
 	key, err := sel.key.load()
@@ -193,9 +231,13 @@ func runPurge(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("purge: %w", err)
 	}
 	defer db.Close()
+	where, wargs, format, err := sel.condition(ctx, db, now)
+	if err != nil {
+		return fmt.Errorf("purge: %w", err)
+	}
 	var bar *progressbar.ProgressBar
-	p := lifecycle.PurgePolicy{Table: sel.table, Where: where, Args: wargs, BatchSize: sel.batch}
-	if sel.progress {
+	p := lifecycle.PurgePolicy{Table: sel.table, Where: where, Args: wargs, BatchSize: sel.batch, DryRun: *dry}
+	if sel.progress && !*dry {
 		p.Progress = func(r lifecycle.PurgeReport) {
 			if bar == nil {
 				bar = newBar(os.Stderr, true, r.Total, "purging "+r.Table)
@@ -209,6 +251,11 @@ func runPurge(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if err != nil {
 		return err
+	}
+	printFormat(stdout, sel.column, format)
+	if *dry {
+		fmt.Fprintf(stdout, "dry run: %d rows of %s match; nothing was deleted\n", rep.Total, rep.Table)
+		return nil
 	}
 	fmt.Fprintf(stdout, "purged %d rows of %s in %d batches (%v)\n", rep.Deleted, rep.Table, rep.Batches, rep.Elapsed.Round(time.Millisecond))
 	return nil

@@ -45,16 +45,21 @@ func TestLifecycleCommands(t *testing.T) {
 	archive := filepath.Join(dir, "archive.db")
 	backup := filepath.Join(dir, "backup.db")
 
+	const text = "-column timestamp holds ISO-8601 text; the cutoff was compared as such\n"
 	out, err := runCLI(t, "archive", "-db", dbPath, "-table", "trades", "-before", "2025-01-01", "-dry-run")
-	if err != nil || out != "dry run: 300 rows of trades match; nothing was changed\n" {
+	if err != nil || out != text+"dry run: 300 rows of trades match; nothing was changed\n" {
 		t.Fatalf("archive -dry-run: %q, %v", out, err)
 	}
 	out, err = runCLI(t, "archive", "-db", dbPath, "-table", "trades", "-before", "2025-01-01", "-to", archive, "-batch", "64", "-progress=false")
-	if err != nil || !strings.HasPrefix(out, "archived 300 rows of trades into "+archive) {
+	if err != nil || !strings.HasPrefix(out, text+"archived 300 rows of trades into "+archive) {
 		t.Fatalf("archive: %q, %v", out, err)
 	}
+	out, err = runCLI(t, "purge", "-db", dbPath, "-table", "trades", "-where", "symbol = ?", "-arg", "SYM0", "-before", "2026-01-01", "-dry-run")
+	if err != nil || out != text+"dry run: 22 rows of trades match; nothing was deleted\n" {
+		t.Fatalf("purge -dry-run: %q, %v", out, err)
+	}
 	out, err = runCLI(t, "purge", "-db", dbPath, "-table", "trades", "-where", "symbol = ?", "-arg", "SYM0", "-before", "2026-01-01", "-progress=false")
-	if err != nil || !strings.HasPrefix(out, "purged 22 rows of trades in 1 batches") {
+	if err != nil || !strings.HasPrefix(out, text+"purged 22 rows of trades in 1 batches") {
 		t.Fatalf("purge: %q, %v", out, err)
 	}
 	out, err = runCLI(t, "backup", "-db", dbPath, "-to", backup, "-progress=false")
@@ -106,6 +111,7 @@ func TestLifecycleCommandErrors(t *testing.T) {
 		{[]string{"archive", "-db", dbPath, "-table", "trades", "-before", "2025-01-01"}, "-to is required"},
 		{[]string{"archive", "-db", filepath.Join(dir, "nope.db"), "-table", "trades", "-before", "1d", "-to", "a.db"}, "no such file"},
 		{[]string{"archive", "-db", dbPath, "-table", "trades", "-column", "when", "-before", "1d", "-dry-run"}, `no such column: "when"`},
+		{[]string{"purge", "-db", dbPath, "-table", "users", "-before", "1d"}, `no such column: "timestamp" (its columns: id, name, created_at); name the time column with -column`},
 		{[]string{"purge", "-db", dbPath, "-table", "nope", "-where", "true"}, "no such table"},
 		{[]string{"backup", "-db", dbPath}, "-db and -to are required"},
 		{[]string{"verify"}, "name at least one database file"},
@@ -147,5 +153,61 @@ func TestProgressBarRendersToTheGivenWriter(t *testing.T) {
 	quiet.Finish()
 	if hidden.Len() != 0 {
 		t.Errorf("a hidden bar rendered %q", hidden.String())
+	}
+}
+
+// eventsFile writes a database whose events table keeps its time as Unix
+// seconds (ts) and milliseconds (ts_ms): 100 events, one a day, the newest
+// an hour before now; 30 of them are younger than 30 days.
+func eventsFile(t *testing.T, dir string, now time.Time) string {
+	t.Helper()
+	path := filepath.Join(dir, "events.db")
+	db, err := sql.Open("sqlite3", "file:"+path+"?_pragma=journal_mode(wal)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest := now.Add(-time.Hour).Unix()
+	_, err = db.Exec(`CREATE TABLE events (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, ts_ms INTEGER NOT NULL, what TEXT)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE x < 99)
+		INSERT INTO events (ts, ts_ms, what) SELECT ?1 - x * 86400, (?1 - x * 86400) * 1000, 'event ' || x FROM c`, newest)
+	if err == nil {
+		err = db.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestPurgeBeforeOnUnixTimeColumn: "purge -before 30d" on a column of Unix
+// times must delete the 70 old events only; compared as text (an integer
+// is always smaller than a text) it deleted all 100 (issue 20, item 6).
+func TestPurgeBeforeOnUnixTimeColumn(t *testing.T) {
+	for _, tc := range []struct{ column, format string }{{"ts", "Unix seconds"}, {"ts_ms", "Unix milliseconds"}} {
+		t.Run(tc.column, func(t *testing.T) {
+			dir := t.TempDir()
+			path := eventsFile(t, dir, time.Now())
+			out, err := runCLI(t, "archive", "-db", path, "-table", "events", "-column", tc.column, "-before", "30d", "-dry-run")
+			if err != nil || !strings.Contains(out, "dry run: 70 rows of events match") {
+				t.Errorf("archive -dry-run: %q, %v; want 70 rows", out, err)
+			}
+			out, err = runCLI(t, "purge", "-db", path, "-table", "events", "-column", tc.column, "-before", "30d", "-progress=false")
+			if err != nil || !strings.Contains(out, "holds "+tc.format) || !strings.Contains(out, "purged 70 rows") {
+				t.Errorf("purge: %q, %v; want 70 rows purged, compared as %s", out, err, tc.format)
+			}
+			db, err := sql.Open("sqlite3", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			var left, young int
+			err = db.QueryRow(`SELECT count(*), count(*) FILTER (WHERE CAST(substr(what, 7) AS INTEGER) < 30) FROM events`).Scan(&left, &young)
+			if err != nil || left != 30 || young != 30 {
+				t.Errorf("%d events left, %d of them the 30 young ones (%v)", left, young, err)
+			}
+		})
 	}
 }

@@ -31,4 +31,5 @@ func printStats(w io.Writer, snap qlsqlite.Snapshot, top int) {
 	d := snap.Database
 	fmt.Fprintf(w, "%d calls, %.0f ops/s and %.2f%% errors over the last %v, statement cache hit ratio %.1f%%, %v spent waiting\n",
 		d.Calls, d.OpsPerSecond, 100*d.ErrorRate, d.Window.Round(1e6), 100*d.StmtCache.HitRatio, d.Waited.Round(1e6))
+	fmt.Fprintf(w, "%d of at most %d fingerprints kept, %d evicted\n", d.Fingerprints, d.MaxFingerprints, d.FingerprintEvictions)
 }
