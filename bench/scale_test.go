@@ -21,9 +21,10 @@ import (
 
 // Scaling with data:
 //
-//	go test ./bench -run TestScaling -scale=100000,1000000,10000000 -scaleout=bench/results/scaling.md -timeout 2h -v
+//	go test ./bench -run TestScaling -scale=100000,1000000,10000000 -scaleout=$PWD/bench/results/scaling.md -timeout 3h -v
 //
-// Without -scale the test runs one small size (a check that it works).
+// Without -scale the test runs one small size (a check that it works). The
+// file named by -scaleout is relative to bench/, where go test runs it.
 var (
 	scaleSizes = flag.String("scale", "", "comma-separated trade counts TestScaling measures; empty: one small size")
 	scaleOut   = flag.String("scaleout", "", "a file TestScaling writes its table to")
