@@ -136,6 +136,13 @@ func Advise(ctx context.Context, db *sql.DB, queries ...string) ([]IndexAdvice, 
 		}
 		return AdviseWorkload(ctx, db, w)
 	}
+	if a := adviserOf(db); a != nil {
+		w := make([]WorkloadQuery, len(queries))
+		for i, q := range queries {
+			w[i] = WorkloadQuery{Query: q}
+		}
+		return a.AdviseIndexes(ctx, db, w)
+	}
 	qs := make([]advise.Query, len(queries))
 	for i, q := range queries {
 		qs[i] = advise.Query{SQL: q}
@@ -154,6 +161,9 @@ func AdviseWorkload(ctx context.Context, db *sql.DB, workload []WorkloadQuery) (
 	w := slices.Clone(workload)
 	slices.SortStableFunc(w, func(a, b WorkloadQuery) int { return cmp.Compare(b.Total, a.Total) })
 	w = w[:min(len(w), MaxWorkloadQueries)]
+	if a := adviserOf(db); a != nil {
+		return a.AdviseIndexes(ctx, db, w)
+	}
 	qs := make([]advise.Query, len(w))
 	for i, q := range w {
 		qs[i] = advise.Query{SQL: q.Query, Total: q.Total}
@@ -215,6 +225,17 @@ func adviseRewrites(ctx context.Context, db *sql.DB, qs []advise.QueryResult, ou
 	return append(out, alone...), nil
 }
 
+// adviserOf returns the [IndexAdviser] of a database opened on a [Backend]
+// that advises indexes itself, or nil.
+func adviserOf(db *sql.DB) IndexAdviser {
+	d, err := stateOf(db)
+	if err != nil || d.backend == nil {
+		return nil
+	}
+	a, _ := d.backend.(IndexAdviser)
+	return a
+}
+
 // adviseWorkloadOf asks the connection, then the driver, for its workload.
 func adviseWorkloadOf(ctx context.Context, db *sql.DB) ([]WorkloadQuery, error) {
 	conn, err := db.Conn(ctx)
@@ -264,6 +285,9 @@ func ApplyAdvice(ctx context.Context, db *sql.DB, advice ...IndexAdvice) error {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, time.Hour)
 		defer cancel()
+	}
+	if a := adviserOf(db); a != nil {
+		return a.ApplyIndexes(ctx, db, advice)
 	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
@@ -413,7 +437,10 @@ type StatisticsIssue struct {
 // qlsqlite captured for the statements run so far, see [CapturedPlans]): the
 // indexes no plan reads, those another index makes redundant, and
 // the tables whose statistics are missing or stale, each with the statement
-// that fixes it. It never changes db.
+// that fixes it. It never changes db. On a read-only connection (mode=ro)
+// stale statistics are not reported, missing ones are: SQLite's PRAGMA
+// optimize, which says which tables it would analyse again, needs to start
+// a write transaction even when it only reports.
 //
 // A query of in that does not prepare is reported in an error joining one
 // [*AdviceQueryError] per failed query, returned with the audit of the rest.

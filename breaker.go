@@ -68,6 +68,7 @@ type BreakerStatus struct {
 // failure was recorded since the last one.
 type breaker struct {
 	cb    circuitbreaker.CircuitBreaker[any]
+	rules errorRules // the database's
 	delay time.Duration
 	now   func() time.Time
 
@@ -84,8 +85,8 @@ type breaker struct {
 // half-open: the half-open period it belongs to. Zero: no trial.
 type trial uint64
 
-func newBreaker(cfg BreakerConfig, now func() time.Time) *breaker {
-	b := &breaker{delay: cfg.Delay, now: now}
+func newBreaker(cfg BreakerConfig, now func() time.Time, rules errorRules) *breaker {
+	b := &breaker{delay: cfg.Delay, now: now, rules: rules}
 	b.cb = circuitbreaker.NewBuilder[any]().
 		WithFailureThreshold(uint(cfg.Failures)).
 		WithSuccessThreshold(uint(cfg.Successes)).
@@ -164,8 +165,8 @@ func (b *breaker) done(t trial, err error) {
 	if b == nil {
 		return
 	}
-	failed := err != nil && isStorageFailure(err)
-	inconclusive := err != nil && !failed && Classify(err) == Performance
+	failed := err != nil && isStorageFailure(b.rules, err)
+	inconclusive := err != nil && !failed && classify(b.rules, err) == Performance
 	if failed {
 		b.mu.Lock()
 		b.cause = err
@@ -196,9 +197,9 @@ func (b *breaker) done(t trial, err error) {
 
 // isStorageFailure reports whether err is a failure of the storage, or work
 // still locked out after every retry.
-func isStorageFailure(err error) bool {
+func isStorageFailure(rules errorRules, err error) bool {
 	var exhausted *retriesError
-	return rulesOf(err).infrastructure(err) || errors.As(err, &exhausted)
+	return rules.infrastructure(err) || errors.As(err, &exhausted)
 }
 
 // status reports the breaker's state.

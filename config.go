@@ -38,9 +38,12 @@ type config struct {
 	onRetry func(error)      // called before each retry; tests watch it
 	obs     observeConfig    // statistics, spans, metrics, slow log, alerts
 
+	slowLimit slowLimit // the slow-query log's rate limit (slowlog.go)
+
 	// Read from the DSN, not settable: what the user's own _pragma set.
 	hasPragma      bool
-	hasBusyTimeout bool
+	hasBusyTimeout bool     // set by a _pragma or by mattn's _busy_timeout
+	aliasPragmas   []string // the pragmas mattn/go-sqlite3's parameters set (dsn_mattn.go)
 }
 
 func defaultConfig() config {
@@ -56,6 +59,7 @@ func defaultConfig() config {
 		optimizeEvery: DefaultOptimizeEvery,
 		now:           time.Now,
 		obs:           defaultObserveConfig(),
+		slowLimit:     defaultSlowLimit(),
 	}
 }
 

@@ -30,9 +30,10 @@ type stmtContext struct {
 	polls           atomic.Uint32
 	expired         atomic.Bool
 
-	mu   sync.Mutex
-	done chan struct{} // made by Done, on demand
-	stop func() bool   // stops what closes done
+	mu    sync.Mutex
+	done  chan struct{} // made by Done, on demand
+	stop  func() bool   // stops what closes done
+	funcs []*func()     // registered with AfterFunc, run when done closes
 }
 
 // pollsPerClockRead is how often Err reads the clock. Deadlines under a
@@ -77,27 +78,72 @@ func (c *stmtContext) check() {
 	}
 }
 
-// Done implements [context.Context]. Nothing in the statement's own path
-// calls it; when something does, a channel is made that closes when the
-// deadline passes or the caller's context is done.
+// Done implements [context.Context]. Nothing in SQLite's path calls it;
+// when something does (a backend's driver, such as pgx, which watches each
+// statement's context), a channel is made that closes when the deadline
+// passes or the caller's context is done.
 func (c *stmtContext) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.done == nil {
-		done := make(chan struct{})
-		closeDone := func() {
-			select {
-			case <-done:
-			default:
-				close(done)
+	c.arm()
+	return c.done
+}
+
+// arm makes the done channel and what closes it, once. c.mu is held.
+func (c *stmtContext) arm() {
+	if c.done != nil {
+		return
+	}
+	done := make(chan struct{})
+	fire := func() {
+		c.mu.Lock()
+		select {
+		case <-done:
+			c.mu.Unlock()
+			return
+		default:
+			close(done)
+		}
+		funcs := c.funcs
+		c.funcs = nil
+		c.mu.Unlock()
+		for _, f := range funcs {
+			(*f)()
+		}
+	}
+	timer := time.AfterFunc(time.Until(c.deadline), func() { c.expired.Store(true); fire() })
+	stopParent := context.AfterFunc(c.Context, fire)
+	c.done = done
+	c.stop = func() bool { stopParent(); return timer.Stop() }
+}
+
+// AfterFunc arranges for f to run, in a goroutine of its own, once c is
+// done, and returns a function that stops that. [context.AfterFunc], and
+// so pgx's watch of each statement's context, uses it instead of starting a
+// goroutine per statement to wait on Done.
+func (c *stmtContext) AfterFunc(f func()) (stop func() bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.arm()
+	select {
+	case <-c.done:
+		go f()
+		return func() bool { return false }
+	default:
+	}
+	p := &f
+	c.funcs = append(c.funcs, p)
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for i, g := range c.funcs {
+			if g == p {
+				c.funcs = append(c.funcs[:i], c.funcs[i+1:]...)
+				return true
 			}
 		}
-		timer := time.AfterFunc(time.Until(c.deadline), func() { c.expired.Store(true); closeDone() })
-		stopParent := context.AfterFunc(c.Context, closeDone)
-		c.done = done
-		c.stop = func() bool { stopParent(); return timer.Stop() }
+		return false
 	}
-	return c.done
 }
 
 // release frees what Done armed, if anything, and reports whether c can

@@ -220,7 +220,7 @@ func (d *sqliteDialect) storage(ctx context.Context, db *sql.DB) (StorageStats, 
 		if s.FreelistPages, err = pragmaInt(c, "freelist_count"); err != nil {
 			return err
 		}
-		if f := c.Filename("main"); f != nil {
+		if f := c.Filename("main"); f != nil && f.URIParameter("vfs") != "memdb" { // memdb: ":memory:" (memory.go)
 			s.Path = f.String()
 		}
 		return nil

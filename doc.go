@@ -26,6 +26,22 @@
 // equivalent [Option] for [Open] and [NewConnector]; options are applied after
 // the DSN, so Go code wins.
 //
+// The pragma parameters of github.com/mattn/go-sqlite3 ("_busy_timeout",
+// "_journal_mode"/"_journal", "_synchronous"/"_sync", "_foreign_keys"/"_fk",
+// "_cache_size", "_locking_mode"/"_locking", "_auto_vacuum"/"_vacuum",
+// "_recursive_triggers"/"_rt", "_case_sensitive_like"/"_cslike",
+// "_defer_foreign_keys"/"_defer_fk", "_ignore_check_constraints",
+// "_query_only", "_secure_delete", "_writable_schema") are accepted as
+// aliases, each becoming a "_pragma"; "_mutex" and "_loc=UTC" are accepted
+// and need nothing. One differs: mattn's "_timeout" is a busy timeout, and
+// qlsqlite's is the statement deadline (below): write "_busy_timeout".
+//
+// ":memory:" (and "file::memory:") is one database for the whole [*sql.DB],
+// however many connections its pool opens: qlsqlite opens it as a database
+// of ncruces's memdb VFS with a random name of its own, which lives until the
+// [*sql.DB] is closed. (SQLite itself gives each connection an empty database
+// of its own.)
+//
 // # Production defaults
 //
 // Unless the DSN sets a "_pragma" of its own, every new connection runs
@@ -38,7 +54,8 @@
 // (journal_mode is left alone on read-only connections). A DSN that sets its
 // own "_pragma" gets only the busy timeout, and only when none of its pragmas
 // sets one, because ncruces drops its own one-minute busy timeout as soon as
-// any "_pragma" is given. "_defaults=off" (or [WithDefaults](false)) gives
+// any "_pragma" is given. A mattn alias sets its own pragma and leaves the
+// defaults for the others. "_defaults=off" (or [WithDefaults](false)) gives
 // ncruces's behaviour exactly.
 //
 // # Deadlines
@@ -63,7 +80,9 @@
 //
 // A call slower than "_slow" (default 100ms, 0 disables) is logged through
 // [log/slog] with its fingerprint, duration, number of arguments (never their
-// values) and plan. "_stats=off" turns the statistics off.
+// values) and plan, at most "_slow_limit" records a period per database
+// (default 10 a second, [WithSlowQueryLimit]), with the count of the records
+// left out. "_stats=off" turns the statistics off.
 //
 // Each call is also an OpenTelemetry client span ("_trace=off" turns them
 // off) and a db.client.operation.duration measurement ("_metrics=off"),

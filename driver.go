@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -40,7 +41,11 @@ func (d *Driver) Open(name string) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.Connect(context.Background())
+	conn, err := c.Connect(context.Background())
+	// Without a connector to close, ":memory:" lives as long as this
+	// connection, as it does in SQLite.
+	dropMemory(c.(*Connector).db.memory)
+	return conn, err
 }
 
 // OpenConnector implements [database/sql/driver.DriverContext].
@@ -60,14 +65,20 @@ func Open(dsn string, opts ...Option) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openDB(c.(*Connector))
+}
+
+// openDB opens a database on c: the monitor started, the pool sized and
+// warmed.
+func openDB(c *Connector) (*sql.DB, error) {
 	db := sql.OpenDB(c)
 	ctx := context.Background()
-	if t := c.(*Connector).db.cfg.pool.ConnTimeout; t > 0 {
+	if t := c.db.cfg.pool.ConnTimeout; t > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
-	if _, err := c.(*Connector).db.obs.startMonitor(db, c.(*Connector).db.cfg.obs); err != nil {
+	if _, err := c.db.obs.startMonitor(db, c.db.cfg.obs); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -96,36 +107,56 @@ func NewConnector(dsn string, opts ...Option) (driver.Connector, error) {
 	if err != nil {
 		return nil, err
 	}
+	named := rest // the database as the DSN names it, for db.namespace
+	rest, memory := memoryDSN(rest)
 	inner, err := (&ncruces.SQLite{}).OpenConnector(rest)
 	if err != nil {
 		return nil, fmt.Errorf("qlsqlite: %w", atrest.Redact(err, atRest.Secrets()...))
 	}
-	db := &database{cfg: cfg, inner: inner, retrier: newRetrier(cfg.retry, cfg.onRetry), done: make(chan struct{}), atRest: atRest}
-	db.ctx, db.cancel = context.WithCancel(context.Background())
-	db.planner = newPlanner(db, DefaultPlanCache)
-	if cfg.breaker != nil {
-		db.breaker = newBreaker(*cfg.breaker, cfg.now)
+	if memory != "" {
+		createMemory(memory)
 	}
+	db := newDatabase(cfg, sqliteRules{})
+	db.inner, db.atRest, db.memory = inner, atRest, memory
 	if cfg.writerGate {
 		db.gate = newWriterGate()
 	}
-	db.obs = newObservability(db, rest)
+	db.obs = newObservability(db, newSQLiteDialect(inner, named))
 	db.wal = newWALKeeper(db)
 	return &Connector{db: db, driver: &Driver{db: db}}, nil
 }
 
+// newDatabase returns the state of a database whose engine's errors follow
+// rules: what every engine shares.
+func newDatabase(cfg config, rules errorRules) *database {
+	db := &database{cfg: cfg, rules: rules, done: make(chan struct{})}
+	db.retrier = newRetrier(cfg.retry, cfg.onRetry, rules.retryable)
+	db.txRetrier = newRetrier(cfg.retry, cfg.onRetry, rules.retryableTx)
+	db.ctx, db.cancel = context.WithCancel(context.Background())
+	db.planner = newPlanner(db, DefaultPlanCache)
+	if cfg.breaker != nil {
+		db.breaker = newBreaker(*cfg.breaker, cfg.now, rules)
+	}
+	return db
+}
+
 // database is the state shared by every connection to one database.
 type database struct {
-	cfg     config
-	inner   driver.Connector // the ncruces connector
-	planner *planner         // captures query plans in the background
-	retrier *retrier         // nil when retrying is off
-	breaker *breaker         // nil when the breaker is off
-	gate    *writerGate      // nil when the writer gate is off
-	obs     *observability   // statistics, telemetry, monitor
-	wal     *walKeeper       // nil when the WAL's size is not kept (wal.go)
-	done    chan struct{}    // closed when the connector closes
-	atRest  atrest.Params    // the DSN's encrypting VFS and key: never print them
+	cfg       config
+	rules     errorRules       // what the engine's errors mean
+	backend   Backend          // the engine, when it is not SQLite; nil for SQLite
+	inner     driver.Connector // the ncruces connector (SQLite only)
+	planner   *planner         // captures query plans in the background
+	retrier   *retrier         // retries calls; nil when retrying is off
+	txRetrier *retrier         // re-runs transactions (RunTx); nil when retrying is off
+	breaker   *breaker         // nil when the breaker is off
+	gate      *writerGate      // nil when the writer gate is off
+	obs       *observability   // statistics, telemetry, monitor
+	wal       *walKeeper       // nil when the WAL's size is not kept (wal.go; SQLite only)
+	done      chan struct{}    // closed when the connector closes
+	atRest    atrest.Params    // the DSN's encrypting VFS and key: never print them
+	memory    string           // the memdb database that stands for ":memory:" (memory.go), or ""
+	slowLog   slowLimiter      // the slow-query log's rate limit (slowlog.go)
 
 	// Background work (pool keeper, statistics upkeep) runs under ctx,
 	// which Close cancels, and Close waits for it.
@@ -140,22 +171,31 @@ type database struct {
 	schemaGen atomic.Uint64 // bumped when a statement may have changed the schema
 
 	mu     sync.Mutex
-	conns  map[*sqliteConn]struct{} // open connections
-	closed cacheTotals              // counters of closed connections
+	conns  map[*connCore]struct{} // open connections
+	closed cacheTotals            // counters of closed connections
+}
+
+// connCore is what every connection of a database keeps for the shared
+// layers above the engine: its statistics, what its calls did, its
+// statement cache (empty for engines that cache statements themselves).
+type connCore struct {
+	stmts  *stmtCache
+	stats  shard      // this connection's statistics
+	report callReport // what the call in progress did, for the observer
 }
 
 // track registers an open connection.
-func (db *database) track(c *sqliteConn) {
+func (db *database) track(c *connCore) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.conns == nil {
-		db.conns = make(map[*sqliteConn]struct{})
+		db.conns = make(map[*connCore]struct{})
 	}
 	db.conns[c] = struct{}{}
 }
 
 // untrack forgets a closed connection, keeping its counters.
-func (db *database) untrack(c *sqliteConn) {
+func (db *database) untrack(c *connCore) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	delete(db.conns, c)
@@ -184,7 +224,12 @@ func (c *Connector) Close() error {
 	})
 	c.db.background.Wait()
 	c.db.planner.close()
+	c.db.obs.flushSlow()
 	c.db.obs.close()
+	dropMemory(c.db.memory)
+	if c.db.backend != nil {
+		return c.db.backend.Close()
+	}
 	return nil
 }
 
@@ -194,6 +239,9 @@ func (c *Connector) Close() error {
 // the observer (statistics, spans, metrics), the interceptor, the statement
 // cache, the ncruces conn.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
+	if c.db.backend != nil {
+		return c.db.connectBackend(ctx)
+	}
 	dc, err := c.db.connect(ctx)
 	if err != nil {
 		return nil, err
@@ -205,7 +253,7 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		nc.Close()
 		return nil, err
 	}
-	mw, err := sqlmw.Driver(opened{inner}, c.db.obs.interceptor(inner, newInterceptor(c.db, inner))).Open("")
+	mw, err := sqlmw.Driver(opened{inner}, c.db.obs.interceptor(&inner.connCore, newInterceptor(c.db, inner))).Open("")
 	if err != nil {
 		inner.Close()
 		return nil, err
@@ -213,8 +261,12 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	return &conn{mwConn: mw.(mwConn), raw: nc.Raw(), inner: inner}, nil
 }
 
-// connectOnce opens an ncruces connection with the production defaults.
+// connectOnce opens an ncruces connection with the production defaults, or
+// a connection of the database's [Backend].
 func (d *database) connectOnce(ctx context.Context) (driver.Conn, error) {
+	if d.backend != nil {
+		return d.backend.Connect(ctx)
+	}
 	dc, err := d.inner.Connect(ctx)
 	if err != nil {
 		return nil, d.hideKey(err)
@@ -233,30 +285,55 @@ func (d *database) connectOnce(ctx context.Context) (driver.Conn, error) {
 	return nc, nil
 }
 
-// setup runs the production defaults on a new connection.
+// setup runs the production defaults on a new connection: each pragma
+// that neither the DSN's own "_pragma" nor one of mattn/go-sqlite3's
+// parameters (dsn_mattn.go) set.
 func (db *database) setup(ctx context.Context, raw *sqlite3.Conn) error {
 	cfg := &db.cfg
-	if !cfg.defaults || cfg.hasBusyTimeout {
+	if !cfg.defaults || cfg.hasPragma && cfg.hasBusyTimeout {
 		return nil
 	}
 	if old := raw.SetInterrupt(ctx); old != ctx {
 		defer raw.SetInterrupt(old)
 	}
-	if err := raw.BusyTimeout(DefaultBusyTimeout); err != nil {
-		return fmt.Errorf("qlsqlite: setting the busy timeout: %w", err)
+	if !cfg.hasBusyTimeout {
+		if err := raw.BusyTimeout(DefaultBusyTimeout); err != nil {
+			return fmt.Errorf("qlsqlite: setting the busy timeout: %w", err)
+		}
 	}
 	if cfg.hasPragma {
 		return nil // the DSN's own pragmas win; only the busy timeout was missing
 	}
-	if ro, _ := raw.ReadOnly("main"); !ro {
+	if ro, _ := raw.ReadOnly("main"); !ro && !cfg.aliased("journal_mode") {
 		if err := raw.Exec(`PRAGMA journal_mode=WAL`); err != nil {
-			return fmt.Errorf("qlsqlite: switching to WAL (set _defaults=off to keep the journal mode): %w", err)
+			return setupError("switching to WAL (set _defaults=off to keep the journal mode)", err)
 		}
 	}
-	if err := raw.Exec(`PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON`); err != nil {
-		return fmt.Errorf("qlsqlite: applying production defaults: %w", err)
+	var pragmas []string
+	if !cfg.aliased("synchronous") {
+		pragmas = append(pragmas, `PRAGMA synchronous=FULL`)
+	}
+	if !cfg.aliased("foreign_keys") {
+		pragmas = append(pragmas, `PRAGMA foreign_keys=ON`)
+	}
+	if len(pragmas) == 0 {
+		return nil
+	}
+	if err := raw.Exec(strings.Join(pragmas, "; ")); err != nil {
+		return setupError("applying production defaults", err)
 	}
 	return nil
+}
+
+// setupError reports the failure of a production default. The first
+// statement on a new connection is the first to read the file, so a file
+// that is not a database fails here: that is said first, and what qlsqlite
+// was doing after.
+func setupError(doing string, err error) error {
+	if errors.Is(err, sqlite3.NOTADB) {
+		return fmt.Errorf("qlsqlite: file is not a database (or it is encrypted and the DSN gives no key, or another one): check the DSN's file name and key; found while %s: %w", doing, err)
+	}
+	return fmt.Errorf("qlsqlite: %s: %w", doing, err)
 }
 
 // opened is a [driver.Driver] that hands out one connection that is already

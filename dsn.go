@@ -118,6 +118,10 @@ var dsnParams = [...]dsnParam{
 		c.obs.slow, err = parseDuration(v)
 		return err
 	}},
+	{"_slow_limit", func(c *config, v string) (err error) {
+		c.slowLimit, err = parseSlowLimit(v)
+		return err
+	}},
 	{"_trace", func(c *config, v string) (err error) {
 		c.obs.trace, err = parseBool(v)
 		return err
@@ -229,8 +233,18 @@ func parseDSN(dsn string, cfg *config) (string, error) {
 		}
 		p := findParam(key)
 		if p == nil {
-			return "", fmt.Errorf("qlsqlite: unknown DSN parameter %q (qlsqlite knows %s; ncruces knows %s)",
-				key, paramNames(), strings.Join(ncrucesParams[:], ", "))
+			alias, ok, err := translateMattn(key, value, cfg)
+			if err != nil {
+				return "", err
+			}
+			if ok {
+				if alias != "" {
+					kept = append(kept, alias)
+				}
+				continue
+			}
+			return "", fmt.Errorf("qlsqlite: unknown DSN parameter %q (qlsqlite knows %s; ncruces knows %s; of mattn/go-sqlite3's, qlsqlite accepts %s)",
+				key, paramNames(), strings.Join(ncrucesParams[:], ", "), mattnNames())
 		}
 		if err := p.set(cfg, value); err != nil {
 			return "", fmt.Errorf("qlsqlite: DSN parameter %s=%q: %w", key, value, err)

@@ -140,6 +140,7 @@ func TestEveryDSNParameterHasAnOption(t *testing.T) {
 		"_stats_max":         {"300", WithStatsMax(300)},
 		"_integrity_every":   {"6h", WithIntegrityEvery(6 * time.Hour)},
 		"_slow":              {"250ms", WithSlowQueryLog(250 * time.Millisecond)},
+		"_slow_limit":        {"5/2s", WithSlowQueryLimit(5, 2*time.Second)},
 		"_trace":             {"off", WithTracing(false)},
 		"_metrics":           {"off", WithMetrics(false)},
 		"_query_text":        {"on", WithQueryText(true)},

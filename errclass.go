@@ -55,7 +55,11 @@ func (c Class) Error() string { return "qlsqlite: " + c.String() + " error" }
 // Classify returns the class of err. It looks through wrapped errors
 // (fmt.Errorf's %w, errors.Join): the first error in the chain that has a
 // class decides.
-func Classify(err error) Class {
+func Classify(err error) Class { return classify(rulesOf(err), err) }
+
+// classify is [Classify] with the engine's rules given: those of the
+// database the error came from.
+func classify(rules errorRules, err error) Class {
 	if err == nil {
 		return Unclassified
 	}
@@ -77,7 +81,7 @@ func Classify(err error) Class {
 	case errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone), errors.Is(err, ErrCircuitOpen):
 		return Connection
 	}
-	return rulesOf(err).class(err)
+	return rules.class(err)
 }
 
 // classOf is embedded by qlsqlite's own errors so that errors.As(err,

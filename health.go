@@ -35,6 +35,9 @@ type HealthReport struct {
 	IntegrityAge time.Duration
 	// Storage is the database's size, WAL size and free pages.
 	Storage StorageStats
+	// Server is what a database server (a [Backend] such as PostgreSQL)
+	// reports of itself; nil for SQLite.
+	Server *ServerHealth
 	// Pool is the connection pool's state.
 	Pool PoolStats
 	// WAL is the write-ahead log's state; a starved one degrades the status.
@@ -84,6 +87,7 @@ func Health(ctx context.Context, db *sql.DB) (HealthReport, error) {
 	} else {
 		h.Storage = st
 	}
+	o.checkServer(ctx, &h.HealthReport, h.fail, h.degrade)
 	h.Pool = poolStats(db)
 	if h.WAL = d.walStats(); h.WAL.problem() != "" {
 		h.degrade("%s", h.WAL.problem())

@@ -77,6 +77,9 @@ func CheckIntegrity(ctx context.Context, db *sql.DB) (IntegrityReport, error) {
 	if err != nil {
 		return IntegrityReport{}, err
 	}
+	if d.backend != nil {
+		return IntegrityReport{}, errNoIntegrityCheck // nothing kept: Health stays as it was
+	}
 	o := d.obs
 	o.checking.Lock()
 	defer o.checking.Unlock()

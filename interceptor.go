@@ -30,6 +30,7 @@ type interceptor struct {
 	retrier *retrier      // nil: no retries
 	breaker *breaker      // nil: no breaker
 	session session       // the connection beneath
+	engine  errorRules    // a Backend's rules, to mark its errors with (markEngine); nil for SQLite
 
 	spare      *stmtContext // a released statement context, for the next statement
 	spareQuery *queryState  // a closed query's state, for the next query
@@ -56,7 +57,20 @@ type session interface {
 }
 
 func newInterceptor(db *database, s session) *interceptor {
-	return &interceptor{timeout: db.cfg.timeout, retrier: db.retrier, breaker: db.breaker, session: s}
+	i := &interceptor{timeout: db.cfg.timeout, retrier: db.retrier, breaker: db.breaker, session: s}
+	if db.backend != nil {
+		i.engine = db.rules
+	}
+	return i
+}
+
+// mark marks a backend's error with its rules (see [engineError]); SQLite's
+// errors are known by their type.
+func (i *interceptor) mark(err error) error {
+	if err == nil || i.engine == nil {
+		return err
+	}
+	return markEngine(i.engine, err)
 }
 
 // admit asks the circuit breaker to let a call through. Calls inside a
@@ -160,7 +174,7 @@ func (i *interceptor) exec(ctx context.Context, c stmtCall) (driver.Result, erro
 	if err != nil && autocommit && !i.session.applied() {
 		res, err = i.retryExec(ctx, c, err)
 	}
-	err = surfaceCtxErr(ctx, err)
+	err = i.mark(surfaceCtxErr(ctx, err))
 	i.outcome(t, err, !autocommit)
 	i.release(sc)
 	return res, err
@@ -196,7 +210,7 @@ func (i *interceptor) query(ctx context.Context, c stmtCall) (context.Context, d
 		rows, err = i.retryQuery(qctx, c, err)
 	}
 	if err != nil {
-		err = surfaceCtxErr(qctx, err)
+		err = i.mark(surfaceCtxErr(qctx, err))
 		i.outcome(t, err, i.session.inTx())
 		i.release(sc)
 		return ctx, nil, err
@@ -237,7 +251,7 @@ func (i *interceptor) ConnPrepareContext(ctx context.Context, conn driver.ConnPr
 	if err != nil {
 		stmt, err = again(sctx, i.retrier, err, i.session.addWait, func() (driver.Stmt, error) { return conn.PrepareContext(sctx, query) })
 	}
-	err = surfaceCtxErr(sctx, err)
+	err = i.mark(surfaceCtxErr(sctx, err))
 	i.outcome(t, err, i.session.inTx())
 	i.release(sc)
 	return ctx, stmt, err
@@ -256,7 +270,7 @@ func (i *interceptor) ConnBeginTx(ctx context.Context, conn driver.ConnBeginTx, 
 	if err != nil {
 		tx, err = again(sctx, i.retrier, err, i.session.addWait, func() (driver.Tx, error) { return conn.BeginTx(sctx, opts) })
 	}
-	err = surfaceCtxErr(sctx, err)
+	err = i.mark(surfaceCtxErr(sctx, err))
 	i.outcome(t, err, false)
 	i.release(sc)
 	return ctx, tx, err
@@ -265,9 +279,14 @@ func (i *interceptor) ConnBeginTx(ctx context.Context, conn driver.ConnBeginTx, 
 // TxCommit implements [sqlmw.Interceptor]: a commit is where a failing disk
 // shows, so the breaker counts it.
 func (i *interceptor) TxCommit(ctx context.Context, tx driver.Tx) error {
-	err := tx.Commit()
+	err := i.mark(tx.Commit())
 	i.outcome(0, err, true)
 	return err
+}
+
+// TxRollback implements [sqlmw.Interceptor].
+func (i *interceptor) TxRollback(ctx context.Context, tx driver.Tx) error {
+	return i.mark(tx.Rollback())
 }
 
 // RowsNext implements [sqlmw.Interceptor]. Under the default deadline, each
@@ -283,7 +302,7 @@ func (i *interceptor) RowsNext(ctx context.Context, rows driver.Rows, dest []dri
 	}
 	err := rows.Next(dest)
 	if err != nil && err != io.EOF {
-		err = surfaceCtxErr(qs.Context, err)
+		err = i.mark(surfaceCtxErr(qs.Context, err))
 		if qs.err == nil {
 			qs.err = err
 		}
@@ -298,7 +317,7 @@ func (i *interceptor) RowsClose(ctx context.Context, rows driver.Rows) error {
 	if !ok {
 		return rows.Close()
 	}
-	err := rows.Close()
+	err := i.mark(rows.Close())
 	callErr := qs.err
 	if callErr == nil && err != nil {
 		callErr = surfaceCtxErr(qs.Context, err)

@@ -289,15 +289,7 @@ func TestAlertLockWait(t *testing.T) {
 	defer conn.Close()
 	err = conn.Raw(func(dc any) error {
 		raw := dc.(ncruces.Conn).Raw()
-		d := db.Driver().(*Driver).db
-		d.mu.Lock()
-		var sc *sqliteConn
-		for c := range d.conns {
-			if c.Conn.Raw() == raw {
-				sc = c
-			}
-		}
-		d.mu.Unlock()
+		sc := sqliteConnOf(dc)
 		return raw.CreateFunction("wait_ms", 1, 0, func(ctx sqlite3.Context, arg ...sqlite3.Value) {
 			sc.report.addWait(time.Duration(arg[0].Int64()) * time.Millisecond)
 			ctx.ResultInt(1)

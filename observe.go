@@ -39,12 +39,12 @@ type observability struct {
 	judged    *IntegrityReport // the last that completed or found problems
 }
 
-func newObservability(db *database, dsn string) *observability {
+func newObservability(db *database, d dialect) *observability {
 	cfg := db.cfg.obs
 	o := &observability{
 		cfg:     cfg,
 		db:      db,
-		dialect: newSQLiteDialect(db.inner, dsn),
+		dialect: d,
 		clock:   cfg.clock,
 		table:   newStatsTable(cfg.statsMax),
 	}
@@ -73,7 +73,7 @@ func (o *observability) close() {
 // interceptor returns the interceptor of a new connection: next (the
 // deadline, and whatever else applies per call) wrapped in an [observer],
 // unless nothing is observed.
-func (o *observability) interceptor(c *sqliteConn, next sqlmw.Interceptor) sqlmw.Interceptor {
+func (o *observability) interceptor(c *connCore, next sqlmw.Interceptor) sqlmw.Interceptor {
 	cfg := &o.cfg
 	if !cfg.stats && !cfg.trace && !cfg.metrics && cfg.slow == 0 {
 		return next
@@ -384,13 +384,15 @@ func (o *observer) TxRollback(ctx context.Context, tx driver.Tx) error {
 
 // logSlow writes the slow-query log record of a call: its fingerprint,
 // duration, number of arguments (never their values), rows, error, and the
-// plan captured for it, if any.
+// plan captured for it, if any, on one line; within the log's rate limit
+// (slowlog.go), with the count of the records left out before it.
 func (o *observability) logSlow(ctx context.Context, rec *queryRecord, d time.Duration, nargs int, rows int64, err error) {
-	logger := o.cfg.logger
-	if logger == nil {
-		logger = slog.Default()
-	}
+	logger := o.slowLogger()
 	if !logger.Enabled(ctx, slog.LevelWarn) {
+		return
+	}
+	ok, suppressed := o.db.slowLog.admit(o.db.cfg.slowLimit, o.clock.Now())
+	if !ok {
 		return
 	}
 	attrs := []slog.Attr{
@@ -406,7 +408,10 @@ func (o *observability) logSlow(ctx context.Context, rec *queryRecord, d time.Du
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
 	if plan, ok := o.db.planner.plans.Peek(rec.fp.ID); ok {
-		attrs = append(attrs, slog.String("plan", plan.String()))
+		attrs = append(attrs, slog.String("plan", plan.oneLine()))
+	}
+	if suppressed > 0 {
+		attrs = append(attrs, slog.Int64("suppressed", suppressed))
 	}
 	logger.LogAttrs(ctx, slog.LevelWarn, "qlsqlite: slow query", attrs...)
 }

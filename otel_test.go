@@ -329,7 +329,7 @@ func TestErrSkipIsNoError(t *testing.T) {
 	defer dc.Close()
 	obs := db.Driver().(*Driver).db.obs
 	var sc sqliteConn
-	o := obs.interceptor(&sc, sqlmw.NullInterceptor{}).(*observer)
+	o := obs.interceptor(&sc.connCore, sqlmw.NullInterceptor{}).(*observer)
 	rig.spans.Reset()
 	_, err = o.ConnExecContext(context.Background(), dc.(driver.ExecerContext), `INSERT INTO t VALUES (?)`, []driver.NamedValue{{Ordinal: 1, Value: int64(1)}})
 	if err != driver.ErrSkip {

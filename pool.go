@@ -217,7 +217,7 @@ func (c *sqliteConn) observe(err error, inTx bool) {
 	if err == nil || c.health.broken != nil {
 		return
 	}
-	if rulesOf(err).infrastructure(err) || inTx && Classify(err) == Performance {
+	if c.db.rules.infrastructure(err) || inTx && classify(c.db.rules, err) == Performance {
 		c.health.broken = err
 	}
 }

@@ -24,16 +24,20 @@ const (
 // It runs only after a first attempt failed: the call path of a statement
 // that succeeds builds nothing.
 type retrier struct {
-	attempts int
-	policy   retrypolicy.RetryPolicy[any]
+	attempts  int
+	retryable func(error) bool // which failures are retried
+	exhausted string           // what retriesError says, if not that the database stayed locked
+	policy    retrypolicy.RetryPolicy[any]
 }
 
-func newRetrier(attempts int, onRetry func(error)) *retrier {
+// newRetrier returns a retrier of failures that retryable accepts, or nil
+// when attempts allow no retry.
+func newRetrier(attempts int, onRetry func(error), retryable func(error) bool) *retrier {
 	if attempts <= 1 {
 		return nil
 	}
 	b := retrypolicy.NewBuilder[any]().
-		HandleIf(func(_ any, err error) bool { return err != nil && rulesOf(err).retryable(err) }).
+		HandleIf(func(_ any, err error) bool { return err != nil && retryable(err) }).
 		WithMaxAttempts(attempts).
 		WithBackoff(DefaultRetryDelay, DefaultRetryMaxGap).
 		WithJitterFactor(0.5).
@@ -41,7 +45,7 @@ func newRetrier(attempts int, onRetry func(error)) *retrier {
 	if onRetry != nil {
 		b = b.OnRetry(func(e failsafe.ExecutionEvent[any]) { onRetry(e.LastError()) })
 	}
-	return &retrier{attempts: attempts, policy: b.Build()}
+	return &retrier{attempts: attempts, retryable: retryable, policy: b.Build()}
 }
 
 // again runs fn again after its first attempt failed with first, while the
@@ -50,7 +54,7 @@ func newRetrier(attempts int, onRetry func(error)) *retrier {
 // last failure. wait, if not nil, is told each backoff before an attempt.
 func again[R any](ctx context.Context, r *retrier, first error, wait func(time.Duration), fn func() (R, error)) (R, error) {
 	var zero R
-	if r == nil || !rulesOf(first).retryable(first) {
+	if r == nil || !r.retryable(first) {
 		return zero, first
 	}
 	var res R
@@ -76,8 +80,8 @@ func again[R any](ctx context.Context, r *retrier, first error, wait func(time.D
 	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(last, ctxErr) {
 		return zero, &timeoutError{classOf: classOf{Performance}, ctxErr: ctxErr, err: last}
 	}
-	if rulesOf(last).retryable(last) {
-		return zero, &retriesError{classOf: classOf{Performance}, attempts: r.attempts, err: last}
+	if r.retryable(last) {
+		return zero, &retriesError{classOf: classOf{Performance}, attempts: r.attempts, err: last, what: r.exhausted}
 	}
 	return zero, last
 }
@@ -87,9 +91,13 @@ type retriesError struct {
 	classOf
 	attempts int
 	err      error
+	what     string // what kept failing; "" for SQLite's lock
 }
 
 func (e *retriesError) Error() string {
+	if e.what != "" {
+		return fmt.Sprintf("qlsqlite: %s through %d attempts: %v", e.what, e.attempts, e.err)
+	}
 	return fmt.Sprintf("qlsqlite: the database stayed locked through %d attempts (raise _retry or the busy timeout, or shorten the transactions that hold the lock): %v", e.attempts, e.err)
 }
 
@@ -112,14 +120,21 @@ func (e *retriesError) Unwrap() error { return e.err }
 // a writer: BEGIN IMMEDIATE, queued at the writer gate, so that the rerun
 // cannot lose that race again within the process.
 //
-// db may be any *sql.DB; opened with qlsqlite, it uses its "_retry" setting,
-// otherwise [DefaultRetry].
+// On a database of another [Backend] (PostgreSQL through qlpg), RunTx runs
+// fn again on the errors the backend names (for PostgreSQL, serialization
+// failures, 40001, and deadlocks, 40P01), with the same options, and on no
+// other error.
+//
+// db may be any *sql.DB; opened with qlsqlite (or a backend's driver), it
+// uses its "_retry" setting, otherwise [DefaultRetry] and SQLite's rules.
 func RunTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*sql.Tx) error) error {
-	r := newRetrier(DefaultRetry, nil)
+	r := newRetrier(DefaultRetry, nil, sqliteRules{}.retryableTx)
 	rerun := opts
 	if d, err := stateOf(db); err == nil {
-		r = d.retrier
-		rerun = asWriter(opts)
+		r = d.txRetrier
+		if d.backend == nil {
+			rerun = asWriter(opts)
+		}
 	}
 	err := runTxOnce(ctx, db, opts, fn)
 	if err == nil || r == nil {

@@ -54,7 +54,7 @@ func (c *sqliteConn) execScript(ctx context.Context, query string) (driver.Resul
 func (c *sqliteConn) scriptFailed(raw *sqlite3.Conn, autocommit, wrote bool, err error) error {
 	opened := autocommit && !raw.GetAutocommit()
 	c.partial = wrote || opened
-	if opened && rulesOf(err).retryable(err) {
+	if opened && (sqliteRules{}).retryable(err) {
 		bg := context.Background()
 		old := raw.SetInterrupt(bg)
 		raw.Exec(`ROLLBACK`)

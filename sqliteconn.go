@@ -22,22 +22,20 @@ type sqliteConn struct {
 	ncruces.Conn                      // Raw, Close, BeginTx, PrepareContext, ...
 	exec         driver.ExecerContext // ncruces's own, for statements without arguments
 	db           *database
-	stmts        *stmtCache
+	connCore                 // statement cache, statistics, call report
 	gateHolds    int         // calls and transactions of this connection holding the writer gate
 	partial      bool        // the last Exec failed after part of it was applied
 	health       health      // what the pool checks (pool.go)
-	stats        shard       // this connection's statistics
-	report       callReport  // what the call in progress did, for the observer
 	spareRows    *cachedRows // closed rows, for the next query
 }
 
 func newSQLiteConn(nc ncruces.Conn, db *database) (*sqliteConn, error) {
-	c := &sqliteConn{Conn: nc, exec: nc.(driver.ExecerContext), db: db, stmts: newStmtCache(db.cfg.stmtCache, &db.schemaGen)}
+	c := &sqliteConn{Conn: nc, exec: nc.(driver.ExecerContext), db: db, connCore: connCore{stmts: newStmtCache(db.cfg.stmtCache, &db.schemaGen)}}
 	var err error
 	if c.health.queryOnly, c.health.foreignKeys, err = c.readSession(); err != nil {
 		return nil, err
 	}
-	db.track(c)
+	db.track(&c.connCore)
 	return c, nil
 }
 
@@ -213,7 +211,7 @@ func (c *sqliteConn) Close() error {
 	c.dropGate() // a transaction left open by a connection closed under it
 	c.stmts.close()
 	c.optimizeOnClose()
-	c.db.untrack(c)
+	c.db.untrack(&c.connCore)
 	return c.Conn.Close()
 }
 

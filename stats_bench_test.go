@@ -20,17 +20,10 @@ func BenchmarkObserverCall(b *testing.B) {
 	var inner *sqliteConn
 	d := db.Driver().(*Driver).db
 	pinned.Raw(func(dc any) error {
-		raw := dc.(*conn).raw
-		d.mu.Lock()
-		for c := range d.conns {
-			if c.Conn.Raw() == raw {
-				inner = c
-			}
-		}
-		d.mu.Unlock()
+		inner = sqliteConnOf(dc)
 		return nil
 	})
-	o := d.obs.interceptor(inner, nil).(*observer)
+	o := d.obs.interceptor(&inner.connCore, nil).(*observer)
 	queries := []string{
 		`SELECT qty, cost FROM positions WHERE account = ? AND symbol = ?`,
 		`INSERT INTO orders (account, symbol, qty) VALUES (?, ?, ?)`,

@@ -41,13 +41,7 @@ func pin(t *testing.T, params string) *pinned {
 func (p *pinned) inner() (c *sqliteConn) {
 	p.t.Helper()
 	err := p.conn.Raw(func(dc any) error {
-		raw := dc.(*conn).raw
-		// The sqliteConn is the one whose ncruces conn has this raw conn.
-		for sc := range p.liveConns() {
-			if sc.Conn.Raw() == raw {
-				c = sc
-			}
-		}
+		c = sqliteConnOf(dc)
 		return nil
 	})
 	if err != nil || c == nil {
@@ -56,16 +50,21 @@ func (p *pinned) inner() (c *sqliteConn) {
 	return c
 }
 
-func (p *pinned) liveConns() map[*sqliteConn]struct{} {
+// liveConns returns the database's open connections.
+func (p *pinned) liveConns() map[*connCore]struct{} {
 	d := p.db.Driver().(*Driver).db
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	m := make(map[*sqliteConn]struct{}, len(d.conns))
+	m := make(map[*connCore]struct{}, len(d.conns))
 	for c := range d.conns {
 		m[c] = struct{}{}
 	}
 	return m
 }
+
+// sqliteConnOf returns the sqliteConn beneath a connection [sql.Conn.Raw]
+// handed out.
+func sqliteConnOf(dc any) *sqliteConn { return dc.(*conn).inner }
 
 // liveStmts counts the connection's prepared statements SQLite still holds.
 func (p *pinned) liveStmts() (n int) {

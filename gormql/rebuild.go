@@ -114,8 +114,39 @@ func rebuildSteps(q, x *gorm.DB, table string, edit func(*tableDDL) error, check
 	if err := edit(ddl); err != nil {
 		return err
 	}
+	before, err := readTableState(q, name, checkFK)
+	if err != nil {
+		return err
+	}
+	tmp, err := tempName(q, name)
+	if err != nil {
+		return err
+	}
+	exec := func(sql string, args ...any) error { return x.Exec(sql, args...).Error }
+	if err := dropDependents(exec, before.objects); err != nil {
+		return err
+	}
+	if err := copyTable(exec, name, tmp, ddl, keptColumns(oldCols, ddl.columns())); err != nil {
+		return err
+	}
+	kept, err := remakeDependents(q, exec, before.objects, ddl.dropped)
+	if err != nil {
+		return err
+	}
+	if err := before.restore(q, exec, name, ddl, kept); err != nil {
+		return err
+	}
+	if checkFK {
+		return checkForeignKeys(q, name, before.broken)
+	}
+	return nil
+}
+
+// keptColumns returns the quoted names of the columns in newCols that
+// oldCols had too: the ones whose values are copied.
+func keptColumns(oldCols, newCols []string) []string {
 	var cols []string
-	for _, c := range ddl.columns() {
+	for _, c := range newCols {
 		for _, o := range oldCols {
 			if strings.EqualFold(c, o) {
 				cols = append(cols, quoteIdent(c))
@@ -123,73 +154,103 @@ func rebuildSteps(q, x *gorm.DB, table string, edit func(*tableDDL) error, check
 			}
 		}
 	}
+	return cols
+}
 
-	// What must be made again: the table's indexes, and every view and
-	// trigger (renaming the new table fails while a view or trigger
-	// refers to the dropped one).
+// tableState is what a rebuild reads before it drops the old table, to
+// make again or carry over afterwards.
+type tableState struct {
+	objects    []schemaObject    // the table's indexes, and every view and trigger
+	seq        int64             // the AUTOINCREMENT counter, if hasSeq
+	hasSeq     bool              // whether sqlite_sequence has a row for the table
+	stats      []statRows        // the planner's statistics of the table
+	autoBefore map[string]string // the indexes SQLite made for UNIQUE and PRIMARY KEY
+	broken     map[violation]int // foreign key violations already there (with checkFK)
+}
+
+// readTableState reads the state of table name that a rebuild must keep.
+func readTableState(q *gorm.DB, name string, checkFK bool) (*tableState, error) {
+	st := &tableState{}
+	var err error
+	if st.objects, err = dependents(q, name); err != nil {
+		return nil, err
+	}
+	if st.seq, st.hasSeq, err = sequenceOf(q, name); err != nil {
+		return nil, err
+	}
+	if st.stats, err = statsOf(q, name); err != nil {
+		return nil, err
+	}
+	if st.autoBefore, err = autoIndexes(q, name); err != nil {
+		return nil, err
+	}
+	// Rows that broke a foreign key before the change are not the change's
+	// doing. (A check that fails here, on a foreign key that does not match
+	// its parent's keys, is what the change may be there to fix.)
+	if checkFK {
+		st.broken, _ = fkViolations(q, name)
+	}
+	return st, nil
+}
+
+// dependents returns what must be made again after a rebuild of table
+// name: its indexes, and every view and trigger (renaming the new table
+// fails while a view or trigger refers to the dropped one).
+func dependents(q *gorm.DB, name string) ([]schemaObject, error) {
 	var objects []schemaObject
 	rows, err := q.Raw(`SELECT type, name, sql FROM sqlite_schema
 		WHERE sql IS NOT NULL AND (type IN ('view', 'trigger') OR type = 'index' AND tbl_name = ? COLLATE NOCASE)
 		ORDER BY rowid`, name).Rows()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for rows.Next() {
 		var o schemaObject
 		if err := rows.Scan(&o.typ, &o.name, &o.sql); err != nil {
 			rows.Close()
-			return err
+			return nil, err
 		}
 		objects = append(objects, o)
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return err
+		return nil, err
 	}
-	seq, hasSeq, err := sequenceOf(q, name)
-	if err != nil {
-		return err
-	}
-	stats, err := statsOf(q, name)
-	if err != nil {
-		return err
-	}
-	autoBefore, err := autoIndexes(q, name)
-	if err != nil {
-		return err
-	}
+	return objects, nil
+}
 
-	// Rows that broke a foreign key before the change are not the change's
-	// doing. (A check that fails here, on a foreign key that does not match
-	// its parent's keys, is what the change may be there to fix.)
-	var broken map[violation]int
-	if checkFK {
-		broken, _ = fkViolations(q, name)
+// dropDependents drops the triggers, then the views, among objects.
+func dropDependents(exec func(string, ...any) error, objects []schemaObject) error {
+	for _, typ := range []string{"trigger", "view"} {
+		for _, o := range objects {
+			if o.typ != typ {
+				continue
+			}
+			if err := exec("DROP " + strings.ToUpper(typ) + " " + quoteIdent(o.name)); err != nil {
+				return err
+			}
+		}
 	}
+	return nil
+}
 
+// tempName returns the name under which the new table of table name is
+// made, or an error if something already has it.
+func tempName(q *gorm.DB, name string) (string, error) {
 	tmp := "_gormql_new_" + name
 	var taken int
 	if err := q.Raw("SELECT count(*) FROM sqlite_schema WHERE name = ? COLLATE NOCASE", tmp).Row().Scan(&taken); err != nil {
-		return err
+		return "", err
 	}
 	if taken > 0 {
-		return fmt.Errorf("the name %q it needs for the new table is taken", tmp)
+		return "", fmt.Errorf("the name %q it needs for the new table is taken", tmp)
 	}
+	return tmp, nil
+}
 
-	exec := func(sql string, args ...any) error { return x.Exec(sql, args...).Error }
-	for _, o := range objects {
-		if o.typ == "trigger" {
-			if err := exec("DROP TRIGGER " + quoteIdent(o.name)); err != nil {
-				return err
-			}
-		}
-	}
-	for _, o := range objects {
-		if o.typ == "view" {
-			if err := exec("DROP VIEW " + quoteIdent(o.name)); err != nil {
-				return err
-			}
-		}
-	}
+// copyTable makes the table ddl describes as tmp, copies cols of the rows
+// of table name into it, drops the old table and gives the new one its
+// name.
+func copyTable(exec func(string, ...any) error, name, tmp string, ddl *tableDDL, cols []string) error {
 	list := strings.Join(cols, ", ")
 	steps := []string{
 		ddl.create(tmp),
@@ -202,53 +263,64 @@ func rebuildSteps(q, x *gorm.DB, table string, edit func(*tableDDL) error, check
 			return err
 		}
 	}
+	return nil
+}
 
+// remakeDependents makes objects again, indexes first, then views (each
+// checked to still compile), then triggers, leaving out an index on a
+// dropped column. It returns the lower-cased names of what it made.
+func remakeDependents(q *gorm.DB, exec func(string, ...any) error, objects []schemaObject, dropped []string) (map[string]bool, error) {
 	kept := map[string]bool{}
 	for _, typ := range []string{"index", "view", "trigger"} {
 		for _, o := range objects {
 			if o.typ != typ {
 				continue
 			}
-			if typ == "index" && indexMentions(o.sql, ddl.dropped) {
+			if typ == "index" && indexMentions(o.sql, dropped) {
 				continue // its column is gone, and so is the index
 			}
 			if err := exec(o.sql); err != nil {
-				return fmt.Errorf("making %s %q again: %w", o.typ, o.name, err)
+				return nil, fmt.Errorf("making %s %q again: %w", o.typ, o.name, err)
 			}
 			if typ == "view" {
 				// CREATE VIEW does not look at the columns a view reads.
 				if err := compiles(q, "SELECT * FROM "+quoteIdent(o.name)+" LIMIT 0"); err != nil {
-					return fmt.Errorf("view %q would break: %w", o.name, err)
+					return nil, fmt.Errorf("view %q would break: %w", o.name, err)
 				}
 			}
 			kept[strings.ToLower(o.name)] = true
 		}
 	}
+	return kept, nil
+}
 
+// restore carries the AUTOINCREMENT counter and the planner's statistics
+// over to the rebuilt table name, the statistics only of the indexes kept
+// (by name, lower case) or made again the same.
+func (st *tableState) restore(q *gorm.DB, exec func(string, ...any) error, name string, ddl *tableDDL, kept map[string]bool) error {
 	// SQLite makes the indexes of UNIQUE and PRIMARY KEY constraints with
 	// the table; their statistics still hold if they index the same columns.
 	autoAfter, err := autoIndexes(q, name)
 	if err != nil {
 		return err
 	}
-	for index, cols := range autoBefore {
+	for index, cols := range st.autoBefore {
 		if autoAfter[index] == cols {
 			kept[index] = true
 		}
 	}
-
-	if hasSeq && ddl.autoIncrement() {
+	if st.hasSeq && ddl.autoIncrement() {
 		err := exec(`INSERT OR REPLACE INTO sqlite_sequence (rowid, name, seq)
 			SELECT (SELECT rowid FROM sqlite_sequence WHERE name = ?), ?, max(?, coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?), 0))`,
-			name, name, seq, name)
+			name, name, st.seq, name)
 		if err != nil {
 			return fmt.Errorf("keeping the AUTOINCREMENT counter: %w", err)
 		}
 	}
-	for _, st := range stats {
-		insert := "INSERT INTO " + st.table + " (" + strings.Join(st.cols, ", ") + ") VALUES (?" +
-			strings.Repeat(", ?", len(st.cols)-1) + ")"
-		for _, row := range st.rows {
+	for _, sr := range st.stats {
+		insert := "INSERT INTO " + sr.table + " (" + strings.Join(sr.cols, ", ") + ") VALUES (?" +
+			strings.Repeat(", ?", len(sr.cols)-1) + ")"
+		for _, row := range sr.rows {
 			if idx, ok := row[1].(string); ok && !kept[strings.ToLower(idx)] {
 				continue // the index is gone
 			}
@@ -256,10 +328,6 @@ func rebuildSteps(q, x *gorm.DB, table string, edit func(*tableDDL) error, check
 				return fmt.Errorf("keeping the planner's statistics: %w", err)
 			}
 		}
-	}
-
-	if checkFK {
-		return checkForeignKeys(q, name, broken)
 	}
 	return nil
 }

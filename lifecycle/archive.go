@@ -584,93 +584,11 @@ func (a *archiver) prepareArchiveTable(ctx context.Context) error {
 	return a.checkDestFile()
 }
 
-// prepare builds and prepares the statements of a batch, creates the
-// temporary table of archive keys and notes the schema versions the
-// statements were built for.
-//
-// Every statement that contains Where contains it once and before any named
-// parameter of this package, so that Where's positional parameters are
-// numbered 1..n in every statement.
+// prepare builds and prepares the statements of a batch (batchQueries),
+// creates the temporary table of archive keys and notes the schema versions
+// the statements were built for.
 func (a *archiver) prepare(ctx context.Context) error {
-	s, d := a.src, a.dst
-	sq := s.quoted // "main"."t"
-
-	cols := make([]string, len(s.cols))
-	match := make([]string, 0, len(s.cols))
-	for i, c := range s.cols {
-		cols[i] = c.quoted
-		// Same affinity on both sides (compareShape) stores a value alike
-		// on both; only an untyped column can hold 1 in one and 1.0 in
-		// the other, which IS finds equal.
-		m := "qlsqlite_a." + c.quoted + " IS " + sq + "." + c.quoted + " COLLATE BINARY"
-		if affinity(c.typ, s.strict) == "BLOB" {
-			m += " AND typeof(qlsqlite_a." + c.quoted + ") = typeof(" + sq + "." + c.quoted + ")"
-		}
-		match = append(match, m)
-	}
-	keyEq := make([]string, len(s.key))
-	tmpCols := make([]string, len(s.key))
-	for i, c := range s.key {
-		keyEq[i] = "qlsqlite_a." + c.quoted + " = " + sq + "." + c.quoted
-		tmpCols[i] = fmt.Sprintf("k%d", i)
-	}
-	colList := strings.Join(cols, ", ")
-	inArchive := `EXISTS (SELECT 1 FROM ` + d.quoted + ` AS qlsqlite_a WHERE ` + strings.Join(keyEq, " AND ") + `)`
-	identical := `EXISTS (SELECT 1 FROM ` + d.quoted + ` AS qlsqlite_a WHERE ` + strings.Join(keyEq, " AND ") + ` AND ` + strings.Join(match, " AND ") + `)`
-
-	kt := s.keyTuple()
-	lower := kt + " > " + s.paramTuple("qlsqlite_lo")
-	upper := kt + " <= " + s.paramTuple("qlsqlite_hi")
-	base := "(" + a.p.Where + ")"
-	if nn := s.keyNotNull(); nn != "" {
-		base += " AND " + nn
-	}
-	cond := func(first bool) string {
-		if first {
-			return base
-		}
-		return base + " AND " + lower
-	}
-	rng := func(first bool) string { return cond(first) + " AND " + upper }
-	// The delete does not evaluate Where again: a row of the range whose
-	// identical copy is in the archive is archived, whatever it matches now.
-	srcRange := func(first bool) string {
-		if first {
-			return upper
-		}
-		return lower + " AND " + upper
-	}
-	dk := d.keyTuple()
-	archRange := func(first bool) string {
-		if first {
-			return dk + " <= " + s.paramTuple("qlsqlite_hi")
-		}
-		return dk + " > " + s.paramTuple("qlsqlite_lo") + " AND " + dk + " <= " + s.paramTuple("qlsqlite_hi")
-	}
-	order := s.orderBy(false)
-
-	var quoted []string
-	for _, c := range s.key {
-		quoted = append(quoted, "quote("+c.quoted+")")
-	}
-
-	build := func(first bool) []string {
-		nth, last := boundQueries(s, cond(first))
-		return []string{
-			nth, last,
-			`SELECT count(*) FROM ` + d.quoted + ` WHERE ` + archRange(first),
-			`INSERT INTO ` + keysTable + ` SELECT ` + d.keyList() + ` FROM ` + d.quoted + ` WHERE ` + archRange(first),
-			`INSERT INTO ` + d.quoted + ` (` + colList + `) SELECT ` + colList + ` FROM ` + sq +
-				` WHERE ` + rng(first) + ` ORDER BY ` + order + ` ON CONFLICT DO NOTHING`,
-			`DELETE FROM ` + sq + ` WHERE ` + srcRange(first) + ` AND ` + identical,
-			`SELECT count(*) FROM ` + sq + ` WHERE ` + srcRange(first) + ` AND ` + inArchive,
-			`DELETE FROM ` + d.quoted + ` WHERE ` + archRange(first) +
-				` AND ` + dk + ` IN (SELECT ` + s.keyList() + ` FROM ` + sq + ` WHERE ` + srcRange(first) + `)` +
-				` AND (:qlsqlite_pre = 0 OR ` + dk + ` NOT IN (SELECT ` + strings.Join(tmpCols, ", ") + ` FROM ` + keysTable + `))`,
-			`SELECT count(*), coalesce(sum(` + inArchive + `), 0) FROM ` + sq + ` WHERE ` + rng(first),
-			`SELECT ` + strings.Join(quoted, " || ', ' || ") + ` FROM ` + sq + ` WHERE ` + rng(first) + ` AND ` + inArchive + ` ORDER BY ` + order + ` LIMIT 1`,
-		}
-	}
+	build, tmpCols := a.batchQueries()
 
 	// Statements that write into the archive cannot even be prepared with
 	// foreign keys on, as the archive has no parent tables. Toggling the
@@ -724,4 +642,95 @@ func (a *archiver) prepare(ctx context.Context) error {
 		return fmt.Errorf("lifecycle: archive: reading the archive's schema_version: %w", err)
 	}
 	return nil
+}
+
+// batchQueries returns the statements of a batch, by their order in
+// batchStmts: build(true) those of the first batch (no lower bound),
+// build(false) those of the later ones; and the columns of the temporary
+// table of archive keys.
+//
+// Every statement that contains Where contains it once and before any named
+// parameter of this package, so that Where's positional parameters are
+// numbered 1..n in every statement.
+func (a *archiver) batchQueries() (build func(first bool) []string, tmpCols []string) {
+	s, d := a.src, a.dst
+	sq := s.quoted // "main"."t"
+
+	cols := make([]string, len(s.cols))
+	match := make([]string, 0, len(s.cols))
+	for i, c := range s.cols {
+		cols[i] = c.quoted
+		// Same affinity on both sides (compareShape) stores a value alike
+		// on both; only an untyped column can hold 1 in one and 1.0 in
+		// the other, which IS finds equal.
+		m := "qlsqlite_a." + c.quoted + " IS " + sq + "." + c.quoted + " COLLATE BINARY"
+		if affinity(c.typ, s.strict) == "BLOB" {
+			m += " AND typeof(qlsqlite_a." + c.quoted + ") = typeof(" + sq + "." + c.quoted + ")"
+		}
+		match = append(match, m)
+	}
+	keyEq := make([]string, len(s.key))
+	tmpCols = make([]string, len(s.key))
+	for i, c := range s.key {
+		keyEq[i] = "qlsqlite_a." + c.quoted + " = " + sq + "." + c.quoted
+		tmpCols[i] = fmt.Sprintf("k%d", i)
+	}
+	colList := strings.Join(cols, ", ")
+	inArchive := `EXISTS (SELECT 1 FROM ` + d.quoted + ` AS qlsqlite_a WHERE ` + strings.Join(keyEq, " AND ") + `)`
+	identical := `EXISTS (SELECT 1 FROM ` + d.quoted + ` AS qlsqlite_a WHERE ` + strings.Join(keyEq, " AND ") + ` AND ` + strings.Join(match, " AND ") + `)`
+
+	kt := s.keyTuple()
+	lower := kt + " > " + s.paramTuple("qlsqlite_lo")
+	upper := kt + " <= " + s.paramTuple("qlsqlite_hi")
+	base := "(" + a.p.Where + ")"
+	if nn := s.keyNotNull(); nn != "" {
+		base += " AND " + nn
+	}
+	cond := func(first bool) string {
+		if first {
+			return base
+		}
+		return base + " AND " + lower
+	}
+	rng := func(first bool) string { return cond(first) + " AND " + upper }
+	// The delete does not evaluate Where again: a row of the range whose
+	// identical copy is in the archive is archived, whatever it matches now.
+	srcRange := func(first bool) string {
+		if first {
+			return upper
+		}
+		return lower + " AND " + upper
+	}
+	dk := d.keyTuple()
+	archRange := func(first bool) string {
+		if first {
+			return dk + " <= " + s.paramTuple("qlsqlite_hi")
+		}
+		return dk + " > " + s.paramTuple("qlsqlite_lo") + " AND " + dk + " <= " + s.paramTuple("qlsqlite_hi")
+	}
+	order := s.orderBy(false)
+
+	var quoted []string
+	for _, c := range s.key {
+		quoted = append(quoted, "quote("+c.quoted+")")
+	}
+
+	build = func(first bool) []string {
+		nth, last := boundQueries(s, cond(first))
+		return []string{
+			nth, last,
+			`SELECT count(*) FROM ` + d.quoted + ` WHERE ` + archRange(first),
+			`INSERT INTO ` + keysTable + ` SELECT ` + d.keyList() + ` FROM ` + d.quoted + ` WHERE ` + archRange(first),
+			`INSERT INTO ` + d.quoted + ` (` + colList + `) SELECT ` + colList + ` FROM ` + sq +
+				` WHERE ` + rng(first) + ` ORDER BY ` + order + ` ON CONFLICT DO NOTHING`,
+			`DELETE FROM ` + sq + ` WHERE ` + srcRange(first) + ` AND ` + identical,
+			`SELECT count(*) FROM ` + sq + ` WHERE ` + srcRange(first) + ` AND ` + inArchive,
+			`DELETE FROM ` + d.quoted + ` WHERE ` + archRange(first) +
+				` AND ` + dk + ` IN (SELECT ` + s.keyList() + ` FROM ` + sq + ` WHERE ` + srcRange(first) + `)` +
+				` AND (:qlsqlite_pre = 0 OR ` + dk + ` NOT IN (SELECT ` + strings.Join(tmpCols, ", ") + ` FROM ` + keysTable + `))`,
+			`SELECT count(*), coalesce(sum(` + inArchive + `), 0) FROM ` + sq + ` WHERE ` + rng(first),
+			`SELECT ` + strings.Join(quoted, " || ', ' || ") + ` FROM ` + sq + ` WHERE ` + rng(first) + ` AND ` + inArchive + ` ORDER BY ` + order + ` LIMIT 1`,
+		}
+	}
+	return build, tmpCols
 }

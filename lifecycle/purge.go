@@ -83,14 +83,8 @@ func Purge(ctx context.Context, db *sql.DB, table, where string, args []any, bat
 func PurgeWith(ctx context.Context, db *sql.DB, p PurgePolicy) (rep PurgeReport, err error) {
 	start := time.Now()
 	defer func() { rep.Elapsed = time.Since(start) }()
-	if err := checkName("table", p.Table); err != nil {
-		return rep, fmt.Errorf("lifecycle: purge: %w", err)
-	}
-	if strings.TrimSpace(p.Where) == "" {
-		return rep, errors.New(`lifecycle: purge: Where is empty: give the condition that selects the rows to delete (write "true" to delete every row)`)
-	}
-	if p.BatchSize < 0 || p.BatchSize > MaxBatchSize {
-		return rep, fmt.Errorf("lifecycle: purge: BatchSize %d is out of range: use 1 to %d, or 0 for the default (%d)", p.BatchSize, MaxBatchSize, DefaultBatchSize)
+	if err := p.check(); err != nil {
+		return rep, err
 	}
 	if p.BatchSize == 0 {
 		p.BatchSize = DefaultBatchSize
@@ -127,39 +121,83 @@ func PurgeWith(ctx context.Context, db *sql.DB, p PurgePolicy) (rep PurgeReport,
 		return rep, nil
 	}
 
-	s := t.quoted
+	stmts, err := preparePurge(ctx, conn, t, p.Where)
+	defer stmts.close()
+	if err != nil {
+		return rep, err
+	}
+	err = stmts.run(ctx, t, p, &rep)
+	return rep, err
+}
+
+// check reports what is wrong with p, naming the field.
+func (p PurgePolicy) check() error {
+	if err := checkName("table", p.Table); err != nil {
+		return fmt.Errorf("lifecycle: purge: %w", err)
+	}
+	if strings.TrimSpace(p.Where) == "" {
+		return errors.New(`lifecycle: purge: Where is empty: give the condition that selects the rows to delete (write "true" to delete every row)`)
+	}
+	if p.BatchSize < 0 || p.BatchSize > MaxBatchSize {
+		return fmt.Errorf("lifecycle: purge: BatchSize %d is out of range: use 1 to %d, or 0 for the default (%d)", p.BatchSize, MaxBatchSize, DefaultBatchSize)
+	}
+	return nil
+}
+
+// purgeStmts are the prepared statements of a purge: [next, first] batch,
+// each [nth, last, delete] (see boundQueries).
+type purgeStmts [2][3]*sql.Stmt
+
+// preparePurge prepares the statements of a purge of t's rows that match
+// where. The statements prepared before an error are returned with it, for
+// close.
+func preparePurge(ctx context.Context, conn *sql.Conn, t *table, where string) (*purgeStmts, error) {
+	stmts := &purgeStmts{}
 	kt := t.keyTuple()
 	cond := func(first bool) string {
-		c := "(" + p.Where + ")"
+		c := "(" + where + ")"
 		if !first {
 			c += " AND " + kt + " > " + t.paramTuple("qlsqlite_lo")
 		}
 		return c
 	}
-	var stmts [2][3]*sql.Stmt // [next, first][nth, last, delete]
-	defer func() {
-		for _, pair := range stmts {
-			for _, st := range pair {
-				if st != nil {
-					st.Close()
-				}
-			}
-		}
-	}()
 	for i, first := range []bool{false, true} {
 		nth, last := boundQueries(t, cond(first))
-		del := `DELETE FROM ` + s + ` WHERE ` + cond(first) + ` AND ` + kt + ` <= ` + t.paramTuple("qlsqlite_hi")
+		del := `DELETE FROM ` + t.quoted + ` WHERE ` + cond(first) + ` AND ` + kt + ` <= ` + t.paramTuple("qlsqlite_hi")
 		for j, q := range []string{nth, last, del} {
+			var err error
 			if stmts[i][j], err = conn.PrepareContext(ctx, q); err != nil {
-				return rep, fmt.Errorf("lifecycle: purge: preparing %q: %w (check Where)", q, err)
+				return stmts, fmt.Errorf("lifecycle: purge: preparing %q: %w (check Where)", q, err)
 			}
 		}
 	}
+	return stmts, nil
+}
 
+// close closes the statements prepared.
+func (stmts *purgeStmts) close() {
+	for _, pair := range stmts {
+		for _, st := range pair {
+			if st != nil {
+				st.Close()
+			}
+		}
+	}
+}
+
+// run deletes the rows batch by batch, counting them in rep, until none is
+// left or ctx is done.
+func (stmts *purgeStmts) run(ctx context.Context, t *table, p PurgePolicy, rep *PurgeReport) error {
+	stopped := func(err error) error {
+		if err == nil {
+			return fmt.Errorf("lifecycle: purge: stopped after %d rows (run it again to finish): %w", rep.Deleted, ctx.Err())
+		}
+		return fmt.Errorf("lifecycle: purge: stopped after %d rows (run it again to finish): %w (%w)", rep.Deleted, ctx.Err(), err)
+	}
 	var lo []any
 	for {
-		if err := ctx.Err(); err != nil {
-			return rep, fmt.Errorf("lifecycle: purge: stopped after %d rows (run it again to finish): %w", rep.Deleted, err)
+		if ctx.Err() != nil {
+			return stopped(nil)
 		}
 		st := stmts[0]
 		if lo == nil {
@@ -168,33 +206,33 @@ func PurgeWith(ctx context.Context, db *sql.DB, p PurgePolicy) (rep PurgeReport,
 		args := append(append([]any{}, p.Args...), namedKey("qlsqlite_lo", lo)...)
 		hi, final, err := upperBound(ctx, st[0], st[1], args, p.BatchSize, len(t.key))
 		if hi == nil && err == nil {
-			return rep, nil
+			return nil
 		}
 		if err != nil && ctx.Err() != nil {
-			return rep, fmt.Errorf("lifecycle: purge: stopped after %d rows (run it again to finish): %w (%w)", rep.Deleted, ctx.Err(), err)
+			return stopped(err)
 		}
 		if err != nil {
-			return rep, fmt.Errorf("lifecycle: purge: batch %d: %w", rep.Batches+1, err)
+			return fmt.Errorf("lifecycle: purge: batch %d: %w", rep.Batches+1, err)
 		}
-		args = append(append(append([]any{}, p.Args...), namedKey("qlsqlite_lo", lo)...), namedKey("qlsqlite_hi", hi)...)
+		args = append(args, namedKey("qlsqlite_hi", hi)...)
 		res, err := st[2].ExecContext(ctx, args...)
 		if err != nil && ctx.Err() != nil {
-			return rep, fmt.Errorf("lifecycle: purge: stopped after %d rows (run it again to finish): %w (%w)", rep.Deleted, ctx.Err(), err)
+			return stopped(err)
 		}
 		if err != nil {
-			return rep, fmt.Errorf("lifecycle: purge: batch %d: %w", rep.Batches+1, err)
+			return fmt.Errorf("lifecycle: purge: batch %d: %w", rep.Batches+1, err)
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return rep, fmt.Errorf("lifecycle: purge: batch %d: %w", rep.Batches+1, err)
+			return fmt.Errorf("lifecycle: purge: batch %d: %w", rep.Batches+1, err)
 		}
 		rep.Deleted += n
 		rep.Batches++
 		if p.Progress != nil {
-			p.Progress(rep)
+			p.Progress(*rep)
 		}
 		if final {
-			return rep, nil
+			return nil
 		}
 		lo = hi
 	}

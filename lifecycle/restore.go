@@ -37,11 +37,14 @@ var ErrInUse = errors.New("lifecycle: database is in use")
 //  3. copies the backup into a temporary file beside destPath with SQLite's
 //     backup API, drops the [MarkerTable] that [Backup] added, sets it to
 //     WAL mode if destPath was in WAL mode (otherwise it keeps the backup's
-//     journal mode), checks it with quick_check and flushes it to disk;
-//  4. removes destPath's leftover -wal, -shm and -journal files (they belong
-//     to the database being replaced, and a stale WAL must never be applied
-//     to the restored file), then renames the copy to destPath atomically
-//     and flushes the directory.
+//     journal mode), checks it with quick_check and flushes it to disk, and
+//     gives it destPath's permission bits and owner (the backup's permission
+//     bits when destPath does not exist);
+//  4. keeps the database being replaced if asked (see
+//     [RestoreOptions].KeepReplaced), removes destPath's leftover -wal,
+//     -shm and -journal files (they belong to the database being replaced,
+//     and a stale WAL must never be applied to the restored file), then
+//     renames the copy to destPath atomically and flushes the directory.
 //
 // Until the rename, destPath is untouched; if Restore is interrupted after
 // step 4 began, run it again. Everything written to destPath after the
@@ -62,6 +65,15 @@ type RestoreOptions struct {
 	// missing key gives an error wrapping [ErrWrongKey], and destPath is
 	// left alone.
 	Encryption *Encryption
+
+	// KeepReplaced, if not empty, is where the database being replaced is
+	// kept instead of being deleted: a file name in destPath's directory
+	// that does not exist yet. Its -wal and -journal files are kept beside
+	// it under the same name. They are hard links made before destPath is
+	// replaced (or, where the file system has none, the files renamed), so
+	// keeping costs no copy. Nothing is kept when destPath does not exist.
+	// The command-line tool's restore keeps it by default.
+	KeepReplaced string
 }
 
 // RestoreWith is [Restore] of a backup that may be encrypted. Whether
@@ -75,12 +87,18 @@ func RestoreWith(ctx context.Context, backupPath, destPath string, o RestoreOpti
 	}
 	ctx, cancel := longContext(ctx)
 	defer cancel()
-	return restore(ctx, backupPath, destPath, false, p)
+	return restoreKeeping(ctx, backupPath, destPath, false, p, o.KeepReplaced)
 }
 
 // restore is [Restore] without the long deadline; verified says the caller
 // has just verified backupPath; p opens the backup, destPath and the copy.
-func restore(ctx context.Context, backupPath, destPath string, verified bool, p atrest.Params) (err error) {
+func restore(ctx context.Context, backupPath, destPath string, verified bool, p atrest.Params) error {
+	return restoreKeeping(ctx, backupPath, destPath, verified, p, "")
+}
+
+// restoreKeeping is restore, keeping the replaced database as keep if
+// keep is not empty (see [RestoreOptions]).
+func restoreKeeping(ctx context.Context, backupPath, destPath string, verified bool, p atrest.Params, keep string) (err error) {
 	if backupPath == "" || destPath == "" {
 		return errors.New("lifecycle: restore: the backup path and the destination path are both required")
 	}
@@ -118,6 +136,14 @@ func restore(ctx context.Context, backupPath, destPath string, verified bool, p 
 	}
 	if err := finishCopy(ctx, tmp, wal, p); err != nil {
 		return fmt.Errorf("lifecycle: restore: %w", err)
+	}
+	if err := adoptFileMode(tmp, destPath, backupPath); err != nil {
+		return fmt.Errorf("lifecycle: restore: %w", err)
+	}
+	if keep != "" {
+		if err := keepReplaced(destPath, keep); err != nil {
+			return fmt.Errorf("lifecycle: restore: %w; nothing was replaced", err)
+		}
 	}
 	for _, suffix := range []string{"-wal", "-shm", "-journal"} {
 		if err := os.Remove(destPath + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -134,9 +134,18 @@ func verifyFile(ctx context.Context, path, check string, p atrest.Params) error 
 		}
 		return fmt.Errorf("lifecycle: opening %s: %w", path, err)
 	}
-	defer c.Close()
+	defer func() { c.Close() }()
 	c.SetInterrupt(ctx)
 	problems, err := runCheck(c, check)
+	if errors.Is(err, sqlite3.READONLY) && walWithoutShm(path) {
+		// See openImmutable: this user cannot create the -shm file.
+		c.Close()
+		if c, err = openImmutable(path, p); err != nil {
+			return fmt.Errorf("lifecycle: opening %s: %w", path, err)
+		}
+		c.SetInterrupt(ctx)
+		problems, err = runCheck(c, check)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("lifecycle: checking %s: %w (%w)", path, ctx.Err(), err)

@@ -45,7 +45,7 @@ func (o *options) checkEncryption() error {
 		return nil
 	}
 	if o.plaintextBackup {
-		return errors.New("migrate: both WithBackupEncryption and WithPlaintextBackup are given: choose one")
+		return errors.New("migrate: both WithBackupEncryption and WithPlaintextBackup are given (on the command line: --backup-key-env/--backup-key-file and --plaintext-backup): choose one")
 	}
 	p, err := atrest.Parse(*o.backupEncryption)
 	if err == nil && p.IsZero() {
@@ -80,6 +80,6 @@ func (s *session) backupParams(ctx context.Context) (p atrest.Params, err error)
 	case src.KeyKnown():
 		return src.Params, nil
 	}
-	return p, fmt.Errorf("%w (VFS %q): its key is not in its DSN (a key set with PRAGMA cannot be read back); nothing was changed: give the backup's key with WithBackupEncryption, allow an unencrypted backup with WithPlaintextBackup, or take none with WithoutBackup",
+	return p, fmt.Errorf("%w (VFS %q): its key is not in its DSN (a key set with PRAGMA cannot be read back); nothing was changed: give the backup's key with WithBackupEncryption (--backup-key-env or --backup-key-file on the command line), allow an unencrypted backup with WithPlaintextBackup (--plaintext-backup), or take none with WithoutBackup (--no-backup)",
 		ErrPlaintextBackup, src.VFS)
 }

@@ -43,7 +43,8 @@ type StatementError struct {
 	// Line is the 1-based line where the statement starts.
 	Line int
 	// SQL is the statement's text, trimmed. When SQLite could not parse the
-	// statement, it is the rest of the script from where the statement starts.
+	// statement, it runs to the first semicolon that would end it (in
+	// CREATE TRIGGER, the one after the body's END).
 	SQL string
 	// Err is the underlying error.
 	Err error

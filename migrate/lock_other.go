@@ -13,3 +13,5 @@ func tryLock(*os.File) (bool, error) {
 }
 
 func unlockFile(*os.File) error { return nil }
+
+const removeLockFile = false

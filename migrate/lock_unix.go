@@ -27,3 +27,6 @@ func tryLock(f *os.File) (bool, error) {
 }
 
 func unlockFile(f *os.File) error { return unix.Flock(int(f.Fd()), unix.LOCK_UN) }
+
+// removeLockFile: unlock removes the lock file (see lockFile).
+const removeLockFile = true

@@ -28,3 +28,7 @@ func unlockFile(f *os.File) error {
 	var ol windows.Overlapped
 	return windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, &ol)
 }
+
+// removeLockFile: Windows cannot remove a file that is open, so the lock
+// file stays beside the database.
+const removeLockFile = false

@@ -43,8 +43,14 @@ type Migrator struct {
 // migration is a Go migration ([WithGoMigrations]).
 //
 // db must come from the qlsqlite driver or the github.com/ncruces/go-sqlite3
-// driver: migrations run through SQLite's own API, reached with
-// [sql.Conn.Raw].
+// driver (migrations run through SQLite's own API, reached with
+// [sql.Conn.Raw]), or be a PostgreSQL database (the qlpg driver of module
+// github.com/quantumleap/qlsqlite/pg, or any PostgreSQL driver). On
+// PostgreSQL the same files, checksums and schema_versions apply; the lock
+// is an advisory lock (pg_try_advisory_lock, per schema) instead of a lock
+// file; each migration's DDL runs in its transaction; no backup is taken
+// (WithBackupDir is an error there: use pg_dump or base backups); the
+// foreign-keys directive and the SQLite PRAGMA checks do not apply.
 func New(db *sql.DB, fsys fs.FS, opts ...Option) (*Migrator, error) {
 	if db == nil {
 		return nil, errors.New("migrate: New: db is nil")
@@ -125,7 +131,7 @@ func (m *Migrator) Up(ctx context.Context) error { return m.up(ctx, 0) }
 // (use [Migrator.Down] to go back).
 func (m *Migrator) UpTo(ctx context.Context, version int64) error {
 	if version < 1 {
-		return fmt.Errorf("migrate: UpTo(%d): versions start at 1", version)
+		return fmt.Errorf("migrate: cannot migrate to version %d: versions start at 1", version)
 	}
 	return m.up(ctx, version)
 }
@@ -142,12 +148,12 @@ func (m *Migrator) locked(ctx context.Context, create bool, fn func(ctx context.
 		return err
 	}
 	defer func() { err = errors.Join(err, s.close()) }()
-	applied, err := readApplied(ctx, s.conn)
+	applied, err := readApplied(ctx, s.q(s.conn))
 	if err != nil {
 		return err
 	}
 	if create || len(applied) > 0 {
-		if err := ensureTable(ctx, s.conn); err != nil {
+		if err := ensureTable(ctx, s.q(s.conn)); err != nil {
 			return err
 		}
 	}
@@ -163,6 +169,9 @@ func (m *Migrator) up(ctx context.Context, target int64) error {
 func (m *Migrator) upLocked(ctx context.Context, s *session, applied []appliedRow, target int64) error {
 	pending, accept, err := m.plan(applied, target, s.dbFile)
 	if err != nil {
+		return err
+	}
+	if err := m.recordAddedRollbacks(ctx, s, applied); err != nil {
 		return err
 	}
 	if len(pending) == 0 && len(accept) == 0 {
@@ -245,7 +254,7 @@ func (m *Migrator) plan(applied []appliedRow, target int64, dbFile string) (pend
 			return nil, nil, fmt.Errorf("migrate: no migration has version %d", target)
 		}
 		if target < highest {
-			return nil, nil, fmt.Errorf("migrate: version %d is below the current version %d: use Down to roll back", target, highest)
+			return nil, nil, fmt.Errorf("migrate: version %d is below the current version %d: roll back instead (Down, or qlsqlite migrate down N on the command line)", target, highest)
 		}
 	}
 	var late []string
@@ -303,7 +312,7 @@ func changes(r appliedRow, src *Migration) string {
 	if r.checksum != "" && r.checksum != src.Checksum {
 		what = append(what, fmt.Sprintf("%s (checksum %.12s… applied, %.12s… now)", src.Source, r.checksum, src.Checksum))
 	}
-	if src.RollbackSource != "" && normalize(src.RollbackSQL) != normalize(r.rollback) {
+	if src.RollbackSource != "" && r.rollback != "" && normalize(src.RollbackSQL) != normalize(r.rollback) { // none stored: see addedRollback
 		what = append(what, src.RollbackSource+" (differs from the rollback stored when it was applied)")
 	}
 	return strings.Join(what, " and ")
@@ -320,7 +329,7 @@ func (s *session) accept(ctx context.Context, src *Migration) error {
 		query = "UPDATE " + table + " SET checksum = ? WHERE version = ?"
 		args = []any{src.Checksum, src.Version}
 	}
-	_, err := s.conn.ExecContext(ctx, query, args...)
+	_, err := s.q(s.conn).ExecContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("migrate: %s: recording the accepted change: %w", src.Source, err)
 	}
@@ -335,7 +344,7 @@ func (s *session) apply(ctx context.Context, src *Migration, backup string) erro
 		if src.NoTransaction {
 			return s.applyNoTx(ctx, src, backup, start)
 		}
-		tx, err := s.conn.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable}) // BEGIN IMMEDIATE
+		tx, err := s.conn.BeginTx(ctx, s.txOptions()) // BEGIN IMMEDIATE on SQLite
 		if err != nil {
 			return fmt.Errorf("migrate: %s: BEGIN: %w", src.Source, ctxErr(ctx, err))
 		}
@@ -344,13 +353,13 @@ func (s *session) apply(ctx context.Context, src *Migration, backup string) erro
 			if err := src.goUp(ctx, tx); err != nil {
 				return fmt.Errorf("migrate: %s (%s) failed, rolled back: %w", src.Source, src.Description, err)
 			}
-		} else if _, err := s.execScript(ctx, src.Source, src.SQL, true); err != nil {
+		} else if _, err := s.execScript(ctx, tx, src.Source, src.SQL, true); err != nil {
 			return err
 		}
-		if err := check(ctx, tx, src.Source); err != nil {
+		if err := s.check(ctx, tx, src.Source); err != nil {
 			return err
 		}
-		if err := insertRow(ctx, tx, src, backup, time.Since(start).Milliseconds(), false, ""); err != nil {
+		if err := insertRow(ctx, s.q(tx), src, backup, time.Since(start).Milliseconds(), false, ""); err != nil {
 			return err
 		}
 		if err := tx.Commit(); err != nil {
@@ -371,25 +380,25 @@ func (s *session) apply(ctx context.Context, src *Migration, backup string) erro
 // and the error says how to resolve it.
 func (s *session) applyNoTx(ctx context.Context, src *Migration, backup string, start time.Time) error {
 	note := "no-transaction migration " + src.Source + " started at " + start.UTC().Format(time.RFC3339) + " and did not finish"
-	if err := insertRow(ctx, s.conn, src, backup, 0, true, note); err != nil {
+	if err := insertRow(ctx, s.q(s.conn), src, backup, 0, true, note); err != nil {
 		return err
 	}
-	done, err := s.execScript(ctx, src.Source, src.SQL, false)
+	done, err := s.execScript(ctx, s.conn, src.Source, src.SQL, false)
 	if err == nil {
-		err = check(ctx, s.conn, src.Source)
+		err = s.check(ctx, s.conn, src.Source)
 	}
 	cctx, cancel := cleanupCtx(ctx)
 	defer cancel()
 	if err != nil && done == 0 {
 		// Nothing was applied (each statement is atomic): take the mark back.
-		if _, derr := s.conn.ExecContext(cctx, "DELETE FROM "+table+" WHERE version = ? AND partial = 1", src.Version); derr == nil {
+		if _, derr := s.q(s.conn).ExecContext(cctx, "DELETE FROM "+table+" WHERE version = ? AND partial = 1", src.Version); derr == nil {
 			return fmt.Errorf("%w\n(no-transaction migration: no statement had run, the database is as before)", err)
 		}
 	}
 	if err != nil {
 		return s.partialFailure(cctx, "migration", src.Source, src.Version, done, err)
 	}
-	_, err = s.conn.ExecContext(cctx, "UPDATE "+table+" SET partial = 0, partial_note = NULL, execution_ms = ? WHERE version = ?",
+	_, err = s.q(s.conn).ExecContext(cctx, "UPDATE "+table+" SET partial = 0, partial_note = NULL, execution_ms = ? WHERE version = ?",
 		time.Since(start).Milliseconds(), src.Version)
 	if err != nil {
 		return fmt.Errorf("migrate: %s ran, but clearing its partial mark failed: %w\n%s", src.Source, err, recovery(src.Version, s.dbFile))
@@ -402,7 +411,7 @@ func (s *session) applyNoTx(ctx context.Context, src *Migration, backup string, 
 // after done statements had run, and returns the error that says so.
 func (s *session) partialFailure(ctx context.Context, kind, file string, version int64, done int, err error) error {
 	note := fmt.Sprintf("no-transaction %s %s failed after %d statement(s) had run: %v", kind, file, done, err)
-	_, uerr := s.conn.ExecContext(ctx, "UPDATE "+table+" SET partial_note = ? WHERE version = ?", note, version)
+	_, uerr := s.q(s.conn).ExecContext(ctx, "UPDATE "+table+" SET partial_note = ? WHERE version = ?", note, version)
 	return errors.Join(fmt.Errorf("%w: %w\n%d statement(s) of %s had run and are not undone; version %d is marked partial in %s, and nothing more runs until it is resolved.\n%s",
 		ErrPartial, err, done, file, version, table, recovery(version, s.dbFile)), uerr)
 }
@@ -415,7 +424,7 @@ func (s *session) partialFailure(ctx context.Context, kind, file string, version
 // checks up front that every one of the steps has a rollback ([ErrNoRollback]).
 func (m *Migrator) Down(ctx context.Context, steps int) error {
 	if steps < 1 {
-		return fmt.Errorf("migrate: Down(%d): steps must be 1 or more (Down never means \"roll back everything\")", steps)
+		return fmt.Errorf("migrate: cannot roll back %d migrations: the number of steps must be 1 or more (a rollback never means \"everything\")", steps)
 	}
 	return m.locked(ctx, false, func(ctx context.Context, s *session, applied []appliedRow) error {
 		return m.downLocked(ctx, s, applied, steps)
@@ -427,18 +436,19 @@ func (m *Migrator) downLocked(ctx context.Context, s *session, applied []applied
 		return err
 	}
 	if steps > len(applied) {
-		return fmt.Errorf("migrate: Down(%d): only %d migration(s) are applied", steps, len(applied))
+		return fmt.Errorf("migrate: cannot roll back %d migration(s): only %d are applied; nothing was rolled back", steps, len(applied))
 	}
 	slices.Reverse(applied)
 	todo := applied[:steps]
 	for _, r := range todo {
 		src := m.source(r.version)
-		if r.rollback == "" && (src == nil || src.goDown == nil) {
+		if r.rollback == "" && !addedRollback(r, src) && (src == nil || src.goDown == nil) {
 			name := fmt.Sprintf("version %d (%s)", r.version, r.description)
 			if src != nil {
 				name = src.Source
 			}
-			return fmt.Errorf("%w: %s has none stored in %s: nothing was rolled back; write the rollback by hand, or restore a backup", ErrNoRollback, name, table)
+			return fmt.Errorf("%w: %s has none stored in %s: nothing was rolled back; add a rollback file (rollback/%03d_name.sql, or %03d_name.down.sql) and roll back again, write the rollback by hand, or restore a backup",
+				ErrNoRollback, name, table, r.version, r.version)
 		}
 	}
 	if _, err := m.backup(ctx, s, applied); err != nil {
@@ -456,6 +466,9 @@ func (m *Migrator) downLocked(ctx context.Context, s *session, applied []applied
 func (s *session) revert(ctx context.Context, r appliedRow) error {
 	start := time.Now()
 	src := s.m.source(r.version)
+	if addedRollback(r, src) {
+		r.rollback = src.RollbackSQL // added after it was applied, and not yet recorded
+	}
 	file := fmt.Sprintf("rollback of version %d stored in %s", r.version, table)
 	if src != nil && src.RollbackSource != "" && normalize(src.RollbackSQL) == normalize(r.rollback) {
 		file = src.RollbackSource
@@ -476,7 +489,7 @@ func (s *session) revert(ctx context.Context, r appliedRow) error {
 		if d.noTransaction {
 			return s.revertNoTx(ctx, r, file)
 		}
-		tx, err := s.conn.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable})
+		tx, err := s.conn.BeginTx(ctx, s.txOptions())
 		if err != nil {
 			return fmt.Errorf("migrate: %s: BEGIN: %w", file, ctxErr(ctx, err))
 		}
@@ -485,13 +498,13 @@ func (s *session) revert(ctx context.Context, r appliedRow) error {
 			if err := goDown(ctx, tx); err != nil {
 				return fmt.Errorf("migrate: %s failed, rolled back: %w", file, err)
 			}
-		} else if _, err := s.execScript(ctx, file, r.rollback, true); err != nil {
+		} else if _, err := s.execScript(ctx, tx, file, r.rollback, true); err != nil {
 			return err
 		}
-		if err := check(ctx, tx, file); err != nil {
+		if err := s.check(ctx, tx, file); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE version = ?", r.version); err != nil {
+		if _, err := s.q(tx).ExecContext(ctx, "DELETE FROM "+table+" WHERE version = ?", r.version); err != nil {
 			return fmt.Errorf("migrate: %s: removing version %d: %w", file, r.version, err)
 		}
 		if err := tx.Commit(); err != nil {
@@ -508,24 +521,24 @@ func (s *session) revert(ctx context.Context, r appliedRow) error {
 
 func (s *session) revertNoTx(ctx context.Context, r appliedRow, file string) error {
 	note := "no-transaction rollback " + file + " started at " + time.Now().UTC().Format(time.RFC3339) + " and did not finish"
-	if _, err := s.conn.ExecContext(ctx, "UPDATE "+table+" SET partial = 1, partial_note = ? WHERE version = ?", note, r.version); err != nil {
+	if _, err := s.q(s.conn).ExecContext(ctx, "UPDATE "+table+" SET partial = 1, partial_note = ? WHERE version = ?", note, r.version); err != nil {
 		return fmt.Errorf("migrate: %s: marking version %d: %w", file, r.version, err)
 	}
-	done, err := s.execScript(ctx, file, r.rollback, false)
+	done, err := s.execScript(ctx, s.conn, file, r.rollback, false)
 	if err == nil {
-		err = check(ctx, s.conn, file)
+		err = s.check(ctx, s.conn, file)
 	}
 	cctx, cancel := cleanupCtx(ctx)
 	defer cancel()
 	if err != nil && done == 0 {
-		if _, uerr := s.conn.ExecContext(cctx, "UPDATE "+table+" SET partial = 0, partial_note = NULL WHERE version = ?", r.version); uerr == nil {
+		if _, uerr := s.q(s.conn).ExecContext(cctx, "UPDATE "+table+" SET partial = 0, partial_note = NULL WHERE version = ?", r.version); uerr == nil {
 			return fmt.Errorf("%w\n(no-transaction rollback: no statement had run, the database is as before)", err)
 		}
 	}
 	if err != nil {
 		return s.partialFailure(cctx, "rollback", file, r.version, done, err)
 	}
-	if _, err := s.conn.ExecContext(cctx, "DELETE FROM "+table+" WHERE version = ?", r.version); err != nil {
+	if _, err := s.q(s.conn).ExecContext(cctx, "DELETE FROM "+table+" WHERE version = ?", r.version); err != nil {
 		return fmt.Errorf("migrate: %s ran, but removing version %d failed: %w\n%s", file, r.version, err, recovery(r.version, s.dbFile))
 	}
 	return nil
@@ -545,15 +558,15 @@ func (m *Migrator) Resolve(ctx context.Context, version int64, applied bool) err
 func resolveLocked(ctx context.Context, s *session, rows []appliedRow, version int64, applied bool) (err error) {
 	i := slices.IndexFunc(rows, func(r appliedRow) bool { return r.version == version })
 	if i < 0 || !rows[i].partial {
-		return fmt.Errorf("migrate: Resolve: version %d is not marked partial in %s: nothing to resolve", version, table)
+		return fmt.Errorf("migrate: version %d is not marked partial in %s: nothing to resolve", version, table)
 	}
 	if applied {
-		_, err = s.conn.ExecContext(ctx, "UPDATE "+table+" SET partial = 0, partial_note = NULL WHERE version = ?", version)
+		_, err = s.q(s.conn).ExecContext(ctx, "UPDATE "+table+" SET partial = 0, partial_note = NULL WHERE version = ?", version)
 	} else {
-		_, err = s.conn.ExecContext(ctx, "DELETE FROM "+table+" WHERE version = ?", version)
+		_, err = s.q(s.conn).ExecContext(ctx, "DELETE FROM "+table+" WHERE version = ?", version)
 	}
 	if err != nil {
-		return fmt.Errorf("migrate: Resolve(%d): %w", version, err)
+		return fmt.Errorf("migrate: resolving version %d: %w", version, err)
 	}
 	return nil
 }
@@ -577,7 +590,7 @@ func (m *Migrator) snapshot(ctx context.Context) (applied []appliedRow, dbFile s
 	if err != nil {
 		return nil, "", err
 	}
-	applied, err = readApplied(ctx, s.conn)
+	applied, err = readApplied(ctx, s.q(s.conn))
 	return applied, s.dbFile, errors.Join(err, s.close())
 }
 
@@ -666,7 +679,7 @@ func (m *Migrator) Status(ctx context.Context) ([]MigrationStatus, error) {
 		}
 		if src != nil {
 			st.Source = src.Source
-			st.CanRollback = st.CanRollback || src.goDown != nil
+			st.CanRollback = st.CanRollback || src.goDown != nil || addedRollback(r, src)
 		}
 		out = append(out, st)
 	}

@@ -17,6 +17,7 @@ type options struct {
 	gos             []GoMigration
 	maxDuration     time.Duration
 	notify          func(Event)
+	keepBackups     *int // WithKeepBackups; nil: DefaultKeepBackups
 
 	backupEncryption *string       // WithBackupEncryption's parameters
 	backupParams     atrest.Params // parsed by New

@@ -33,7 +33,17 @@ type session struct {
 	fkKnown bool // fkOrig was read
 	broken  bool // the connection's state is unknown: discard it
 	touched bool // scripts ran on the connection
+	pg      bool // the database is PostgreSQL (postgres.go), not SQLite
 	unlock  func() error
+}
+
+// q returns what runs migrate's own statements on q in the database's
+// dialect.
+func (s *session) q(q querier) querier {
+	if s.pg {
+		return pgQuerier{q}
+	}
+	return q
 }
 
 // cleanupCtx gives cleanup statements (restoring foreign_keys, marking a
@@ -55,13 +65,16 @@ func (m *Migrator) openSession(ctx context.Context, lock bool) (s *session, err 
 			s = nil
 		}
 	}()
+	isSQLite, connType := false, ""
 	if err := conn.Raw(func(dc any) error {
-		if _, ok := dc.(rawConn); !ok {
-			return fmt.Errorf("migrate: the driver's connection (%T) does not expose Raw() *sqlite3.Conn: open the database with the qlsqlite or github.com/ncruces/go-sqlite3/driver driver", dc)
-		}
+		_, isSQLite = dc.(rawConn)
+		connType = fmt.Sprintf("%T", dc)
 		return nil
 	}); err != nil {
 		return nil, err
+	}
+	if !isSQLite {
+		return s, s.openPostgres(ctx, lock, connType)
 	}
 	if err := conn.QueryRowContext(ctx, "SELECT file FROM pragma_database_list WHERE name = 'main'").Scan(&s.dbFile); err != nil {
 		return nil, fmt.Errorf("migrate: finding the database file: %w", err)
@@ -95,6 +108,20 @@ func (m *Migrator) openSession(ctx context.Context, lock bool) (s *session, err 
 	return s, err
 }
 
+// openPostgres readies a session on PostgreSQL: the advisory lock, if
+// lock. Any other database is an error.
+func (s *session) openPostgres(ctx context.Context, lock bool, connType string) (err error) {
+	if !isPostgres(ctx, s.conn) {
+		return fmt.Errorf("migrate: the driver's connection (%s) is neither SQLite's (Raw() *sqlite3.Conn: the qlsqlite or github.com/ncruces/go-sqlite3/driver driver) nor PostgreSQL's (the qlpg driver, or any PostgreSQL driver): migrate cannot run on it", connType)
+	}
+	s.pg = true
+	if !lock {
+		return nil
+	}
+	s.unlock, err = lockPostgres(ctx, s.conn, func() { s.m.emit(Event{Kind: EventLockWait, Path: "pg_advisory_lock"}) })
+	return err
+}
+
 // close releases the lock and returns the connection to the pool with
 // foreign_keys as it was. After a run that executed scripts on a database
 // file, the connection is discarded instead: a script may have set other
@@ -105,7 +132,16 @@ func (m *Migrator) openSession(ctx context.Context, lock bool) (s *session, err 
 // is always discarded.
 func (s *session) close() error {
 	var errs []error
-	if s.touched && s.dbFile != "" {
+	if s.pg && s.unlock != nil {
+		// The advisory lock belongs to the connection's session: give it
+		// back before the connection goes. If that fails, the connection
+		// is discarded, which ends the session and the lock with it.
+		if s.unlock() != nil {
+			s.broken = true
+		}
+		s.unlock = nil
+	}
+	if s.touched && (s.dbFile != "" || s.pg) {
 		s.broken = true
 	}
 	if !s.broken && s.fkKnown {
@@ -169,6 +205,10 @@ func (s *session) setFK(ctx context.Context, on bool) error {
 // BEGIN, since PRAGMA foreign_keys is a no-op inside a transaction), and puts
 // the connection's setting back on every exit path.
 func (s *session) withFK(ctx context.Context, on bool, fn func() error) (err error) {
+	if s.pg { // PostgreSQL always enforces foreign keys, and runs DDL in transactions
+		s.touched = true
+		return fn()
+	}
 	if s.fkNow != on {
 		if err := s.setFK(ctx, on); err != nil {
 			return err
@@ -198,7 +238,10 @@ func (s *session) raw(ctx context.Context, fn func(c *sqlite3.Conn) error) error
 // backup directory, and for a new database with nothing in it). version is the database's version before the run.
 func (s *session) backup(ctx context.Context, version int64) (string, error) {
 	o := &s.m.opts
-	if o.noBackup || (s.dbFile == "" && o.backupDir == "") {
+	if s.pg && !o.noBackup && (o.backupDir != "" || o.backupEncryption != nil) {
+		return "", errNoPostgresBackup
+	}
+	if o.noBackup || s.pg || (s.dbFile == "" && o.backupDir == "") {
 		return "", nil
 	}
 	var objects int
@@ -220,7 +263,7 @@ func (s *session) backup(ctx context.Context, version int64) (string, error) {
 		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("migrate: creating backup directory: %w (set another with WithBackupDir, or disable backups with WithoutBackup)", err)
+		return "", fmt.Errorf("migrate: creating backup directory: %w (set another with WithBackupDir or --backup-dir, or take none with WithoutBackup or --no-backup)", err)
 	}
 	stamp := time.Now().UTC().Format("20060102T150405.000Z")
 	var path string
@@ -235,7 +278,7 @@ func (s *session) backup(ctx context.Context, version int64) (string, error) {
 			continue
 		}
 		if err != nil {
-			return "", fmt.Errorf("migrate: creating backup file: %w (set another directory with WithBackupDir, or disable backups with WithoutBackup)", err)
+			return "", fmt.Errorf("migrate: creating backup file: %w (set another directory with WithBackupDir or --backup-dir, or take none with WithoutBackup or --no-backup)", err)
 		}
 		f.Close()
 		break
@@ -248,6 +291,7 @@ func (s *session) backup(ctx context.Context, version int64) (string, error) {
 		return "", fmt.Errorf("migrate: backing up the database to %s: %w", path, ctxErr(ctx, err))
 	}
 	s.m.emit(Event{Kind: EventBackup, Path: path, Version: version, Duration: time.Since(start)})
+	s.m.pruneBackups(dir, base)
 	return path, nil
 }
 
@@ -267,7 +311,12 @@ func ctxErr(ctx context.Context, err error) error {
 // may use a table created just before it. inTx refuses statements that
 // would end the migration's transaction. done is the number of statements
 // that completed.
-func (s *session) execScript(ctx context.Context, file, script string, inTx bool) (done int, err error) {
+// On PostgreSQL, the script runs on q (the migration's transaction, or the
+// connection), split by [splitPostgres].
+func (s *session) execScript(ctx context.Context, q querier, file, script string, inTx bool) (done int, err error) {
+	if s.pg {
+		return s.execPostgres(ctx, q, file, script, inTx)
+	}
 	err = s.raw(ctx, func(c *sqlite3.Conn) error {
 		rest := script
 		for rest != "" {
@@ -275,7 +324,7 @@ func (s *session) execScript(ctx context.Context, file, script string, inTx bool
 			line := 1 + strings.Count(script[:offset+leadingSpace(rest)], "\n")
 			stmt, tail, err := c.Prepare(rest)
 			if err != nil {
-				return &StatementError{File: file, Ordinal: done + 1, Line: line, SQL: strings.TrimSpace(rest), Err: ctxErr(ctx, err), Hint: hint(err, inTx)}
+				return &StatementError{File: file, Ordinal: done + 1, Line: line, SQL: firstStatement(rest), Err: ctxErr(ctx, err), Hint: hint(err, inTx)}
 			}
 			if stmt == nil {
 				break // only comments and blanks were left
@@ -307,7 +356,7 @@ func (s *session) execScript(ctx context.Context, file, script string, inTx bool
 }
 
 func hint(err error, inTx bool) string {
-	if inTx && strings.Contains(err.Error(), "within a transaction") {
+	if inTx && (strings.Contains(err.Error(), "within a transaction") || strings.Contains(err.Error(), "inside a transaction block")) {
 		return "this statement cannot run inside a transaction: put it in a file of its own with the line \"" + directivePrefix + "no-transaction\""
 	}
 	return ""
@@ -378,6 +427,24 @@ func leadingWords(s string, n int) []string {
 		}
 	}
 	return words
+}
+
+// check runs the checks after a migration, SQLite's: PostgreSQL checks its
+// constraints as each statement runs.
+func (s *session) check(ctx context.Context, q querier, file string) error {
+	if s.pg {
+		return nil
+	}
+	return check(ctx, q, file)
+}
+
+// txOptions are the options of a migration's transaction: BEGIN IMMEDIATE
+// on SQLite (its serializable level), the server's default on PostgreSQL.
+func (s *session) txOptions() *sql.TxOptions {
+	if s.pg {
+		return nil
+	}
+	return &sql.TxOptions{Isolation: sql.LevelSerializable}
 }
 
 // check runs PRAGMA foreign_key_check and PRAGMA quick_check on q (inside

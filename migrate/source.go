@@ -165,103 +165,31 @@ func parseName(name string, inRollback bool) (fileName, error) {
 // rollbacks with one version, and a rollback without its migration are errors
 // naming the files.
 func loadSource(fsys fs.FS, gos []GoMigration) ([]Migration, error) {
-	byVersion := map[int64]*Migration{}
-	downs := map[int64]string{} // version -> rollback file
-	var downText = map[int64]string{}
-
-	read := func(dir string, inRollback bool) error {
-		entries, err := fs.ReadDir(fsys, dir)
-		if err != nil {
-			if inRollback && errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return fmt.Errorf("migrate: reading migrations: %w", err)
-		}
-		for _, e := range entries {
-			name := e.Name()
-			if e.IsDir() || strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".sql") {
-				continue
-			}
-			file := path.Join(dir, name)
-			if dir == "." {
-				file = name
-			}
-			fn, err := parseName(name, inRollback)
-			if err != nil {
-				return fmt.Errorf("%w: %s: %w", ErrBadSource, file, err)
-			}
-			body, err := fs.ReadFile(fsys, file)
-			if err != nil {
-				return fmt.Errorf("migrate: %s: %w", file, err)
-			}
-			text := string(body)
-			if _, err := parseDirectives(text); err != nil {
-				return fmt.Errorf("%w: %s: %w", ErrBadSource, file, err)
-			}
-			if fn.kind == "down" {
-				if other, dup := downs[fn.version]; dup {
-					return fmt.Errorf("%w: %s and %s are both rollbacks of version %d: keep one", ErrBadSource, other, file, fn.version)
-				}
-				downs[fn.version] = file
-				downText[fn.version] = text
-				continue
-			}
-			if other, dup := byVersion[fn.version]; dup {
-				return fmt.Errorf("%w: %s and %s have the same version %d: renumber one", ErrBadSource, other.Source, file, fn.version)
-			}
-			byVersion[fn.version] = &Migration{
-				Version:     fn.version,
-				Description: fn.description,
-				Source:      file,
-				SQL:         text,
-				Checksum:    checksum(text),
-			}
-		}
-		return nil
-	}
+	src := &sourceSet{byVersion: map[int64]*Migration{}, downs: map[int64]string{}, downText: map[int64]string{}}
 	if fsys != nil {
-		if err := read(".", false); err != nil {
+		if err := src.readDir(fsys, ".", false); err != nil {
 			return nil, err
 		}
-		if err := read(rollbackDir, true); err != nil {
+		if err := src.readDir(fsys, rollbackDir, true); err != nil {
 			return nil, err
 		}
 	}
 	for _, g := range gos {
-		src := "go:" + strconv.FormatInt(g.Version, 10)
-		if g.Version < 1 {
-			return nil, fmt.Errorf("%w: %s: version must be 1 or more", ErrBadSource, src)
-		}
-		if g.Up == nil {
-			return nil, fmt.Errorf("%w: %s: Up is nil", ErrBadSource, src)
-		}
-		if other, dup := byVersion[g.Version]; dup {
-			return nil, fmt.Errorf("%w: %s and %s have the same version %d: renumber one", ErrBadSource, other.Source, src, g.Version)
-		}
-		if f, dup := downs[g.Version]; dup {
-			return nil, fmt.Errorf("%w: %s is a rollback file for Go migration %s: put the rollback in its Down function", ErrBadSource, f, src)
-		}
-		byVersion[g.Version] = &Migration{
-			Version:     g.Version,
-			Description: g.Description,
-			Source:      src,
-			Checksum:    "go",
-			ForeignKeys: g.ForeignKeys,
-			goUp:        g.Up,
-			goDown:      g.Down,
+		if err := src.addGo(g); err != nil {
+			return nil, err
 		}
 	}
-	for v, file := range downs {
-		m, ok := byVersion[v]
+	for v, file := range src.downs {
+		m, ok := src.byVersion[v]
 		if !ok {
 			return nil, fmt.Errorf("%w: %s is a rollback of version %d, which has no migration file", ErrBadSource, file, v)
 		}
 		m.RollbackSource = file
-		m.RollbackSQL = downText[v]
+		m.RollbackSQL = src.downText[v]
 	}
-	out := make([]Migration, 0, len(byVersion))
-	for _, m := range byVersion {
-		d, _ := parseDirectives(m.SQL) // checked above
+	out := make([]Migration, 0, len(src.byVersion))
+	for _, m := range src.byVersion {
+		d, _ := parseDirectives(m.SQL) // checked when read
 		m.NoTransaction = d.noTransaction
 		if m.SQL != "" {
 			m.ForeignKeys = d.foreignKeys
@@ -270,6 +198,101 @@ func loadSource(fsys fs.FS, gos []GoMigration) ([]Migration, error) {
 	}
 	slices.SortFunc(out, func(a, b Migration) int { return cmpInt(a.Version, b.Version) })
 	return out, nil
+}
+
+// sourceSet gathers the migrations of a source as loadSource reads them.
+type sourceSet struct {
+	byVersion map[int64]*Migration
+	downs     map[int64]string // version -> rollback file
+	downText  map[int64]string // version -> its rollback's text
+}
+
+// readDir reads the .sql files of dir in fsys: rollbacks when inRollback,
+// which may be missing.
+func (src *sourceSet) readDir(fsys fs.FS, dir string, inRollback bool) error {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		if inRollback && errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("migrate: reading migrations: %w", err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".sql") {
+			continue
+		}
+		file := path.Join(dir, name)
+		if dir == "." {
+			file = name
+		}
+		if err := src.addFile(fsys, file, name, inRollback); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addFile reads migration file (named name) from fsys and adds it.
+func (src *sourceSet) addFile(fsys fs.FS, file, name string, inRollback bool) error {
+	fn, err := parseName(name, inRollback)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrBadSource, file, err)
+	}
+	body, err := fs.ReadFile(fsys, file)
+	if err != nil {
+		return fmt.Errorf("migrate: %s: %w", file, err)
+	}
+	text := string(body)
+	if _, err := parseDirectives(text); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrBadSource, file, err)
+	}
+	if fn.kind == "down" {
+		if other, dup := src.downs[fn.version]; dup {
+			return fmt.Errorf("%w: %s and %s are both rollbacks of version %d: keep one", ErrBadSource, other, file, fn.version)
+		}
+		src.downs[fn.version] = file
+		src.downText[fn.version] = text
+		return nil
+	}
+	if other, dup := src.byVersion[fn.version]; dup {
+		return fmt.Errorf("%w: %s and %s have the same version %d: renumber one", ErrBadSource, other.Source, file, fn.version)
+	}
+	src.byVersion[fn.version] = &Migration{
+		Version:     fn.version,
+		Description: fn.description,
+		Source:      file,
+		SQL:         text,
+		Checksum:    checksum(text),
+	}
+	return nil
+}
+
+// addGo adds a registered Go migration.
+func (src *sourceSet) addGo(g GoMigration) error {
+	name := "go:" + strconv.FormatInt(g.Version, 10)
+	if g.Version < 1 {
+		return fmt.Errorf("%w: %s: version must be 1 or more", ErrBadSource, name)
+	}
+	if g.Up == nil {
+		return fmt.Errorf("%w: %s: Up is nil", ErrBadSource, name)
+	}
+	if other, dup := src.byVersion[g.Version]; dup {
+		return fmt.Errorf("%w: %s and %s have the same version %d: renumber one", ErrBadSource, other.Source, name, g.Version)
+	}
+	if f, dup := src.downs[g.Version]; dup {
+		return fmt.Errorf("%w: %s is a rollback file for Go migration %s: put the rollback in its Down function", ErrBadSource, f, name)
+	}
+	src.byVersion[g.Version] = &Migration{
+		Version:     g.Version,
+		Description: g.Description,
+		Source:      name,
+		Checksum:    "go",
+		ForeignKeys: g.ForeignKeys,
+		goUp:        g.Up,
+		goDown:      g.Down,
+	}
+	return nil
 }
 
 func cmpInt(a, b int64) int {

@@ -47,7 +47,11 @@ type appliedRow struct {
 // existingColumns returns the columns schema_versions has (none if the
 // table does not exist).
 func existingColumns(ctx context.Context, q querier) (map[string]bool, error) {
-	rows, err := q.QueryContext(ctx, "SELECT name FROM pragma_table_info('"+table+"')")
+	query := "SELECT name FROM pragma_table_info('" + table + "')"
+	if _, ok := q.(pgQuerier); ok {
+		query = "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = '" + table + "'"
+	}
+	rows, err := q.QueryContext(ctx, query)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: reading %s: %w", table, err)
 	}
@@ -73,6 +77,9 @@ func ensureTable(ctx context.Context, q querier) error {
 		defs := make([]string, len(columns))
 		for i, c := range columns {
 			defs[i] = c.name + " " + c.def
+			if _, ok := q.(pgQuerier); ok { // PostgreSQL's INTEGER has 32 bits: versions are often timestamps
+				defs[i] = strings.Replace(defs[i], "INTEGER", "BIGINT", 1)
+			}
 		}
 		_, err := q.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+table+" (\n\t"+strings.Join(defs, ",\n\t")+"\n)")
 		if err != nil {

@@ -1,6 +1,7 @@
 // Command ratio prints, for each benchmark of a `go test -bench` output that
-// has driver=sqlite3 and driver=qlsqlite sub-benchmarks, the ratio
-// qlsqlite time / raw time, below 1 when qlsqlite is faster. For benchmarks
+// has driver=sqlite3 and driver=qlsqlite sub-benchmarks (or driver=pgx and
+// driver=qlpg, from module pg), the ratio qlsqlite time / raw time, below 1
+// when qlsqlite is faster. For benchmarks
 // with obs=<config> sub-benchmarks (BenchmarkObserve), it prints each
 // configuration's time over the previous one's, in the order they ran.
 //
@@ -81,18 +82,24 @@ func main() {
 			}
 		}
 	}
-	fmt.Printf("%-40s %14s %14s %8s %15s %10s %15s\n", "benchmark", "sqlite3", "qlsqlite", "ratio", "rounds' range", "CPU ratio", "rounds' range")
-	for _, b := range order {
-		raw, ql := times[b]["sqlite3"], times[b]["qlsqlite"]
-		r := ratios(ql, raw)
-		if len(r) == 0 {
-			continue
+	for _, pair := range [][2]string{{"sqlite3", "qlsqlite"}, {"pgx", "qlpg"}} {
+		header := false
+		for _, b := range order {
+			raw, ql := times[b][pair[0]], times[b][pair[1]]
+			r := ratios(ql, raw)
+			if len(r) == 0 {
+				continue
+			}
+			if !header {
+				fmt.Printf("%-40s %14s %14s %8s %15s %10s %15s\n", "benchmark", pair[0], pair[1], "ratio", "rounds' range", "CPU ratio", "rounds' range")
+				header = true
+			}
+			line := fmt.Sprintf("%-40s %11.1f µs %11.1f µs %8.2f %15s", b, median(raw)/1000, median(ql)/1000, median(r), spread(r))
+			if c := ratios(cpu[b][pair[1]], cpu[b][pair[0]]); len(c) > 0 {
+				line += fmt.Sprintf(" %10.2f %15s", median(c), spread(c))
+			}
+			fmt.Println(line)
 		}
-		line := fmt.Sprintf("%-40s %11.1f µs %11.1f µs %8.2f %15s", b, median(raw)/1000, median(ql)/1000, median(r), spread(r))
-		if c := ratios(cpu[b]["qlsqlite"], cpu[b]["sqlite3"]); len(c) > 0 {
-			line += fmt.Sprintf(" %10.2f %15s", median(c), spread(c))
-		}
-		fmt.Println(line)
 	}
 	obs.print()
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -21,53 +20,42 @@ import (
 // planner, an audit of the existing indexes and statistics, and with --apply
 // the creation of the advised indexes.
 func runAdvise(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("advise", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	dbPath := fs.String("db", "", "SQLite database `file` to advise on (required; it is only read unless --apply)")
+	fs := newFlagSet("advise", "advise --db FILE [--query SQL]... [--apply]",
+		"Suggests indexes that SQLite's planner picks for the statements, with each statement's plan before and after,",
+		"rewrites of the statements (verified with EXPLAIN QUERY PLAN and on the live data, or hints that say what must hold),",
+		"and reports redundant indexes and missing or stale statistics. The database is opened read-only unless --apply.")
+	dbPath := fs.String("db", "", "SQLite database `file` to advise on (required; opened read-only unless --apply)")
 	var queries stringList
 	fs.Var(&queries, "query", "a statement to advise on (repeatable); default: the trading platform's typical statements, when the database has its tables")
 	apply := fs.Bool("apply", false, "create the advised indexes, then ANALYZE their tables")
 	var key keySource
 	key.register(fs, "", "the database's")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: qlsqlite advise --db FILE [--query SQL]... [--apply]")
-		fmt.Fprintln(fs.Output())
-		fmt.Fprintln(fs.Output(), "Suggests indexes that SQLite's planner picks for the statements, with each statement's plan before and after,")
-		fmt.Fprintln(fs.Output(), "rewrites of the statements (verified with EXPLAIN QUERY PLAN and on the live data, or hints that say what must hold),")
-		fmt.Fprintln(fs.Output(), "and reports redundant indexes and missing or stale statistics.")
-		fmt.Fprintln(fs.Output())
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if *dbPath == "" || fs.NArg() > 0 {
-		fs.Usage()
-		return errors.New("advise: --db FILE is required and takes no other arguments")
+		return usageErrorf("advise: --db FILE is required and takes no other arguments (qlsqlite advise -h lists the flags)")
 	}
 	if slices.ContainsFunc(queries, func(q string) bool { return strings.TrimSpace(q) == "" }) {
-		return errors.New("advise: a --query is empty")
+		return usageErrorf("advise: a --query is empty")
 	}
 	p, err := key.load()
 	if err != nil {
 		return fmt.Errorf("advise: %w", err)
 	}
-	db, err := openDB(*dbPath, false, p)
+	mode := readOnly
+	if *apply {
+		mode = readWrite
+	}
+	db, err := openDB(*dbPath, mode, p)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 
 	if len(queries) == 0 {
-		ok, err := adviseHasTrading(ctx, db)
-		if err != nil {
+		if queries, err = adviseTradingStatements(ctx, db, *dbPath); err != nil {
 			return err
-		}
-		if !ok {
-			return fmt.Errorf("advise: %s does not hold the trading schema: pass the statements to advise on with --query SQL (repeatable)", *dbPath)
-		}
-		for _, s := range trading.Statements() {
-			queries = append(queries, s.SQL)
 		}
 		fmt.Fprintf(stdout, "advising on the trading platform's %d typical statements\n\n", len(queries))
 	}
@@ -79,6 +67,43 @@ func runAdvise(ctx context.Context, args []string, stdout io.Writer) error {
 	// Advice without an index carries a rewrite: the rewrites are printed
 	// below, with the hints.
 	advice := slices.DeleteFunc(all, func(a qlsqlite.IndexAdvice) bool { return a.CreateSQL == "" })
+	adviseReportIndexes(advice, stdout)
+
+	if err := adviseRewrites(ctx, db, queries, stdout); err != nil {
+		return err
+	}
+
+	if err := adviseReportAudit(ctx, db, mode, stdout); err != nil {
+		return err
+	}
+
+	if !*apply || len(advice) == 0 {
+		return nil
+	}
+	return adviseApply(ctx, db, *dbPath, advice, stdout)
+}
+
+// adviseTradingStatements returns the trading platform's typical
+// statements, or an error if the database at dbPath does not hold its
+// tables.
+func adviseTradingStatements(ctx context.Context, db *sql.DB, dbPath string) ([]string, error) {
+	ok, err := adviseHasTrading(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("advise: %s does not hold the trading schema: pass the statements to advise on with --query SQL (repeatable)", dbPath)
+	}
+	var queries []string
+	for _, s := range trading.Statements() {
+		queries = append(queries, s.SQL)
+	}
+	return queries, nil
+}
+
+// adviseReportIndexes prints each advised index with the plans of the
+// statements it helps, before and after.
+func adviseReportIndexes(advice []qlsqlite.IndexAdvice, stdout io.Writer) {
 	if len(advice) == 0 {
 		fmt.Fprintln(stdout, "no index to suggest: existing indexes serve these statements, or no index makes the planner do better")
 	}
@@ -91,11 +116,11 @@ func runAdvise(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintln(stdout)
 	}
+}
 
-	if err := adviseRewrites(ctx, db, queries, stdout); err != nil {
-		return err
-	}
-
+// adviseReportAudit prints the redundant indexes and the missing or stale
+// statistics.
+func adviseReportAudit(ctx context.Context, db *sql.DB, mode openMode, stdout io.Writer) error {
 	audit, err := qlsqlite.AuditIndexes(ctx, db, qlsqlite.AuditInput{})
 	if err != nil {
 		return err
@@ -114,14 +139,19 @@ func runAdvise(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "statistics %s for %s; fix: %s;\n", state, what, s.Fix)
 	}
-
-	if !*apply || len(advice) == 0 {
-		return nil
+	if mode == readOnly {
+		fmt.Fprintln(stdout, "(stale statistics are not checked on a database opened read-only: PRAGMA optimize refreshes them)")
 	}
+	return nil
+}
+
+// adviseApply creates the advised indexes and prints the plans of the
+// statements they help, as they are now.
+func adviseApply(ctx context.Context, db *sql.DB, dbPath string, advice []qlsqlite.IndexAdvice, stdout io.Writer) error {
 	if err := qlsqlite.ApplyAdvice(ctx, db, advice...); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\napplied %d index(es) and analysed their tables; plans in %s now:\n", len(advice), *dbPath)
+	fmt.Fprintf(stdout, "\napplied %d index(es) and analysed their tables; plans in %s now:\n", len(advice), dbPath)
 	seen := map[string]bool{}
 	for _, a := range advice {
 		for _, q := range a.Queries {

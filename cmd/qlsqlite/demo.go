@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -47,28 +48,33 @@ type demoFlags struct {
 
 func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	var f demoFlags
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.StringVar(&f.db, "db", "qlsqlite-demo.db", "database file (made by the demo; recreated on each run, with its -archive.db and -backup.db)")
+	fs := newFlagSet("demo", "demo [flags]",
+		"Applies migration 1 of the trading schema to a new database, loads synthetic data, runs the platform's mixed",
+		"workload, asks the advisor about the typical statements and applies its indexes, runs the workload again,",
+		"archives the trades older than a week, backs the database up and verifies the backup, and ends with the",
+		"statistics of the workload's statements and the health report.")
+	fs.StringVar(&f.db, "db", "qlsqlite-demo.db", "database file (made by the demo; recreated on each run, with its -archive.db and -backup.db), or a postgres:// URL (run by the qlpg command)")
 	fs.IntVar(&f.users, "users", 2000, "synthetic users")
 	fs.IntVar(&f.trades, "trades", 100_000, "synthetic trades")
 	fs.IntVar(&f.workers, "workers", 16, "concurrent goroutines running the workload")
 	fs.DurationVar(&f.duration, "duration", 10*time.Second, "how long each workload run lasts (one before the advice, one after)")
 	fs.IntVar(&f.ops, "ops", 0, "run this many operations per workload run instead of running for --duration")
 	fs.BoolVar(&f.progress, "progress", true, "show progress bars on stderr")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
-	if f.workers < 1 || f.users < 1 || f.trades < 0 || f.ops < 0 || f.duration <= 0 && f.ops == 0 {
-		return errors.New("demo: --workers and --users must be at least 1, --trades and --ops at least 0, and --duration positive unless --ops is set")
+	if isPostgresURL(f.db) {
+		return runPostgresDemo(ctx, args, stdout)
+	}
+	if err := f.check(fs); err != nil {
+		return err
 	}
 	archivePath, backupPath := demoSibling(f.db, "archive"), demoSibling(f.db, "backup")
 	if err := removeDemoDB(ctx, f.db, archivePath, backupPath); err != nil {
 		return err
 	}
-	db, err := qlsqlite.Open(fileURI(f.db, ""),
-		qlsqlite.WithPool(qlsqlite.PoolConfig{MaxOpen: max(f.workers, 4), MinOpen: 4}),
-		qlsqlite.WithSlowQueryLog(0), // before the advice nearly every query is slow: the table below says so once
-	)
+	held := heldLog{timed: f.ops == 0}
+	db, err := qlsqlite.Open(fileURI(f.db, ""), demoOptions(f, &held)...)
 	if err != nil {
 		return err
 	}
@@ -111,25 +117,32 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	before := runWorkload(ctx, db, data, f)
 	fmt.Fprintf(stdout, "mixed workload, no secondary indexes: %d workers, %v\n", f.workers, before.elapsed.Round(time.Millisecond))
 	before.print(stdout)
+	held.flush(stdout)
 
 	if err := demoAdvice(ctx, db, stdout); err != nil {
 		return err
 	}
+	held.flush(stdout)
 	after := runWorkload(ctx, db, data, f)
 	fmt.Fprintf(stdout, "\nmixed workload, with the advised indexes: %d workers, %v\n", f.workers, after.elapsed.Round(time.Millisecond))
 	after.print(stdout)
 	fmt.Fprintf(stdout, "p95 of all statements: %s before, %s after\n", pct(before.all(), 95), pct(after.all(), 95))
-
-	if err := demoLifecycle(ctx, db, data, archivePath, backupPath, stdout); err != nil {
-		return err
-	}
-
+	readsAndWrites(stdout, before, after)
+	held.flush(stdout)
+	// The statistics of the two runs, before the archive and the backup
+	// run statements of their own.
 	snap, err := qlsqlite.Stats(db)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nper-fingerprint statistics (qlsqlite.Stats), by total time, both runs:\n")
-	printStats(stdout, snap, 10)
+
+	if err := demoLifecycle(ctx, db, data, archivePath, backupPath, stdout); err != nil {
+		return err
+	}
+	held.flush(stdout)
+
+	fmt.Fprintf(stdout, "\nper-fingerprint statistics (qlsqlite.Stats) of the workload's statements, by total time, both runs:\n")
+	printWorkloadStats(stdout, snap, 10, f.workers, before.elapsed+after.elapsed)
 	if f.ops == 0 {
 		fmt.Fprintln(stdout, "(the errors are the statements cut short as each timed run ended)")
 	}
@@ -139,7 +152,42 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\nhealth (qlsqlite.Health):\n")
 	printHealth(stdout, report)
+	explainHealth(stdout, report, f.ops == 0)
+	held.flush(stdout)
+	demoEnd(stdout, f.db, archivePath)
 	return nil
+}
+
+// check validates the flags, naming the one that is wrong.
+func (f *demoFlags) check(fs *flag.FlagSet) error {
+	switch {
+	case f.workers < 1:
+		return usageErrorf("demo: --workers %d: want 1 or more", f.workers)
+	case f.users < 1:
+		return usageErrorf("demo: --users %d: want 1 or more", f.users)
+	case f.trades < 0:
+		return usageErrorf("demo: --trades %d: want 0 or more", f.trades)
+	case f.ops < 0:
+		return usageErrorf("demo: --ops %d: want 0 (run for --duration) or more", f.ops)
+	case f.ops == 0 && f.duration <= 0:
+		return usageErrorf("demo: --duration %v: want a positive duration (or set --ops)", f.duration)
+	case fs.NArg() > 0:
+		return usageErrorf("demo: unexpected argument %q: the demo takes flags only (qlsqlite demo -h)", fs.Arg(0))
+	}
+	return nil
+}
+
+// demoOptions are the options of the demo's database. Its alerts and log
+// records are held until the progress bar of a step is done, and printed
+// after it (see heldLog).
+func demoOptions(f demoFlags, held *heldLog) []qlsqlite.Option {
+	return []qlsqlite.Option{
+		qlsqlite.WithPool(qlsqlite.PoolConfig{MaxOpen: max(f.workers, 4), MinOpen: 4}),
+		qlsqlite.WithSlowQueryLog(0), // before the advice nearly every query is slow: the table below says so once
+		qlsqlite.WithAlertFunc(held.alert),
+		qlsqlite.WithLogger(slog.New(slog.NewTextHandler(held, nil))),
+		qlsqlite.WithMonitorInterval(time.Second), // alerts show in the step they belong to
+	}
 }
 
 // demoSibling names a file the demo makes beside its database.
@@ -256,13 +304,14 @@ func runWorkload(ctx context.Context, db *sql.DB, data trading.Data, f demoFlags
 		ctx, cancel = context.WithTimeout(ctx, f.duration)
 		defer cancel()
 	}
-	var remaining atomic.Int64
+	var remaining, done atomic.Int64 // operations left (with --ops), and done
 	remaining.Store(int64(f.ops))
-	total := int64(f.ops)
-	if total == 0 {
-		total = f.duration.Milliseconds()
+	// The bar counts operations: their number when it is set, or it fills
+	// with the run's time and counts the operations in its description.
+	bar := newBar(os.Stderr, f.progress, int64(f.ops), "workload (operations)")
+	if f.ops == 0 {
+		bar = timeBar(os.Stderr, f.progress, f.duration)
 	}
-	bar := newBar(os.Stderr, f.progress, total, "workload")
 	defer bar.Finish()
 
 	parts := make([]*workloadResult, f.workers)
@@ -283,6 +332,7 @@ func runWorkload(ctx context.Context, db *sql.DB, data trading.Data, f demoFlags
 				k := w.Pick()
 				t0 := time.Now()
 				err := w.Run(ctx, db, k)
+				done.Add(1)
 				if err != nil {
 					if ctx.Err() != nil {
 						return // the run is over; the statement was cut short
@@ -299,17 +349,21 @@ func runWorkload(ctx context.Context, db *sql.DB, data trading.Data, f demoFlags
 	}
 	if f.ops == 0 {
 		tick := time.NewTicker(100 * time.Millisecond)
-		for done := false; !done; {
+		for over := false; !over; {
 			select {
 			case <-ctx.Done():
-				done = true
+				over = true
 			case <-tick.C:
-				bar.Set64(min(time.Since(start).Milliseconds(), total))
+				bar.Describe(fmt.Sprintf("workload: %d ops", done.Load()))
+				bar.Set64(min(time.Since(start).Milliseconds(), f.duration.Milliseconds()))
 			}
 		}
 		tick.Stop()
 	}
 	wg.Wait()
+	if f.ops == 0 {
+		bar.Describe(fmt.Sprintf("workload: %d ops", done.Load()))
+	}
 	res := &workloadResult{elapsed: time.Since(start)}
 	for _, p := range parts {
 		for k := range res.lat {

@@ -118,17 +118,20 @@ func rekeyCmd() command {
 }
 
 func runRekey(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("rekey", flag.ContinueOnError)
+	fs := newFlagSet("rekey", "rekey -db FILE [-key-env VAR | -key-file FILE] (-new-key-env VAR | -new-key-file FILE | -plaintext)",
+		"Changes the key of an encrypted database (or encrypts a plaintext one, or decrypts one with -plaintext):",
+		"it copies the database to the new key beside it, verifies the copy and renames it into place. Offline: stop",
+		"the programs using the database first.")
 	dbPath := fs.String("db", "", "the database `file` to rekey (required; it must not be in use)")
 	var oldKey, newKey keySource
 	oldKey.register(fs, "", "the database's current")
 	newKey.register(fs, "new-", "the new")
 	plaintext := fs.Bool("plaintext", false, "decrypt the database: write it unencrypted (instead of -new-key-env/-new-key-file)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if *dbPath == "" || fs.NArg() > 0 {
-		return errors.New("rekey: usage: qlsqlite rekey -db FILE [-key-env VAR | -key-file FILE] (-new-key-env VAR | -new-key-file FILE | -plaintext)")
+		return usageErrorf("rekey: -db FILE is required and takes no other arguments (qlsqlite rekey -h lists the flags)")
 	}
 	from, err := oldKey.load()
 	if err != nil {

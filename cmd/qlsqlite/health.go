@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -23,41 +20,52 @@ func healthCommand() command {
 }
 
 func runHealth(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("health", flag.ContinueOnError)
+	fs := newFlagSet("health", "health --db FILE [--integrity] [--key-env VAR | --key-file FILE] [--timeout 10m]",
+		"Checks a database file, read-only: size, WAL, free pages, pool and breaker (cheap), and with --integrity",
+		"every table and index (reads the whole database). Exits 1 when the database is failing.")
 	path := fs.String("db", "", "database file to check (required; opened read-only)")
 	integrity := fs.Bool("integrity", false, "also check the integrity of every table and index (reads the whole database)")
-	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long (--integrity reads the whole database)")
+	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long (--integrity reads the whole database; 0: no limit)")
 	var key keySource
 	key.register(fs, "", "the database's")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
+	}
+	if *path == "" || fs.NArg() > 0 {
+		return usageErrorf("health: --db FILE is required and takes no other arguments (qlsqlite health -h lists the flags)")
+	}
+	if *timeout < 0 {
+		return usageErrorf("health: --timeout %v: want a duration of 0 (no limit) or more", *timeout)
 	}
 	p, err := key.load()
 	if err != nil {
 		return fmt.Errorf("health: %w", err)
 	}
-	if *path == "" || fs.NArg() > 0 {
-		return errors.New("health: usage: qlsqlite health --db FILE [--integrity] [--key-env VAR | --key-file FILE] [--timeout 10m]")
-	}
-	if _, err := os.Stat(*path); err != nil {
-		return fmt.Errorf("health: %w", err)
-	}
 	// Read-only, and without qlsqlite's production defaults, which would
 	// switch the file to WAL: a health check changes nothing. The busy
 	// timeout lets it wait for a writer of a database in rollback mode.
-	db, err := sql.Open(qlsqlite.DriverName, fileURI(*path, withDSNQuery("mode=ro&_pragma=busy_timeout(5000)", p)))
+	db, err := openDB(*path, readOnly, p)
 	if err != nil {
-		return err
+		return fmt.Errorf("health: %w", err)
 	}
 	defer db.Close()
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
+	if *timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
+	}
 	if *integrity {
-		if _, err := qlsqlite.CheckIntegrity(ctx, db); err != nil {
+		if _, err := qlsqlite.CheckIntegrity(ctx, db); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("health: %w", err)
 		}
 	}
 	report, err := qlsqlite.Health(ctx, db)
+	if err == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = ctx.Err() // the report's problems are the deadline's, not the database's
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("health: %s: the check did not finish within --timeout %v (raise it, or 0 for no limit): %w", *path, *timeout, err)
+	}
 	if err != nil {
 		return err
 	}

@@ -161,7 +161,7 @@ func TestHealthCommandProcess(t *testing.T) {
 		!strings.Contains(out, "problems in 5 tables checked") || !strings.Contains(out, "t: ") || !strings.Contains(errOut, "is failing") {
 		t.Errorf("health --integrity of a damaged file: exit %d\n%s%s", code, out, errOut)
 	}
-	if code, _, errOut := runCommand(t, "health", "--integrity"); code != 1 || !strings.Contains(errOut, "usage") {
+	if code, _, errOut := runCommand(t, "health", "--integrity"); code != 2 || !strings.Contains(errOut, "--db FILE is required") {
 		t.Errorf("health without --db: exit %d, %s", code, errOut)
 	}
 }

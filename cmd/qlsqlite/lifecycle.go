@@ -137,7 +137,9 @@ func parseCutoff(v string, now time.Time) (time.Time, error) {
 }
 
 func runArchive(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("archive", flag.ContinueOnError)
+	fs := newFlagSet("archive", "archive -db FILE -table TABLE (-before CUTOFF | -where SQL [-arg V]...) (-to FILE | -dry-run) [flags]",
+		"Moves the selected rows into the archive database in batches: each batch is copied, confirmed there,",
+		"and only then deleted from the source, so that no row is ever lost; a rerun finishes an interrupted one.")
 	var sel selection
 	sel.register(fs, "archive")
 	to := fs.String("to", "", "the archive database `file` (created if missing)")
@@ -145,21 +147,21 @@ func runArchive(ctx context.Context, args []string, stdout io.Writer) error {
 	var toKey keySource
 	toKey.register(fs, "to-", "the archive's (default: the database's)")
 	plaintext := fs.Bool("plaintext", false, "write the archive of an encrypted database unencrypted")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	now := time.Now()
 	if err := sel.check(now); err != nil {
-		return fmt.Errorf("archive: %w", err)
+		return usageErrorf("archive: %w", err)
 	}
 	if *to == "" && !*dry {
-		return errors.New("archive: -to is required: the archive database file")
+		return usageErrorf("archive: -to is required: the archive database file")
 	}
 	key, copyKey, err := loadKeys(&sel.key, &toKey)
 	if err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
-	db, err := openDB(sel.db, false, key)
+	db, err := openDB(sel.db, readWrite, key)
 	if err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
@@ -211,22 +213,24 @@ func printFormat(w io.Writer, column string, format lifecycle.TimeFormat) {
 }
 
 func runPurge(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("purge", flag.ContinueOnError)
+	fs := newFlagSet("purge", "purge -db FILE -table TABLE (-before CUTOFF | -where SQL [-arg V]...) [-dry-run] [flags]",
+		"Deletes the selected rows for retention, in short batches, each its own transaction, so that other writers get",
+		"their turn between batches. Deleted rows are gone: archive keeps them.")
 	var sel selection
-	sel.register(fs, "delete")
+	sel.register(fs, "purge")
 	dry := fs.Bool("dry-run", false, "count the rows that would be deleted and delete nothing")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	now := time.Now()
 	if err := sel.check(now); err != nil {
-		return fmt.Errorf("purge: %w", err)
+		return usageErrorf("purge: %w", err)
 	}
 	key, err := sel.key.load()
 	if err != nil {
 		return fmt.Errorf("purge: %w", err)
 	}
-	db, err := openDB(sel.db, false, key)
+	db, err := openDB(sel.db, readWrite, key)
 	if err != nil {
 		return fmt.Errorf("purge: %w", err)
 	}
@@ -262,25 +266,27 @@ func runPurge(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 func runBackup(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
-	dbPath := fs.String("db", "", "the database `file` to back up (required)")
+	fs := newFlagSet("backup", "backup -db FILE -to FILE [flags]",
+		"Takes a consistent online backup while others write, written beside -to, checked, and renamed into place.",
+		"The database is opened read-only.")
+	dbPath := fs.String("db", "", "the database `file` to back up (required; opened read-only)")
 	to := fs.String("to", "", "the backup `file` to write (replaced atomically if it exists)")
 	progress := fs.Bool("progress", true, "show a progress bar on standard error")
 	var key, toKey keySource
 	key.register(fs, "", "the database's")
 	toKey.register(fs, "to-", "the backup's (default: the database's)")
 	plaintext := fs.Bool("plaintext", false, "write the backup of an encrypted database unencrypted")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if *dbPath == "" || *to == "" {
-		return errors.New("backup: -db and -to are required")
+		return usageErrorf("backup: -db and -to are required")
 	}
 	p, copyKey, err := loadKeys(&key, &toKey)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	db, err := openDB(*dbPath, false, p)
+	db, err := openDB(*dbPath, readOnly, p)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
@@ -312,19 +318,17 @@ func runBackup(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs := newFlagSet("verify", "verify [-quick] [-key-env VAR | -key-file FILE] FILE...",
+		"Checks each file with SQLite's integrity_check (quick_check with -quick), read-only, and says for each",
+		"whether it is ok, corrupt, not a database, or unreadable with the key given; fails if any is not ok.")
 	quick := fs.Bool("quick", false, "run quick_check instead of the full integrity_check")
 	var key keySource
 	key.register(fs, "", "the files'")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: qlsqlite verify [-quick] [-key-env VAR | -key-file FILE] file...")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return errors.New("verify: name at least one database file")
+		return usageErrorf("verify: name at least one database file")
 	}
 	p, err := key.load()
 	if err != nil {
@@ -356,24 +360,47 @@ func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 func runRestore(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
+	fs := newFlagSet("restore", "restore -from BACKUP -to FILE [-keep-replaced=false] [-key-env VAR | -key-file FILE]",
+		"Replaces the database -to (it must not be in use) with the backup -from, verified first. The restored file gets",
+		"the permissions and owner of the one it replaces, and the replaced database is kept beside it, as",
+		"FILE.replaced-<UTC time>, unless -keep-replaced=false.")
 	from := fs.String("from", "", "the backup `file` to restore (it is verified first)")
 	to := fs.String("to", "", "the database `file` to replace (it must not be in use)")
+	keep := fs.Bool("keep-replaced", true, "keep the database that -to replaces beside it, as FILE.replaced-<UTC time> (false: delete it)")
 	var key keySource
 	key.register(fs, "", "the backup's (the restored database gets the same)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if *from == "" || *to == "" {
-		return errors.New("restore: -from and -to are required")
+		return usageErrorf("restore: -from and -to are required")
 	}
 	p, err := key.load()
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	if err := lifecycle.RestoreWith(ctx, *from, *to, lifecycle.RestoreOptions{Encryption: encryption(p)}); err != nil {
+	o := lifecycle.RestoreOptions{Encryption: encryption(p)}
+	if _, err := os.Stat(*to); err == nil && *keep {
+		o.KeepReplaced = replacedName(*to, time.Now())
+	}
+	if err := lifecycle.RestoreWith(ctx, *from, *to, o); err != nil {
 		return keyHint(err, &key, nil)
 	}
 	fmt.Fprintf(stdout, "restored %s from %s (verified)\n", *to, *from)
+	if o.KeepReplaced != "" {
+		fmt.Fprintf(stdout, "the database it replaced is kept as %s: remove it once the restored one is checked (-keep-replaced=false keeps none)\n", o.KeepReplaced)
+	}
 	return nil
+}
+
+// replacedName names the file that keeps the database restore replaces:
+// FILE.replaced-<UTC time>, with -2, -3, ... if that exists.
+func replacedName(path string, now time.Time) string {
+	name := path + ".replaced-" + now.UTC().Format("20060102T150405Z")
+	for i, n := 2, name; ; i++ {
+		if _, err := os.Lstat(n); errors.Is(err, os.ErrNotExist) {
+			return n
+		}
+		n = fmt.Sprintf("%s-%d", name, i)
+	}
 }

@@ -39,28 +39,41 @@ func commands() []command {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "qlsqlite:", err)
-		os.Exit(1)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	if err == nil {
+		return
 	}
+	fmt.Fprintln(os.Stderr, "qlsqlite:", err)
+	stop()
+	if errors.As(err, new(usageError)) {
+		os.Exit(2) // the command line is wrong
+	}
+	os.Exit(1)
 }
 
+// run runs the command line args (without the program's name), printing
+// on stdout; an error is for the caller to print. A [usageError] means the
+// command line was wrong.
 func run(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
+		usage(os.Stderr)
+		return usageErrorf("no command given")
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 		usage(stdout)
 		return nil
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
 			err := c.run(ctx, args[1:], stdout)
-			if errors.Is(err, flag.ErrHelp) { // -h: the flag set printed the flags
+			if errors.Is(err, flag.ErrHelp) { // -h: the usage is printed
 				return nil
 			}
 			return notADatabaseHint(err)
 		}
 	}
 	usage(os.Stderr)
-	return fmt.Errorf("unknown command %q", args[0])
+	return usageErrorf("unknown command %q", args[0])
 }
 
 func usage(w io.Writer) {
@@ -70,4 +83,6 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "qlsqlite <command> -h lists the flags of a command. Exit status: 0 done, 1 failed, 2 wrong command line.")
 }

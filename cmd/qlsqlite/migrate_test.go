@@ -10,11 +10,7 @@ import (
 
 func TestMigrateCLITrading(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "trading.db")
-	out, err := runCLI(t, "migrate", "plan", "--db", db, "--dir", "embed:trading")
-	if err == nil || !strings.Contains(err.Error(), "no such file") {
-		t.Fatalf("plan on a missing database: %v\n%s", err, out)
-	}
-	out, err = runCLI(t, "migrate", "up", "--db", db, "--dir", "embed:trading")
+	out, err := runCLI(t, "migrate", "up", "--db", db, "--dir", "embed:trading")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -206,6 +206,11 @@ func statsIssues(c *sqlite3.Conn, sch *schema) ([]StatsIssue, error) {
 		out = append(out, StatsIssue{Table: t.name, Problem: StatsStale, Fix: line})
 		return nil
 	})
+	if errors.Is(err, sqlite3.READONLY) {
+		// PRAGMA optimize starts a write transaction even when it only
+		// reports: a read-only connection cannot tell stale statistics.
+		return out, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("advise: ask PRAGMA optimize which tables to analyse: %w", err)
 	}

@@ -1,0 +1,1 @@
+DROP TABLE qlsqlite_demo, signals, orders, portfolio, trades, users;
