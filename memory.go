@@ -26,15 +26,15 @@ import (
 // memdb database to create, if dsn names ":memory:"; otherwise dsn and "".
 func memoryDSN(dsn string) (string, string) {
 	var query string
+	uri, _, _ := strings.Cut(dsn, "#") // a URI's fragment means nothing to SQLite
 	switch {
 	case dsn == ":memory:":
-	case dsn == "file::memory:":
-	case strings.HasPrefix(dsn, "file::memory:?"):
-		query = strings.TrimPrefix(dsn, "file::memory:?")
+	case uri == "file::memory:":
+	case strings.HasPrefix(uri, "file::memory:?"):
+		query = strings.TrimPrefix(uri, "file::memory:?")
 	default:
 		return dsn, ""
 	}
-	query, _, _ = strings.Cut(query, "#")
 	kept := []string{"vfs=memdb"}
 	for segment := range strings.SplitSeq(query, "&") {
 		key, value, _ := strings.Cut(segment, "=")

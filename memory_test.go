@@ -97,6 +97,8 @@ func TestMemoryDSN(t *testing.T) {
 	for in, want := range map[string]string{
 		":memory:":                               "file:/NAME?vfs=memdb",
 		"file::memory:":                          "file:/NAME?vfs=memdb",
+		"file::memory:#top":                      "file:/NAME?vfs=memdb",
+		"file::memory:?cache=shared#top":         "file:/NAME?vfs=memdb&cache=shared",
 		"file::memory:?mode=memory&cache=shared": "file:/NAME?vfs=memdb&cache=shared",
 		"file::memory:?vfs=adiantum&hexkey=00":   "file::memory:?vfs=adiantum&hexkey=00",
 		"file:x.db":                              "file:x.db",

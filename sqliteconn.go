@@ -27,6 +27,7 @@ type sqliteConn struct {
 	partial      bool        // the last Exec failed after part of it was applied
 	health       health      // what the pool checks (pool.go)
 	spareRows    *cachedRows // closed rows, for the next query
+	txs          txStmts     // prepared BEGIN and COMMIT (txstmts.go)
 }
 
 func newSQLiteConn(nc ncruces.Conn, db *database) (*sqliteConn, error) {
@@ -130,7 +131,12 @@ func (c *sqliteConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver
 	if err != nil {
 		return nil, err
 	}
-	tx, err := c.Conn.BeginTx(ctx, opts)
+	var tx driver.Tx
+	if mode, ok := c.txMode(opts); ok {
+		tx, err = c.beginPrepared(ctx, mode)
+	} else {
+		tx, err = c.Conn.BeginTx(ctx, opts)
+	}
 	if err != nil {
 		c.leaveGate(took)
 		return nil, err
@@ -210,6 +216,7 @@ func (c *sqliteConn) queryStmt(ctx context.Context, s *cachedStmt, took bool, ar
 func (c *sqliteConn) Close() error {
 	c.dropGate() // a transaction left open by a connection closed under it
 	c.stmts.close()
+	c.txs.close()
 	c.optimizeOnClose()
 	c.db.untrack(&c.connCore)
 	return c.Conn.Close()

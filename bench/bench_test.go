@@ -214,6 +214,61 @@ func BenchmarkInsertTx1000(b *testing.B) {
 	})
 }
 
+// BenchmarkTxRead reads two positions in one transaction per op (BEGIN,
+// two point SELECTs, COMMIT): the cost of a transaction that writes
+// nothing, so that no fsync hides what BEGIN and COMMIT cost the driver.
+func BenchmarkTxRead(b *testing.B) {
+	each(b, func(b *testing.B, db *sql.DB) {
+		ctx := context.Background()
+		ps := positions(b, db)
+		var qty, cost float64
+		i := 0
+		for b.Loop() {
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, p := range [][2]string{ps[i%len(ps)], ps[(i+1)%len(ps)]} {
+				if err := tx.QueryRowContext(ctx, pointSelect, p[0], p[1]).Scan(&qty, &cost); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := tx.Commit(); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}
+
+// BenchmarkTransfer moves quantity between two positions in one
+// transaction per op (BEGIN, two UPDATEs, COMMIT with its fsync).
+func BenchmarkTransfer(b *testing.B) {
+	each(b, func(b *testing.B, db *sql.DB) {
+		ctx := context.Background()
+		ps := positions(b, db)
+		const move = `UPDATE portfolio SET quantity = quantity + ? WHERE user_id = ? AND symbol = ?`
+		i := 0
+		for b.Loop() {
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			from, to := ps[i%len(ps)], ps[(i+1)%len(ps)]
+			if _, err := tx.ExecContext(ctx, move, -1, from[0], from[1]); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := tx.ExecContext(ctx, move, 1, to[0], to[1]); err != nil {
+				b.Fatal(err)
+			}
+			if err := tx.Commit(); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}
+
 // BenchmarkMixed runs 80% reads (point selects and range queries) and 20%
 // autocommit inserts from a fixed number of goroutines sharing one *sql.DB.
 func BenchmarkMixed(b *testing.B) {

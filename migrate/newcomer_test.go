@@ -127,7 +127,11 @@ func TestKeepBackups(t *testing.T) {
 		"rollback/002_back.sql": "DROP TABLE b;\n",
 	})
 	root := filepath.Dir(dbPath)
-	for _, name := range []string{"app.db.notes.bak", "other.db.20200101T000000.000Z.v1.bak", "app.db.20200101T000000.000Z.v1.bak.txt"} {
+	// Files of others: "old-app.db..." is named like a backup of app.db
+	// but for its "old-" (another database's, in the same directory).
+	foreign := []string{"app.db.notes.bak", "other.db.20200101T000000.000Z.v1.bak", "old-app.db.20200101T000000.000Z.v1.bak", "app.db.20200101T000000.000Z.v1.bak.txt"}
+	const foreignBaks = 3 // of foreign, those named *.bak
+	for _, name := range foreign {
 		if err := os.WriteFile(filepath.Join(root, name), []byte("keep me"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -163,7 +167,7 @@ func TestKeepBackups(t *testing.T) {
 				taken = append(taken, b)
 			}
 		}
-		if want := min(i+1, DefaultKeepBackups) + 2; len(after) != want {
+		if want := min(i+1, DefaultKeepBackups) + foreignBaks; len(after) != want {
 			t.Fatalf("run %d: %d .bak files, want %d: %v", i+1, len(after), want, after)
 		}
 	}
@@ -172,18 +176,41 @@ func TestKeepBackups(t *testing.T) {
 	}
 	removed = nil
 	run(WithKeepBackups(1))
-	if got := backups(t, root); len(got) != 1+2 || len(removed) != DefaultKeepBackups {
+	if got := backups(t, root); len(got) != 1+foreignBaks || len(removed) != DefaultKeepBackups {
 		t.Fatalf("WithKeepBackups(1): %v, removed %v", got, removed)
 	}
 	removed = nil
 	run(WithKeepBackups(0))
 	run(WithKeepBackups(0))
-	if got := backups(t, root); len(got) != 3+2 || len(removed) != 0 {
+	if got := backups(t, root); len(got) != 3+foreignBaks || len(removed) != 0 {
 		t.Fatalf("WithKeepBackups(0) removed %v: %v", removed, got)
 	}
-	for _, name := range []string{"app.db.notes.bak", "other.db.20200101T000000.000Z.v1.bak", "app.db.20200101T000000.000Z.v1.bak.txt"} {
+	for _, name := range foreign {
 		if b, err := os.ReadFile(filepath.Join(root, name)); err != nil || string(b) != "keep me" {
 			t.Errorf("%s: %q, %v", name, b, err)
 		}
+	}
+}
+
+// Backups taken within one millisecond are told apart by their sequence
+// (".v2-1.bak" after ".v2.bak"): the newest of them are the ones kept.
+func TestKeepBackupsWithinOneMillisecond(t *testing.T) {
+	dir := t.TempDir()
+	names := []string{ // oldest first
+		"app.db.20260101T000000.000Z.v1.bak",
+		"app.db.20260101T000000.001Z.v2.bak",
+		"app.db.20260101T000000.001Z.v1-1.bak",
+		"app.db.20260101T000000.001Z.v2-2.bak",
+	}
+	for _, name := range names {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := &Migrator{}
+	WithKeepBackups(2)(&m.opts)
+	m.pruneBackups(dir, "app.db")
+	if got := backups(t, dir); !slices.Equal(got, []string{names[2], names[3]}) {
+		t.Fatalf("kept %v, want the two newest: %v", got, names[2:])
 	}
 }

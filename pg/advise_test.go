@@ -75,6 +75,25 @@ func TestAdviseThroughHypoPG(t *testing.T) {
 	}
 }
 
+// Advice is only what the planner verifies: an index it would not use
+// (a column of two values) and one it would use but that saves less than
+// half the plan's cost (a range matching a third of the rows) are not
+// advised, though both columns are in the statements' filters.
+func TestAdviseKeepsOnlyWhatThePlannerVerifies(t *testing.T) {
+	db, _ := newDB(t)
+	ctx := context.Background()
+	mustExec(t, db, `CREATE EXTENSION hypopg`,
+		`CREATE TABLE fills (id bigserial PRIMARY KEY, side int NOT NULL, qty float8 NOT NULL)`,
+		`INSERT INTO fills (side, qty) SELECT g % 2, g FROM generate_series(1, 50000) g`,
+		`ANALYZE fills`)
+	for _, q := range []string{`SELECT * FROM fills WHERE side = $1`, `SELECT * FROM fills WHERE qty >= $1`} {
+		advice, err := qlsqlite.Advise(ctx, db, q)
+		if err != nil || len(advice) != 0 {
+			t.Errorf("%s: advice %+v (%v), want none", q, advice, err)
+		}
+	}
+}
+
 func TestAdviseWithoutHypoPGSaysHow(t *testing.T) {
 	db, _ := newDB(t)
 	_, err := qlsqlite.Advise(context.Background(), db, `SELECT 1`)

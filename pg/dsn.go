@@ -33,11 +33,12 @@ func splitDSN(dsn string) (rest string, params url.Values, err error) {
 			continue
 		}
 		rawKey, rawValue, _ := strings.Cut(segment, "=")
-		if !strings.HasPrefix(rawKey, "_") {
+		// The name as pgx will read it: "%5Ftimeout" is "_timeout" too.
+		key, kerr := url.QueryUnescape(rawKey)
+		if !strings.HasPrefix(rawKey, "_") && (kerr != nil || !strings.HasPrefix(key, "_")) {
 			kept = append(kept, segment)
 			continue
 		}
-		key, kerr := url.QueryUnescape(rawKey)
 		value, verr := url.QueryUnescape(rawValue)
 		if kerr != nil || verr != nil {
 			return "", nil, fmt.Errorf("qlpg: malformed %%-escape in DSN parameter %q", rawKey)

@@ -244,3 +244,44 @@ func TestStatementThatNeverReachedTheServerRunsElsewhere(t *testing.T) {
 		t.Fatalf("insert: %v", err)
 	}
 }
+
+// The breaker counts the server ending sessions (57P01, what a fast
+// shutdown or a failover sends each client) as a connection failure: the
+// error comes from the server with a SQLSTATE, unlike a refused
+// connection, and still opens the breaker.
+func TestBreakerCountsServerShutdown(t *testing.T) {
+	db, _ := newDB(t, "_breaker_failures=3", "_breaker_delay=1h", "_min_open=0")
+	ctx := context.Background()
+	for range 3 {
+		_, err := db.ExecContext(ctx, `SELECT pg_terminate_backend(pg_backend_pid())`)
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "57P01" {
+			t.Fatalf("a session that the server ended: %v, want SQLSTATE 57P01", err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, `SELECT 1`); !errors.Is(err, qlsqlite.ErrCircuitOpen) {
+		t.Fatalf("after 3 sessions ended by the server: %v, want the circuit open", err)
+	}
+}
+
+// A connection that saw an infrastructure error from a session the server
+// kept open (here an I/O error, class 58, raised by the test) is not
+// reused: the next statement runs in another server process.
+func TestInfrastructureErrorDropsTheConnection(t *testing.T) {
+	db, _ := newDB(t, "_max_open=1")
+	ctx := context.Background()
+	var before, after int
+	if err := db.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	_, err := db.ExecContext(ctx, `DO $$ BEGIN RAISE EXCEPTION 'disk read failed' USING ERRCODE = '58030'; END $$`)
+	if qlsqlite.Classify(err) != qlsqlite.Connection {
+		t.Fatalf("%v: class %v, want connection", err, qlsqlite.Classify(err))
+	}
+	if err := db.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if after == before {
+		t.Fatalf("after an I/O error the pool reused the connection (server process %d)", before)
+	}
+}
