@@ -18,8 +18,8 @@ import (
 // PostgreSQL (driver "qlpg"); the README's "A third backend" section says
 // what another engine needs.
 //
-// What is SQLite's own does not apply to a backend: the writer gate,
-// PRAGMAs, statistics upkeep, the integrity check, the statement cache (a
+// What is SQLite's own does not apply to a backend: the writer gate and
+// group commit, which sits at it, PRAGMAs, statistics upkeep, the integrity check, the statement cache (a
 // backend's driver keeps its own), captured plans and the Raw SQLite
 // connection.
 //
@@ -159,8 +159,8 @@ type Replica struct {
 // b, for [sql.OpenDB] or [OpenConnector]. params are qlsqlite's own DSN
 // parameters (those whose names begin with "_"), which the backend took out
 // of its DSN before its engine saw them; those that apply to SQLite only
-// (the writer gate, PRAGMAs, the statement cache, statistics upkeep) are an
-// error. opts are applied after params.
+// (the writer gate, group commit, PRAGMAs, the statement cache, statistics
+// upkeep) are an error. opts are applied after params.
 func NewBackendConnector(b Backend, params url.Values, opts ...Option) (*Connector, error) {
 	cfg := defaultConfig()
 	cfg.writerGate, cfg.optimize, cfg.defaults, cfg.stmtCache = false, false, false, 0
@@ -182,7 +182,7 @@ func NewBackendConnector(b Backend, params url.Values, opts ...Option) (*Connect
 }
 
 // sqliteOnlyParams are the DSN parameters that mean nothing to a [Backend].
-var sqliteOnlyParams = []string{"_stmt_cache", "_defaults", "_writer_gate", "_optimize", "_optimize_every", "_integrity_every", "_pragma", "_txlock", "_timefmt"}
+var sqliteOnlyParams = []string{"_stmt_cache", "_defaults", "_writer_gate", "_group_commit", "_group_commit_max", "_group_commit_time", "_optimize", "_optimize_every", "_integrity_every", "_pragma", "_txlock", "_timefmt"}
 
 // applyBackendParams applies qlsqlite's own DSN parameters to cfg.
 func applyBackendParams(system string, params url.Values, cfg *config) error {

@@ -23,8 +23,10 @@ type config struct {
 	retry      int           // attempts for work that lost a race for the lock; 1 disables retrying
 	breaker    *BreakerConfig
 	writerGate bool
-	txLock     string // the DSN's _txlock, read to know which transactions write from BEGIN
-	timeFmt    string // the DSN's first _timefmt, read to convert rows as ncruces does (rows.go)
+	group      bool              // group commit (groupcommit.go)
+	groupLimit GroupCommitLimits // its limits
+	txLock     string            // the DSN's _txlock, read to know which transactions write from BEGIN
+	timeFmt    string            // the DSN's first _timefmt, read to convert rows as ncruces does (rows.go)
 	hasTimeFmt bool
 	pool       PoolConfig
 
@@ -55,6 +57,7 @@ func defaultConfig() config {
 		breaker:       &BreakerConfig{Failures: DefaultBreakerFailures, Delay: DefaultBreakerDelay, Successes: DefaultBreakerSuccesses},
 		writerGate:    true,
 		walLimit:      DefaultWALLimit,
+		groupLimit:    GroupCommitLimits{}.withDefaults(),
 		optimize:      true,
 		optimizeEvery: DefaultOptimizeEvery,
 		now:           time.Now,

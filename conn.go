@@ -38,5 +38,6 @@ var _ ncruces.Conn = &conn{}
 // is reused.
 func (c *conn) Raw() *sqlite3.Conn {
 	c.inner.health.dirty = true
+	c.inner.group.unfit = true // hooks, functions, pragmas: out of sight for good
 	return c.raw
 }

@@ -17,7 +17,8 @@ import (
 // per-statement path. SQLite learns about cancellation by polling Err (ncruces
 // polls it as each row is stepped and every 1000 virtual machine
 // instructions, and never waits on Done), so:
-//   - no timer is armed unless somebody asks for Done;
+//   - nothing watches the deadline unless somebody asks for Done, and then
+//     the database's [deadlineWatch] does, not a timer of its own;
 //   - Err reads the clock on one poll in [pollsPerClockRead], so a statement
 //     notices its deadline a few polls late (microseconds of work, or a few
 //     busy-handler retries) and a short one never reads the clock at all;
@@ -29,6 +30,8 @@ type stmtContext struct {
 	timeout         time.Duration
 	polls           atomic.Uint32
 	expired         atomic.Bool
+
+	watch *deadlineWatch // the database's, which ends c when its deadline passes (once armed)
 
 	mu    sync.Mutex
 	done  chan struct{} // made by Done, on demand
@@ -89,32 +92,40 @@ func (c *stmtContext) Done() <-chan struct{} {
 	return c.done
 }
 
-// arm makes the done channel and what closes it, once. c.mu is held.
+// arm makes the done channel and what closes it, once: the caller's
+// context ending, or the database's deadline watch. c.mu is held.
 func (c *stmtContext) arm() {
 	if c.done != nil {
 		return
 	}
-	done := make(chan struct{})
-	fire := func() {
-		c.mu.Lock()
-		select {
-		case <-done:
-			c.mu.Unlock()
-			return
-		default:
-			close(done)
-		}
-		funcs := c.funcs
-		c.funcs = nil
+	c.done = make(chan struct{})
+	stopParent := context.AfterFunc(c.Context, c.fire)
+	c.watch.add(c)
+	c.stop = func() bool { c.watch.remove(c); return stopParent() }
+}
+
+// expire ends c: its deadline passed.
+func (c *stmtContext) expire() {
+	c.expired.Store(true)
+	c.fire()
+}
+
+// fire closes the done channel, once, and runs what AfterFunc registered.
+func (c *stmtContext) fire() {
+	c.mu.Lock()
+	select {
+	case <-c.done:
 		c.mu.Unlock()
-		for _, f := range funcs {
-			(*f)()
-		}
+		return
+	default:
+		close(c.done)
 	}
-	timer := time.AfterFunc(time.Until(c.deadline), func() { c.expired.Store(true); fire() })
-	stopParent := context.AfterFunc(c.Context, fire)
-	c.done = done
-	c.stop = func() bool { stopParent(); return timer.Stop() }
+	funcs := c.funcs
+	c.funcs = nil
+	c.mu.Unlock()
+	for _, f := range funcs {
+		(*f)()
+	}
 }
 
 // AfterFunc arranges for f to run, in a goroutine of its own, once c is

@@ -66,6 +66,17 @@
 // which errors.Is(err, context.DeadlineExceeded) (or [context.Canceled])
 // holds, with SQLite's error ("sqlite3: interrupted") still in the chain.
 //
+// # Group commit
+//
+// With "_group_commit=on" (or [WithGroupCommit](true)), concurrent autocommit
+// INSERT, UPDATE, DELETE and REPLACE statements with arguments share one
+// transaction and one fsync: the first waiting writer leads, runs each
+// queued statement in a savepoint of its own on its connection, commits
+// once, and answers every caller with its own result or error. A lone
+// writer runs alone, as before. It is off by default: a caller can tell a
+// grouped statement apart (changes() on its own connection, a deadline
+// passed while its group committed); see the README.
+//
 // # Observability
 //
 // Each call (a statement, until its rows are closed; BEGIN, COMMIT and

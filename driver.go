@@ -122,6 +122,9 @@ func NewConnector(dsn string, opts ...Option) (driver.Connector, error) {
 		db.gate = newWriterGate()
 	}
 	db.obs = newObservability(db, newSQLiteDialect(inner, named))
+	if cfg.group {
+		db.group = newGroupCommitter(cfg.groupLimit, db.obs.tel)
+	}
 	db.wal = newWALKeeper(db)
 	return &Connector{db: db, driver: &Driver{db: db}}, nil
 }
@@ -133,6 +136,7 @@ func newDatabase(cfg config, rules errorRules) *database {
 	db.retrier = newRetrier(cfg.retry, cfg.onRetry, rules.retryable)
 	db.txRetrier = newRetrier(cfg.retry, cfg.onRetry, rules.retryableTx)
 	db.ctx, db.cancel = context.WithCancel(context.Background())
+	db.deadlines.db = db
 	db.planner = newPlanner(db, DefaultPlanCache)
 	if cfg.breaker != nil {
 		db.breaker = newBreaker(*cfg.breaker, cfg.now, rules)
@@ -151,12 +155,14 @@ type database struct {
 	txRetrier *retrier         // re-runs transactions (RunTx); nil when retrying is off
 	breaker   *breaker         // nil when the breaker is off
 	gate      *writerGate      // nil when the writer gate is off
+	group     *groupCommitter  // nil when group commit is off
 	obs       *observability   // statistics, telemetry, monitor
 	wal       *walKeeper       // nil when the WAL's size is not kept (wal.go; SQLite only)
 	done      chan struct{}    // closed when the connector closes
 	atRest    atrest.Params    // the DSN's encrypting VFS and key: never print them
 	memory    string           // the memdb database that stands for ":memory:" (memory.go), or ""
 	slowLog   slowLimiter      // the slow-query log's rate limit (slowlog.go)
+	deadlines deadlineWatch    // ends statements past the default deadline, for a backend's driver (deadlinewatch.go)
 
 	// Background work (pool keeper, statistics upkeep) runs under ctx,
 	// which Close cancels, and Close waits for it.

@@ -62,6 +62,26 @@ var dsnParams = [...]dsnParam{
 		c.writerGate, err = parseBool(v)
 		return err
 	}},
+	{"_group_commit", func(c *config, v string) (err error) {
+		c.group, err = parseBool(v)
+		return err
+	}},
+	{"_group_commit_max", func(c *config, v string) error {
+		n, err := parseCount(v)
+		if err == nil && n < 1 {
+			return fmt.Errorf("want a whole number of statements, 1 or more")
+		}
+		c.groupLimit.MaxStatements = n
+		return err
+	}},
+	{"_group_commit_time", func(c *config, v string) error {
+		d, err := parseDuration(v)
+		if err == nil && d == 0 {
+			return fmt.Errorf("want a duration above 0, like 10ms")
+		}
+		c.groupLimit.MaxTime = d
+		return err
+	}},
 	{"_max_open", func(c *config, v string) (err error) {
 		c.pool.MaxOpen, err = parsePoolCount(v)
 		return err

@@ -23,7 +23,8 @@ import (
 // transaction's hold.
 // Other processes are still handled by the busy timeout and by retries.
 type writerGate struct {
-	sem *semaphore.Weighted // FIFO
+	sem    *semaphore.Weighted // FIFO
+	onWait func()              // tests: called when a writer starts waiting
 }
 
 func newWriterGate() *writerGate { return &writerGate{sem: semaphore.NewWeighted(1)} }
@@ -35,6 +36,9 @@ func (g *writerGate) acquire(ctx context.Context) (time.Duration, error) {
 		return 0, nil
 	}
 	start := time.Now()
+	if g.onWait != nil {
+		g.onWait()
+	}
 	err := g.sem.Acquire(ctx, 1)
 	return time.Since(start), err
 }

@@ -26,11 +26,12 @@ import (
 //     released when the rows close.
 type interceptor struct {
 	sqlmw.NullInterceptor
-	timeout time.Duration // the default statement deadline; 0: none
-	retrier *retrier      // nil: no retries
-	breaker *breaker      // nil: no breaker
-	session session       // the connection beneath
-	engine  errorRules    // a Backend's rules, to mark its errors with (markEngine); nil for SQLite
+	timeout time.Duration  // the default statement deadline; 0: none
+	retrier *retrier       // nil: no retries
+	breaker *breaker       // nil: no breaker
+	session session        // the connection beneath
+	engine  errorRules     // a Backend's rules, to mark its errors with (markEngine); nil for SQLite
+	watch   *deadlineWatch // the database's, for statement contexts asked for Done
 
 	spare      *stmtContext // a released statement context, for the next statement
 	spareQuery *queryState  // a closed query's state, for the next query
@@ -57,7 +58,7 @@ type session interface {
 }
 
 func newInterceptor(db *database, s session) *interceptor {
-	i := &interceptor{timeout: db.cfg.timeout, retrier: db.retrier, breaker: db.breaker, session: s}
+	i := &interceptor{timeout: db.cfg.timeout, retrier: db.retrier, breaker: db.breaker, session: s, watch: &db.deadlines}
 	if db.backend != nil {
 		i.engine = db.rules
 	}
@@ -108,7 +109,7 @@ func (i *interceptor) deadline(ctx context.Context) (context.Context, *stmtConte
 	if sc != nil {
 		i.spare = nil
 	} else {
-		sc = &stmtContext{}
+		sc = &stmtContext{watch: i.watch}
 	}
 	sc.reset(ctx, start, i.timeout)
 	return sc, sc

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -35,9 +36,14 @@ func TestMain(m *testing.M) {
 // runChild is a process writing to the database at path:
 //   - "insert-loop" inserts rows one autocommit statement at a time, forever,
 //     printing each row's id once its commit returned;
-//   - "insert-n" inserts QLSQLITE_N rows tagged QLSQLITE_TAG, then exits.
+//   - "insert-n" inserts QLSQLITE_N rows tagged QLSQLITE_TAG, then exits;
+//   - "group-loop" is "insert-loop" from 16 goroutines with group commit on.
 func runChild(mode, path string) error {
-	db, err := sql.Open(DriverName, "file:"+path)
+	dsn := "file:" + path
+	if mode == "group-loop" {
+		dsn += "?_group_commit=on"
+	}
+	db, err := sql.Open(DriverName, dsn)
 	if err != nil {
 		return err
 	}
@@ -59,6 +65,8 @@ func runChild(mode, path string) error {
 			fmt.Fprintln(out, id)
 			out.Flush() // reported only after the commit returned
 		}
+	case "group-loop":
+		return groupLoop(ctx, db, payload)
 	case "insert-n":
 		n, err := strconv.Atoi(os.Getenv("QLSQLITE_N"))
 		if err != nil {
@@ -72,4 +80,38 @@ func runChild(mode, path string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown child mode %q", mode)
+}
+
+// groupLoop inserts rows from 16 goroutines at once, forever, printing each
+// row's id once its commit returned, and "grouped" once a group of more
+// than one statement committed (the parent checks that the kills hit
+// groups, not lone writers).
+func groupLoop(ctx context.Context, db *sql.DB, payload []byte) error {
+	db.SetMaxIdleConns(16) // a group's callers, answered together, keep their connections
+	group := db.Driver().(*Driver).db.group
+	grouped := false
+	var mu sync.Mutex
+	out := bufio.NewWriter(os.Stdout)
+	errs := make(chan error, 16)
+	for range 16 {
+		go func() {
+			for {
+				res, err := db.ExecContext(ctx, `INSERT INTO log (tag, payload) VALUES (?, ?)`, "group", payload)
+				if err != nil {
+					errs <- err
+					return
+				}
+				id, _ := res.LastInsertId()
+				mu.Lock()
+				fmt.Fprintln(out, id)
+				if !grouped && group.snapshot().MaxSize > 1 {
+					grouped = true
+					fmt.Fprintln(out, "grouped")
+				}
+				out.Flush() // reported only after the group's commit returned
+				mu.Unlock()
+			}
+		}()
+	}
+	return <-errs
 }

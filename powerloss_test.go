@@ -197,8 +197,8 @@ func (f *powerFile) Unwrap() vfs.File { return f.File }
 // power VFS, cuts the power once ackAt of them are acknowledged, and
 // brings the files back as a disk would hold them. It returns the
 // acknowledged ids and the ids the file holds, checked with
-// integrity_check.
-func powerFailure(t *testing.T, params string, ackAt int) (acked, found map[int64]bool) {
+// integrity_check, and the statistics of group commit before the cut.
+func powerFailure(t *testing.T, params string, ackAt int) (acked, found map[int64]bool, groups GroupCommitStats) {
 	pv, name := registerPowerVFS(t)
 	path := filepath.Join(t.TempDir(), "power.db")
 	db, err := Open("file:"+path+"?vfs="+name+params, WithoutBreaker())
@@ -230,6 +230,9 @@ func powerFailure(t *testing.T, params string, ackAt int) (acked, found map[int6
 		})
 	}
 	wg.Wait()
+	if s, err := Stats(db); err == nil {
+		groups = s.Database.GroupCommit
+	}
 	db.Close()
 	pv.restore(t)
 
@@ -245,7 +248,7 @@ func powerFailure(t *testing.T, params string, ackAt int) (acked, found map[int6
 	found = map[int64]bool{}
 	rows, err := check.Query(`SELECT id FROM log`)
 	if err != nil {
-		return acked, found // the table itself was lost
+		return acked, found, groups // the table itself was lost
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -253,14 +256,14 @@ func powerFailure(t *testing.T, params string, ackAt int) (acked, found map[int6
 		rows.Scan(&id)
 		found[id] = true
 	}
-	return acked, found
+	return acked, found, groups
 }
 
 // With synchronous=FULL (the default), a power failure loses no
 // acknowledged commit, and the file passes integrity_check.
 func TestPowerFailureLosesNoAcknowledgedCommit(t *testing.T) {
 	for _, ackAt := range []int{1, 37, 400, 2500} { // the last runs past an automatic checkpoint
-		acked, found := powerFailure(t, "", ackAt)
+		acked, found, _ := powerFailure(t, "", ackAt)
 		lost := 0
 		for id := range acked {
 			if !found[id] {
@@ -278,7 +281,7 @@ func TestPowerFailureLosesNoAcknowledgedCommit(t *testing.T) {
 // durable configuration from one that is not.
 func TestPowerFailureWithoutSyncLosesCommits(t *testing.T) {
 	for _, sync := range []string{"off", "normal"} {
-		acked, found := powerFailure(t, "&_pragma=journal_mode(wal)&_pragma=busy_timeout(5000)&_pragma=synchronous("+sync+")", 400)
+		acked, found, _ := powerFailure(t, "&_pragma=journal_mode(wal)&_pragma=busy_timeout(5000)&_pragma=synchronous("+sync+")", 400)
 		lost := 0
 		for id := range acked {
 			if !found[id] {

@@ -71,23 +71,34 @@ func (p *preparedStmt) Close() error {
 
 // start readies the statement for a call, as [sqliteConn.start] does.
 func (p *preparedStmt) start(ctx context.Context) (*cachedStmt, bool, error) {
-	if p.closed {
-		return nil, false, errStmtClosed
-	}
-	if p.own == nil || p.own.inUse {
-		return p.conn.start(ctx, p.query, -1)
-	}
-	s := p.own
-	if err := p.conn.freshen(); err != nil {
+	s, err := p.take(ctx)
+	if err != nil {
 		return nil, false, err
 	}
 	took, err := p.conn.enterGate(ctx, !s.ReadOnly())
 	if err != nil {
+		p.conn.stmts.release(s, false)
 		return nil, false, err
+	}
+	return s, took, nil
+}
+
+// take takes the statement for a call: from the connection's cache, or
+// its own.
+func (p *preparedStmt) take(ctx context.Context) (*cachedStmt, error) {
+	if p.closed {
+		return nil, errStmtClosed
+	}
+	if p.own == nil || p.own.inUse {
+		return p.conn.takeChecked(ctx, p.query, -1)
+	}
+	s := p.own
+	if err := p.conn.freshen(); err != nil {
+		return nil, err
 	}
 	s.inUse = true
 	p.conn.report.tookStmt(true)
-	return s, took, nil
+	return s, nil
 }
 
 // errStmtClosed is what ncruces says of a closed statement.
@@ -96,11 +107,11 @@ var errStmtClosed = errors.New("sqlite3: statement is closed")
 // ExecContext implements [driver.StmtExecContext].
 func (p *preparedStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
 	p.conn.partial = false
-	s, took, err := p.start(ctx)
+	s, err := p.take(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return p.conn.execStmt(ctx, s, took, args)
+	return p.conn.execTaken(ctx, s, args)
 }
 
 // QueryContext implements [driver.StmtQueryContext].

@@ -176,12 +176,18 @@ func child(path, mode string, env ...string) *exec.Cmd {
 // TestCrashDurability kills a child process inserting in a loop with
 // SIGKILL at 20 random points. After each, the database passes
 // integrity_check and holds every row the child reported as committed.
-func TestCrashDurability(t *testing.T) {
+func TestCrashDurability(t *testing.T) { crashDurability(t, "insert-loop") }
+
+// crashDurability is TestCrashDurability for the child process mode. A
+// child that says "grouped" committed a group of several statements: in
+// mode "group-loop", most rounds must.
+func crashDurability(t *testing.T, mode string) {
 	path := filepath.Join(t.TempDir(), "crash.db")
 	r := rand.New(rand.NewPCG(42, 7))
 	reported := map[int64]bool{}
+	groupedRounds := 0
 	for round := range 20 {
-		cmd := child(path, "insert-loop")
+		cmd := child(path, mode)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -193,6 +199,10 @@ func TestCrashDurability(t *testing.T) {
 		killAt := 1 + r.IntN(200) // commits to see before the kill
 		seen := 0
 		for lines.Scan() {
+			if lines.Text() == "grouped" {
+				groupedRounds++
+				continue
+			}
 			id, err := strconv.ParseInt(lines.Text(), 10, 64)
 			if err != nil {
 				t.Fatalf("round %d: child said %q", round, lines.Text())
@@ -235,6 +245,9 @@ func TestCrashDurability(t *testing.T) {
 	}
 	if len(reported) < 20 {
 		t.Errorf("only %d commits reported over 20 rounds", len(reported))
+	}
+	if mode == "group-loop" && groupedRounds < 10 {
+		t.Errorf("a group of several statements committed in %d rounds of 20: the kills hit lone writers", groupedRounds)
 	}
 }
 

@@ -24,6 +24,7 @@ type sqliteConn struct {
 	db           *database
 	connCore                 // statement cache, statistics, call report
 	gateHolds    int         // calls and transactions of this connection holding the writer gate
+	group        groupConn   // group commit (groupcommit.go)
 	partial      bool        // the last Exec failed after part of it was applied
 	health       health      // what the pool checks (pool.go)
 	spareRows    *cachedRows // closed rows, for the next query
@@ -92,11 +93,27 @@ func (c *sqliteConn) ExecContext(ctx context.Context, query string, args []drive
 		if mayChangeSchema(query) {
 			c.db.schemaChanged()
 			c.health.dirty = true
+			c.noteSessionChange(query)
 		}
 		return res, err
 	}
-	s, took, err := c.start(ctx, query, len(args))
+	s, err := c.takeChecked(ctx, query, len(args))
 	if err != nil {
+		return nil, err
+	}
+	return c.execTaken(ctx, s, args)
+}
+
+// execTaken runs a statement taken from the cache (or a prepared
+// statement's own) that writes or not: through group commit if it can be
+// grouped, else holding the writer gate if it writes.
+func (c *sqliteConn) execTaken(ctx context.Context, s *cachedStmt, args []driver.NamedValue) (driver.Result, error) {
+	if c.db.group != nil && c.groupable(s) {
+		return c.db.group.exec(ctx, c, s, args)
+	}
+	took, err := c.enterGate(ctx, !s.ReadOnly())
+	if err != nil {
+		c.stmts.release(s, false)
 		return nil, err
 	}
 	return c.execStmt(ctx, s, took, args)
@@ -207,6 +224,7 @@ func (c *sqliteConn) queryStmt(ctx context.Context, s *cachedStmt, took bool, ar
 	} else {
 		r = &cachedRows{}
 	}
+	c.group.openRows++
 	*r = cachedRows{ncrucesRows: rows.(ncrucesRows), conn: c, stmt: s, ctx: ctx, shape: c.shapeOf(s, reprepares), reprepares: reprepares, gated: took}
 	return r, nil
 }
@@ -216,6 +234,7 @@ func (c *sqliteConn) queryStmt(ctx context.Context, s *cachedStmt, took bool, ar
 func (c *sqliteConn) Close() error {
 	c.dropGate() // a transaction left open by a connection closed under it
 	c.stmts.close()
+	c.group.close()
 	c.txs.close()
 	c.optimizeOnClose()
 	c.db.untrack(&c.connCore)
@@ -227,17 +246,28 @@ func (c *sqliteConn) Close() error {
 // (INSERT ... RETURNING through Query too) in autocommit mode. took says
 // whether this call holds the gate, to give back with leaveGate.
 func (c *sqliteConn) start(ctx context.Context, query string, nargs int) (s *cachedStmt, took bool, err error) {
-	if s, err = c.take(ctx, query); err != nil {
+	if s, err = c.takeChecked(ctx, query, nargs); err != nil {
 		return nil, false, err
 	}
-	if err = checkArgs(s, nargs); err == nil {
-		took, err = c.enterGate(ctx, !s.ReadOnly())
-	}
-	if err != nil {
+	if took, err = c.enterGate(ctx, !s.ReadOnly()); err != nil {
 		c.stmts.release(s, false)
 		return nil, false, err
 	}
 	return s, took, nil
+}
+
+// takeChecked takes a statement for query from the cache and checks that
+// it takes nargs arguments.
+func (c *sqliteConn) takeChecked(ctx context.Context, query string, nargs int) (*cachedStmt, error) {
+	s, err := c.take(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkArgs(s, nargs); err != nil {
+		c.stmts.release(s, false)
+		return nil, err
+	}
+	return s, nil
 }
 
 // take takes a statement for query from the cache. When a statement run
@@ -253,6 +283,7 @@ func (c *sqliteConn) take(ctx context.Context, query string) (*cachedStmt, error
 		c.report.tookStmt(c.stmts.lastHit)
 		if s.ddl {
 			c.health.dirty = true
+			c.noteSessionChange(query)
 		}
 	}
 	return s, err
@@ -358,6 +389,7 @@ func sameColumns(s ncrucesStmt, names []string) bool {
 func (r *cachedRows) Close() error {
 	err := r.ncrucesRows.Close()
 	c := r.conn
+	c.group.openRows--
 	c.leaveGate(r.gated)
 	c.stmts.release(r.stmt, err != nil)
 	// database/sql never touches rows again once closed: keep it for the

@@ -302,6 +302,8 @@ type DatabaseStats struct {
 	// Breaker is the circuit breaker's state ("closed", "half-open",
 	// "open"), or "" when the database has none.
 	Breaker string
+	// GroupCommit is the statistics of group commit, when it is on.
+	GroupCommit GroupCommitStats
 }
 
 // PoolStats is the state of a connection pool.
@@ -447,6 +449,7 @@ func (o *observability) reset() {
 	db.mu.Unlock()
 	o.table.mu.Unlock()
 
+	o.db.group.resetStats()
 	o.mu.Lock()
 	o.samples = nil
 	m := o.monitor
@@ -579,6 +582,7 @@ func (o *observability) snapshot(ctx context.Context, sqlDB *sql.DB) Snapshot {
 		Pool:                 poolStats(sqlDB),
 		Breaker:              o.db.breakerState(),
 		WAL:                  o.db.walStats(),
+		GroupCommit:          o.db.group.snapshot(),
 	}
 	st, err := o.dialect.storage(ctx, sqlDB)
 	size := int64(-1)

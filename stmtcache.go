@@ -42,6 +42,9 @@ type cachedStmt struct {
 	evicted bool // no longer in the cache: finalize once released
 	owned   bool // kept by a prepared statement (the cache is off or was busy)
 	ddl     bool // may change the schema: never cached
+	// grouping says whether the statement can go through group commit
+	// (see [sqliteConn.groupable]): 0 not known yet, 1 yes, -1 no.
+	grouping int8
 	// shape is what the statement's rows read alike (rows.go): its column
 	// names and declared types, read again after SQLite re-prepares it.
 	shape *rowShape

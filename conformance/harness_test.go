@@ -13,8 +13,25 @@ import (
 	_ "github.com/quantumleap/qlsqlite"
 )
 
-// drivers are the two drivers every case runs on: the raw one first.
-var drivers = [...]string{"sqlite3", "qlsqlite"}
+// configs are what every case runs on: the raw driver first, then qlsqlite,
+// then qlsqlite with group commit on (its DSN parameter is added to the
+// case's own), which must observe the same.
+var configs = [...]struct{ name, driver, param string }{
+	{"sqlite3", "sqlite3", ""},
+	{"qlsqlite", "qlsqlite", ""},
+	{"qlsqlite_group_commit", "qlsqlite", "_group_commit=on"},
+}
+
+// withParam adds the DSN parameter p (if any) to params.
+func withParam(params, p string) string {
+	switch {
+	case p == "":
+		return params
+	case params == "":
+		return "?" + p
+	}
+	return params + "&" + p
+}
 
 // An observer records what a case observes, in order.
 type observer struct {
@@ -100,8 +117,8 @@ func openDB(t testing.TB, driverName, params string) *sql.DB {
 	return db
 }
 
-// conform runs one case on both drivers, each on a fresh database file, and
-// fails unless both observed the same.
+// conform runs one case on every configuration, each on a fresh database
+// file, and fails unless all observed the same.
 func conform(t *testing.T, name string, run func(o *observer, db *sql.DB)) {
 	conformDSN(t, name, "", run)
 }
@@ -110,11 +127,11 @@ func conform(t *testing.T, name string, run func(o *observer, db *sql.DB)) {
 func conformDSN(t *testing.T, name, params string, run func(o *observer, db *sql.DB)) {
 	t.Helper()
 	t.Run(name, func(t *testing.T) {
-		var seen [len(drivers)][]string
-		for i, d := range drivers {
-			t.Run(d, func(t *testing.T) {
-				o := &observer{t: t, driver: d}
-				run(o, openDB(t, d, params))
+		var seen [len(configs)][]string
+		for i, c := range configs {
+			t.Run(c.name, func(t *testing.T) {
+				o := &observer{t: t, driver: c.driver}
+				run(o, openDB(t, c.driver, withParam(params, c.param)))
 				seen[i] = o.lines
 			})
 		}
@@ -124,13 +141,15 @@ func conformDSN(t *testing.T, name, params string, run func(o *observer, db *sql
 		if len(seen[0]) == 0 {
 			t.Fatal("the case observed nothing")
 		}
-		if diff := diffLines(seen[0], seen[1]); diff != "" {
-			t.Errorf("%s and %s observed different results:\n%s", drivers[0], drivers[1], diff)
+		for i := 1; i < len(configs); i++ {
+			if diff := diffLines(configs[0].name, configs[i].name, seen[0], seen[i]); diff != "" {
+				t.Errorf("%s and %s observed different results:\n%s", configs[0].name, configs[i].name, diff)
+			}
 		}
 	})
 }
 
-func diffLines(a, b []string) string {
+func diffLines(nameA, nameB string, a, b []string) string {
 	var sb strings.Builder
 	for i := range max(len(a), len(b)) {
 		var x, y string
@@ -141,7 +160,7 @@ func diffLines(a, b []string) string {
 			y = b[i]
 		}
 		if x != y {
-			fmt.Fprintf(&sb, "  #%d\n    %s: %s\n    %s: %s\n", i, drivers[0], x, drivers[1], y)
+			fmt.Fprintf(&sb, "  #%d\n    %s: %s\n    %s: %s\n", i, nameA, x, nameB, y)
 		}
 	}
 	return sb.String()

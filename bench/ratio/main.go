@@ -12,7 +12,11 @@
 // Ratios are taken round by round (bench/run.sh runs rounds of -count 1, in
 // which both sides run back to back) and the median of the rounds' ratios
 // is reported with their range: on a machine whose load drifts between
-// rounds, that cancels the drift a ratio of medians would keep.
+// rounds, that cancels the drift a ratio of medians would keep. Benchmarks
+// that report a p99-µs metric get a second table: each driver's median p99
+// with the range of the rounds. Benchmarks with a third configuration
+// (driver=qlsqlite-off) get a table of qlsqlite against it, and of it
+// against the raw driver.
 //
 //	go run ./bench/ratio results.txt
 package main
@@ -20,6 +24,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -39,6 +44,7 @@ func main() {
 	defer f.Close()
 	times := map[string]map[string][]float64{} // benchmark -> driver -> ns/op
 	cpu := map[string]map[string][]float64{}   // benchmark -> driver -> cpu-ns/op, where reported
+	p99s := map[string]map[string][]float64{}  // benchmark -> driver -> p99-µs
 	var order []string
 	var obs series
 	sc := bufio.NewScanner(f)
@@ -81,6 +87,17 @@ func main() {
 				cpu[bench][driver] = append(cpu[bench][driver], c)
 			}
 		}
+		for j := 4; j+1 < len(fields); j += 2 {
+			if fields[j+1] != "p99-µs" {
+				continue
+			}
+			if v, err := strconv.ParseFloat(fields[j], 64); err == nil {
+				if p99s[bench] == nil {
+					p99s[bench] = map[string][]float64{}
+				}
+				p99s[bench][driver] = append(p99s[bench][driver], v)
+			}
+		}
 	}
 	for _, pair := range [][2]string{{"sqlite3", "qlsqlite"}, {"pgx", "qlpg"}} {
 		header := false
@@ -101,7 +118,42 @@ func main() {
 			fmt.Println(line)
 		}
 	}
+	printOthers(order, times)
+	printP99(order, p99s)
 	obs.print()
+}
+
+// printOthers prints, for benchmarks with sub-benchmarks of a third
+// configuration (driver=qlsqlite-off in BenchmarkGroupCommit: qlsqlite
+// with the feature off), qlsqlite's time over that configuration's and
+// that configuration's over the raw driver's, round by round.
+func printOthers(order []string, times map[string]map[string][]float64) {
+	header := false
+	for _, b := range order {
+		var others []string
+		for d := range times[b] {
+			if d != "sqlite3" && d != "qlsqlite" {
+				others = append(others, d)
+			}
+		}
+		slices.Sort(others)
+		for _, d := range others {
+			other, ql, raw := times[b][d], times[b]["qlsqlite"], times[b]["sqlite3"]
+			onOff, offRaw := ratios(ql, other), ratios(other, raw)
+			if len(onOff) == 0 {
+				continue
+			}
+			if !header {
+				fmt.Printf("\n%-40s %-14s %14s %14s %18s %15s %18s %15s\n", "benchmark", "other", "other", "qlsqlite", "qlsqlite / other", "rounds' range", "other / sqlite3", "rounds' range")
+				header = true
+			}
+			line := fmt.Sprintf("%-40s %-14s %11.1f µs %11.1f µs %18.2f %15s", b, d, median(other)/1000, median(ql)/1000, median(onOff), spread(onOff))
+			if len(offRaw) > 0 {
+				line += fmt.Sprintf(" %18.2f %15s", median(offRaw), spread(offRaw))
+			}
+			fmt.Println(line)
+		}
+	}
 }
 
 // series holds the times of benchmarks with obs=<config> sub-benchmarks.
@@ -164,4 +216,31 @@ func median(xs []float64) float64 {
 	xs = slices.Clone(xs)
 	slices.Sort(xs)
 	return xs[len(xs)/2]
+}
+
+// printP99 prints each driver's median p99 latency per benchmark that
+// reported one, with the range of the rounds.
+func printP99(order []string, p99s map[string]map[string][]float64) {
+	header := false
+	for _, b := range order {
+		raw, ql := p99s[b]["sqlite3"], p99s[b]["qlsqlite"]
+		if len(raw) == 0 || len(ql) == 0 {
+			continue
+		}
+		if !header {
+			fmt.Printf("\n%-40s %30s %30s\n", "p99 of one operation", "sqlite3 (rounds' range)", "qlsqlite (rounds' range)")
+			header = true
+		}
+		line := fmt.Sprintf("%-40s %30s %30s", b, p99(raw), p99(ql))
+		for _, d := range slices.Sorted(maps.Keys(p99s[b])) {
+			if d != "sqlite3" && d != "qlsqlite" {
+				line += fmt.Sprintf("   %s %s", d, p99(p99s[b][d]))
+			}
+		}
+		fmt.Println(line)
+	}
+}
+
+func p99(us []float64) string {
+	return fmt.Sprintf("%.1f ms (%.1f–%.1f)", median(us)/1000, slices.Min(us)/1000, slices.Max(us)/1000)
 }

@@ -44,6 +44,7 @@ type demoFlags struct {
 	duration time.Duration
 	ops      int
 	progress bool
+	group    bool
 }
 
 func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
@@ -60,6 +61,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.DurationVar(&f.duration, "duration", 10*time.Second, "how long each workload run lasts (one before the advice, one after)")
 	fs.IntVar(&f.ops, "ops", 0, "run this many operations per workload run instead of running for --duration")
 	fs.BoolVar(&f.progress, "progress", true, "show progress bars on stderr")
+	fs.BoolVar(&f.group, "group-commit", true, "commit the workers' concurrent autocommit writes together (group commit)")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
@@ -135,6 +137,9 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if g := snap.Database.GroupCommit; g.Enabled {
+		fmt.Fprintf(stdout, "group commit: %d autocommit writes in %d commits (%.1f per commit, at most %d), p99 queued %v\n", g.Statements, g.Groups, g.MeanSize, g.MaxSize, g.P99Queued.Round(time.Microsecond))
+	}
 
 	if err := demoLifecycle(ctx, db, data, archivePath, backupPath, stdout); err != nil {
 		return err
@@ -187,6 +192,7 @@ func demoOptions(f demoFlags, held *heldLog) []qlsqlite.Option {
 		qlsqlite.WithAlertFunc(held.alert),
 		qlsqlite.WithLogger(slog.New(slog.NewTextHandler(held, nil))),
 		qlsqlite.WithMonitorInterval(time.Second), // alerts show in the step they belong to
+		qlsqlite.WithGroupCommit(f.group),
 	}
 }
 

@@ -21,7 +21,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
 	text := out.String()
-	for _, want := range []string{"statement", "p50", "p95", "p99", "total"} {
+	for _, want := range []string{"statement", "p50", "p95", "p99", "total", "group commit:"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the demo's output lacks %q:\n%s", want, text)
 		}
