@@ -102,6 +102,10 @@ var dsnParams = [...]dsnParam{
 		c.pool.MaxLifetime, err = parsePoolDuration(v)
 		return err
 	}},
+	{"_wal_limit", func(c *config, v string) (err error) {
+		c.walLimit, err = parseSize(v)
+		return err
+	}},
 	{"_optimize", func(c *config, v string) (err error) {
 		c.optimize, err = parseBool(v)
 		return err
