@@ -30,6 +30,9 @@ type config struct {
 	hasTimeFmt bool
 	pool       PoolConfig
 
+	walLimit int64            // the WAL is kept under this many bytes (wal.go); 0: off
+	walPause [2]time.Duration // a forced checkpoint's first and longest pause (tests); zero: the defaults
+
 	optimize      bool          // statistics upkeep (optimize.go)
 	optimizeEvery time.Duration // how often; 0: only at open and close
 
@@ -53,6 +56,7 @@ func defaultConfig() config {
 		retry:         DefaultRetry,
 		breaker:       &BreakerConfig{Failures: DefaultBreakerFailures, Delay: DefaultBreakerDelay, Successes: DefaultBreakerSuccesses},
 		writerGate:    true,
+		walLimit:      DefaultWALLimit,
 		groupLimit:    GroupCommitLimits{}.withDefaults(),
 		optimize:      true,
 		optimizeEvery: DefaultOptimizeEvery,

@@ -131,6 +131,7 @@ func NewConnector(dsn string, opts ...Option) (driver.Connector, error) {
 	if cfg.group {
 		db.group = newGroupCommitter(cfg.groupLimit, db.obs.tel)
 	}
+	db.wal = newWALKeeper(db)
 	return &Connector{db: db, driver: &Driver{db: db}}, nil
 }
 
@@ -162,6 +163,7 @@ type database struct {
 	gate      *writerGate      // nil when the writer gate is off
 	group     *groupCommitter  // nil when group commit is off
 	obs       *observability   // statistics, telemetry, monitor
+	wal       *walKeeper       // nil when the WAL's size is not kept (wal.go; SQLite only)
 	done      chan struct{}    // closed when the connector closes
 	atRest    atrest.Params    // the DSN's encrypting VFS and key: never print them
 	memory    string           // the memdb database that stands for ":memory:" (memory.go), or ""
@@ -338,6 +340,7 @@ func (d *database) connectOnce(ctx context.Context) (driver.Conn, error) {
 		return nil, err
 	}
 	d.optimizeOnOpen(nc)
+	d.wal.attach(nc.Raw())
 	return nc, nil
 }
 

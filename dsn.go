@@ -102,6 +102,10 @@ var dsnParams = [...]dsnParam{
 		c.pool.MaxLifetime, err = parsePoolDuration(v)
 		return err
 	}},
+	{"_wal_limit", func(c *config, v string) (err error) {
+		c.walLimit, err = parseSize(v)
+		return err
+	}},
 	{"_optimize", func(c *config, v string) (err error) {
 		c.optimize, err = parseBool(v)
 		return err
@@ -340,26 +344,6 @@ func parseDuration(v string) (time.Duration, error) {
 		return 0, fmt.Errorf("want a duration of 0 or more, like 250ms or 30s")
 	}
 	return d, nil
-}
-
-// parseSize accepts a number of bytes, with an optional unit: KB, MB, GB
-// (powers of 1024), "256MB".
-func parseSize(v string) (int64, error) {
-	num, mult := strings.ToUpper(strings.TrimSpace(v)), int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"B", 1}} {
-		if strings.HasSuffix(num, u.suffix) {
-			num, mult = strings.TrimSpace(strings.TrimSuffix(num, u.suffix)), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n < 1 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("want a size in bytes, 1 or more, with an optional KB, MB or GB, like 256MB")
-	}
-	return n * mult, nil
 }
 
 // parseCount accepts a whole number, 0 or more.

@@ -136,6 +136,7 @@ func TestEveryDSNParameterHasAnOption(t *testing.T) {
 		"_idle_timeout":      {"1m", WithPool(PoolConfig{IdleTimeout: time.Minute})},
 		"_max_lifetime":      {"0", WithPool(PoolConfig{MaxLifetime: -1})},
 		"_conn_timeout":      {"4s", WithPool(PoolConfig{ConnTimeout: 4 * time.Second})},
+		"_wal_limit":         {"8MiB", WithWALLimit(8 << 20)},
 		"_optimize":          {"off", WithoutOptimize()},
 		"_optimize_every":    {"2h", WithOptimize(2 * time.Hour)},
 		"_stats":             {"off", WithStats(false)},
@@ -148,7 +149,7 @@ func TestEveryDSNParameterHasAnOption(t *testing.T) {
 		"_query_text":        {"on", WithQueryText(true)},
 		"_history":           {"h.db", WithHistory("h.db")},
 		"_history_retention": {"48h", WithHistoryRetention(48 * time.Hour)},
-		"_history_max_size":  {"64MB", WithHistoryMaxSize(64 << 20)},
+		"_history_max_size":  {"64MiB", WithHistoryMaxSize(64 << 20)},
 	}
 	comparable := func(c config) config {
 		c.now = nil // a func: never DeepEqual

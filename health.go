@@ -40,6 +40,8 @@ type HealthReport struct {
 	Server *ServerHealth
 	// Pool is the connection pool's state.
 	Pool PoolStats
+	// WAL is the write-ahead log's state; a starved one degrades the status.
+	WAL WALStats
 	// Breaker is the circuit breaker's state, or "" when there is none.
 	Breaker string
 	// Monitored says a monitor evaluates the database's alerts (see
@@ -87,6 +89,9 @@ func Health(ctx context.Context, db *sql.DB) (HealthReport, error) {
 	}
 	o.checkServer(ctx, &h.HealthReport, h.fail, h.degrade)
 	h.Pool = poolStats(db)
+	if h.WAL = d.walStats(); h.WAL.problem() != "" {
+		h.degrade("%s", h.WAL.problem())
+	}
 	if h.Pool.MaxOpenConnections > 0 && h.Pool.InUse >= h.Pool.MaxOpenConnections {
 		h.degrade("the connection pool is saturated: %d of %d connections in use", h.Pool.InUse, h.Pool.MaxOpenConnections)
 	}

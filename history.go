@@ -77,8 +77,8 @@ func WithHistoryRetention(d time.Duration) Option {
 }
 
 // WithHistoryMaxSize bounds the space the history's rows take, in bytes
-// (DSN: "_history_max_size", with an optional KB, MB or GB; default
-// [DefaultHistoryMaxSize]). Past it the oldest rows are deleted, the last
+// (DSN: "_history_max_size", in bytes or with a unit: KB, MB, GB, KiB,
+// MiB, GiB; default [DefaultHistoryMaxSize]). Past it the oldest rows are deleted, the last
 // hour always kept, and the free pages given back to the file system.
 func WithHistoryMaxSize(bytes int64) Option {
 	return func(c *config) {

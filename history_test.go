@@ -287,10 +287,10 @@ func TestHistoryDSN(t *testing.T) {
 		maxSize int64
 		err     string
 	}{
-		{dsn: "file:a.db?_history=h.db&_history_retention=48h&_history_max_size=64MB", path: "h.db", keep: 48 * time.Hour, maxSize: 64 << 20},
+		{dsn: "file:a.db?_history=h.db&_history_retention=48h&_history_max_size=64MiB", path: "h.db", keep: 48 * time.Hour, maxSize: 64 << 20},
 		{dsn: "file:a.db?_history=off", off: true},
 		{dsn: "file:a.db?_history_max_size=1000", maxSize: 1000},
-		{dsn: "file:a.db?_history_max_size=lots", err: "want a size in bytes"},
+		{dsn: "file:a.db?_history_max_size=lots", err: "want a size of 0 or more in bytes"},
 		{dsn: "file:a.db?_history_retention=5m", err: "an hour or more"},
 		{dsn: "file:a.db?_history=", err: "want a file name"},
 	} {

@@ -179,11 +179,52 @@ func (sh *rowShape) text(b []byte, kind columnKind) driver.Value {
 		}
 	}
 	if kind == kindTime {
+		if sh.timeRead == sqlite3.TimeFormatAuto && sqliteTimeShape(b) {
+			if t, err := time.Parse(string(sqlite3.TimeFormat3), view); err == nil {
+				return t
+			}
+		}
 		if t, err := sh.timeRead.Decode(view); err == nil {
 			return t
 		}
 	}
 	return strings.Clone(view)
+}
+
+// sqliteTimeShape reports whether b has exactly the shape of SQLite's own
+// times ("2006-01-02 15:04:05", CURRENT_TIMESTAMP's), which
+// [sqlite3.TimeFormatAuto] parses with [sqlite3.TimeFormat3] only after
+// two numbers and seven failed layouts, each allocating its error: 40% of
+// the trading platform's range query (20 rows, profiled). Parsing such
+// text with that layout first gives the time TimeFormatAuto would: no
+// layout it tries before that one parses it (times of day stop at the
+// first '-', the others want a 'T', a zone or less text), and where
+// that layout fails too, TimeFormatAuto is asked after all.
+func sqliteTimeShape(b []byte) bool {
+	if len(b) != len(sqlite3.TimeFormat3) {
+		return false
+	}
+	for i, c := range b {
+		switch i {
+		case 4, 7:
+			if c != '-' {
+				return false
+			}
+		case 10:
+			if c != ' ' {
+				return false
+			}
+		case 13, 16:
+			if c != ':' {
+				return false
+			}
+		default:
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // rfc3339Time reads text as a time if it is one written in RFC 3339 with

@@ -104,3 +104,38 @@ func columns(n int, format string) string {
 	}
 	return strings.Join(items, ", ")
 }
+
+// A DATETIME column holding SQLite's own times ("2006-01-02 15:04:05",
+// CURRENT_TIMESTAMP's) is read without a parse allocating: ncruces's
+// TimeFormatAuto tries two numbers and seven layouts before the one that
+// fits, each failure allocating its error (rows.go, sqliteTimeShape).
+func TestRowsReadSQLiteTimesWithoutAllocating(t *testing.T) {
+	p := pin(t, "?_stats=0&_trace=0&_metrics=0&_slow=0")
+	p.exec(`CREATE TABLE t (` + columns(24, "c%d DATETIME") + `)`)
+	p.exec(`INSERT INTO t VALUES (` + columns(24, "'2026-12-02 07:%02d:00'") + `)`)
+	allocs := func(n int) float64 {
+		query := `SELECT ` + columns(n, "c%d") + ` FROM t WHERE rowid > ?`
+		vals := make([]time.Time, n)
+		ptrs := make([]any, n)
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		run := func() {
+			if err := p.conn.QueryRowContext(p.ctx, query, 0).Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		run() // prepared and cached
+		if want := time.Date(2026, 12, 2, 7, n-1, 0, 0, time.UTC); !vals[n-1].Equal(want) {
+			t.Fatalf("column %d read as %v, want %v", n-1, vals[n-1], want)
+		}
+		return testing.AllocsPerRun(200, run)
+	}
+	// Two per value remain, neither a parse's: ncruces's ColumnsRaw puts
+	// the text's []byte in an any, and the time goes in a driver.Value.
+	// TimeFormatAuto alone costs some 40 per value.
+	few, many := allocs(2), allocs(24)
+	if perValue := (many - few - 3) / 22; perValue > 2 {
+		t.Errorf("a query of 24 DATETIME columns allocates %.0f times, one of 2 columns %.0f times: more than 2 per value (%.1f), want 2", many, few, perValue)
+	}
+}

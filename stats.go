@@ -297,6 +297,8 @@ type DatabaseStats struct {
 	StorageError string
 	// StmtCache sums the statement cache counters of every connection.
 	StmtCache StmtCacheStats
+	// WAL is the write-ahead log's size and checkpoints (see WALStats).
+	WAL WALStats
 	// Breaker is the circuit breaker's state ("closed", "half-open",
 	// "open"), or "" when the database has none.
 	Breaker string
@@ -580,6 +582,7 @@ func (o *observability) snapshot(ctx context.Context, sqlDB *sql.DB) Snapshot {
 		FingerprintEvictions: evictions,
 		Pool:                 poolStats(sqlDB),
 		Breaker:              o.db.breakerState(),
+		WAL:                  o.db.walStats(),
 		GroupCommit:          o.db.group.snapshot(),
 	}
 	st, err := o.dialect.storage(ctx, sqlDB)

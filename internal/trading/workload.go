@@ -34,6 +34,9 @@ var kindNames = [numKinds]string{"recent trades", "position", "open orders", "si
 
 func (k Kind) String() string { return kindNames[k] }
 
+// Writes reports whether statements of kind k write.
+func (k Kind) Writes() bool { return k == InsertTrade || k == TradeTx || k == UpdateOrder }
+
 // SQL holds the platform's typical statements, by kind; TradeTx runs
 // the InsertTrade statement and then UpsertPortfolio.
 var SQL = [numKinds]string{
@@ -99,8 +102,21 @@ func (w *Worker) Pick() Kind {
 	return RecentTrades
 }
 
+// DB is what the workload runs on: a [*sql.DB], or a [*sql.Conn] held for
+// a client's whole life.
+type DB interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+var (
+	_ DB = (*sql.DB)(nil)
+	_ DB = (*sql.Conn)(nil)
+)
+
 // Run runs one statement of kind k and reads all its rows.
-func (w *Worker) Run(ctx context.Context, db *sql.DB, k Kind) error {
+func (w *Worker) Run(ctx context.Context, db DB, k Kind) error {
 	symIdx := int(w.zipf.Uint64())
 	sym := Symbol(symIdx)
 	user := UserID(w.r.IntN(w.d.Users))
@@ -148,7 +164,7 @@ func (w *Worker) tradeArgs(user string, s int) []any {
 	return []any{user, Symbol(s), float64(1 + w.r.IntN(500)), price(s, w.r), side(w.r), fmt.Sprintf("strat-%d", w.r.IntN(20)), w.r.IntN(50)}
 }
 
-func (w *Worker) query(ctx context.Context, db *sql.DB, query string, ncols int, args ...any) error {
+func (w *Worker) query(ctx context.Context, db DB, query string, ncols int, args ...any) error {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
