@@ -29,6 +29,7 @@ var (
 	soakFor  = flag.Duration("soak", 0, "how long TestSoak runs the platform's load (then a quarter of that flat out); 0: a short smoke run")
 	soakOut  = flag.String("soakout", "", "a file TestSoak writes its report to")
 	soakRate = flag.Int("soakrate", 10_000, "operations per minute of TestSoak's paced phase (the seed's load)")
+	soakDSN  = flag.String("soakparams", "", "DSN parameters TestSoak adds to its database's, such as _group_commit=on")
 )
 
 const (
@@ -122,7 +123,11 @@ func soakDB(t *testing.T) (*sql.DB, string) {
 	path := filepath.Join(t.TempDir(), "soak.db")
 	// The pool has room for every client and the reader: the client's
 	// times then hold no wait for a connection, and agree with Stats'.
-	db, err := qlsqlite.Open(fmt.Sprintf("file:%s?_max_open=%d&_min_open=%d&_wal_limit=%d", path, soakConns+4, soakConns, soakWALLimit))
+	dsn := fmt.Sprintf("file:%s?_max_open=%d&_min_open=%d&_wal_limit=%d", path, soakConns+4, soakConns, soakWALLimit)
+	if *soakDSN != "" {
+		dsn += "&" + *soakDSN
+	}
+	db, err := qlsqlite.Open(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,8 +324,12 @@ func TestSoak(t *testing.T) {
 	samples := sample(ctx, path+"-wal", time.Second)
 
 	var report strings.Builder
-	fmt.Fprintf(&report, "TestSoak: %d clients, trading mix, %v at %d ops/min, then %v flat out; a reader always open; _wal_limit=%d\n",
+	fmt.Fprintf(&report, "TestSoak: %d clients, trading mix, %v at %d ops/min, then %v flat out; a reader always open; _wal_limit=%d",
 		soakConns, paced, *soakRate, flat, soakWALLimit)
+	if *soakDSN != "" {
+		fmt.Fprintf(&report, "; %s", *soakDSN)
+	}
+	report.WriteString("\n")
 	for i, ph := range []struct {
 		name string
 		d    time.Duration
