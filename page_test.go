@@ -230,7 +230,7 @@ func TestHandlerActions(t *testing.T) {
 		}
 		// A TRUNCATE checkpoint reports 0 frames once it reset the WAL:
 		// the page says how much the WAL held instead.
-		if msg, _ := url.QueryUnescape(loc); action == "checkpoint" && !regexp.MustCompile(`the WAL \([1-9][0-9.]* [KM]B\) copied`).MatchString(msg) {
+		if msg, _ := url.QueryUnescape(loc); action == "checkpoint" && !regexp.MustCompile(`the WAL \([1-9][0-9.]* [KM]iB\) copied`).MatchString(msg) {
 			t.Errorf("checkpoint's outcome: %s", msg)
 		}
 	}
@@ -405,5 +405,58 @@ func TestHandlerPagesSurviveRestart(t *testing.T) {
 	}
 	if code, body := fetch(t, h, "/queries/"+insert.ID+"?window=1h"); code != http.StatusOK || !strings.Contains(body, "calls per minute") {
 		t.Errorf("its page after the restart: %d", code)
+	}
+}
+
+// TestHandlerShowsWALKeeper: the Maintenance page shows the WAL keeper and
+// group commit at work, and the overview's WAL check fails while a reader
+// starves the keeper, then passes once the reader ends.
+func TestHandlerShowsWALKeeper(t *testing.T) {
+	dsn, wal := walDSN(t, "1MiB")
+	db := openWALTest(t, dsn+"&_group_commit=on", withWALPause(2*time.Millisecond, 8*time.Millisecond))
+	h, err := Handler(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	if err := tx.QueryRow(`SELECT count(*) FROM log`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	starved := func() bool {
+		s, err := Stats(db)
+		return err == nil && s.Database.WAL.Starved
+	}
+	writeWAL(t, db, wal, 2000, starved)
+	if !starved() {
+		t.Fatal("the WAL keeper was never starved with a read transaction open for good")
+	}
+	_, overview := fetch(t, h, "/")
+	if !strings.Contains(overview, html("The WAL keeper is starved since")) {
+		t.Errorf("the overview does not say the WAL keeper is starved:\n%s", overview)
+	}
+	_, maint := fetch(t, h, "/maintenance")
+	for _, want := range []string{"WAL keeper", "Starved since", "Keeps the WAL under 1.0 MiB", "group commit", "autocommit writes"} {
+		if !strings.Contains(maint, html(want)) {
+			t.Errorf("the maintenance page lacks %q", want)
+		}
+	}
+
+	tx.Rollback()
+	reset := func() bool {
+		s, err := Stats(db)
+		return err == nil && !s.Database.WAL.Starved && s.Database.WAL.Truncate > 0
+	}
+	writeWAL(t, db, wal, 2000, reset)
+	if !reset() {
+		t.Fatal("the reader ended, but the WAL keeper did not reset the WAL")
+	}
+	_, overview = fetch(t, h, "/")
+	if strings.Contains(overview, html("The WAL keeper is starved")) || !strings.Contains(overview, html("The WAL keeper keeps the write-ahead log under 1.0 MiB")) {
+		t.Errorf("after the reader ended, the overview still does not show the keeper at work:\n%s", overview)
 	}
 }

@@ -233,11 +233,22 @@ func (s *pageSource) walCheck(ctx context.Context, st StorageStats, err error) p
 	case st.WALBytes >= walFailBytes:
 		c.Status = page.Failing
 		c.Detail = "The WAL is over 1 GiB: every read searches it, and it is copied back at the next checkpoint. " + c.Detail
-	case st.WALBytes >= walWarnBytes && c.Status == page.OK:
+	case st.WALBytes >= s.walWarnAt() && c.Status == page.OK:
 		c.Status = page.Warning
-		c.Detail = "The WAL is over 64 MiB: a checkpoint (Maintenance) empties it once no reader needs it."
+		c.Detail = fmt.Sprintf("The WAL is over %s: a checkpoint (Maintenance) empties it once no reader needs it.", fmtSize(s.walWarnAt()))
 	}
-	return c
+	return s.keeperCheck(c)
+}
+
+// walWarnAt is the WAL size the overview warns at: this process's keeper's
+// limit when it has one, else walWarnBytes.
+func (s *pageSource) walWarnAt() int64 {
+	if s.live() && s.d.wal != nil {
+		if l := s.d.walStats().Limit; l > 0 {
+			return l
+		}
+	}
+	return walWarnBytes
 }
 
 // walStarved reports whether the history shows the WAL growing without a
@@ -485,7 +496,7 @@ func (s *pageSource) headline(ctx context.Context, st StorageStats) []page.Stat 
 	return out
 }
 
-// fmtSize prints bytes for a check: 4.0 MB.
+// fmtSize prints bytes for a check, in powers of 1024: 4.0 MiB.
 func fmtSize(n int64) string {
 	switch {
 	case n < 0:
@@ -493,9 +504,9 @@ func fmtSize(n int64) string {
 	case n < 1<<10:
 		return fmt.Sprintf("%d B", n)
 	case n < 1<<20:
-		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	case n < 1<<30:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 	}
-	return fmt.Sprintf("%.2f GB", float64(n)/(1<<30))
+	return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
 }

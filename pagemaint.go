@@ -78,13 +78,19 @@ func (s *pageSource) Maintenance(ctx context.Context, w page.Window) (page.Maint
 		integrity.At = last.At
 	}
 	m.Runs = append(m.Runs, integrity)
-	checkpoint := page.Run{Name: "checkpoint (from these pages)", Status: page.Unknown, Detail: "SQLite checkpoints the WAL by itself every 1000 pages written (wal_autocheckpoint), reusing the file from its start; the WAL file grows only when a reader keeps it from doing so."}
+	checkpoint := page.Run{Name: "checkpoint (from these pages)", Status: page.Unknown, Detail: "None yet. A checkpoint copies the WAL into the database; qlsqlite's WAL keeper (below) or SQLite's auto-checkpoint run them by themselves, and the WAL file grows only while a reader keeps them from resetting it."}
 	if s.store != nil {
 		if ev, err := s.store.Events(ctx, "checkpoint", 1); err == nil && len(ev) > 0 {
 			checkpoint.At, checkpoint.Detail, checkpoint.Status = ev[0].At, ev[0].Detail, page.OK
 		}
 	}
 	m.Runs = append(m.Runs, checkpoint)
+	if r, ok := s.walKeeperRun(); ok {
+		m.Runs = append(m.Runs, r)
+	}
+	if r, ok := s.groupCommitRun(); ok {
+		m.Runs = append(m.Runs, r)
+	}
 
 	adv := s.adv.get()
 	if adv.audit != nil {

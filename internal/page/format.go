@@ -49,7 +49,7 @@ func fmtBytes(n int64) string {
 		return strconv.FormatInt(n, 10) + " B"
 	}
 	v, suffix := float64(n), ""
-	for _, s := range []string{"KB", "MB", "GB", "TB"} {
+	for _, s := range []string{"KiB", "MiB", "GiB", "TiB"} {
 		v /= unit
 		suffix = s
 		if v < unit {

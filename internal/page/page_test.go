@@ -225,7 +225,7 @@ func TestFormat(t *testing.T) {
 	for _, tc := range []struct{ got, want string }{
 		{fmtDuration(812), "812ns"}, {fmtDuration(14200 * time.Nanosecond), "14.2µs"}, {fmtDuration(3050 * time.Microsecond), "3.05ms"},
 		{fmtDuration(1200 * time.Millisecond), "1.20s"}, {fmtDuration(125 * time.Second), "2m05s"},
-		{fmtBytes(512), "512 B"}, {fmtBytes(4096), "4.00 KB"}, {fmtBytes(12900000), "12.3 MB"},
+		{fmtBytes(512), "512 B"}, {fmtBytes(4096), "4.00 KiB"}, {fmtBytes(12900000), "12.3 MiB"},
 		{fmtCount(1234567), "1,234,567"}, {fmtCount(-1234), "-1,234"}, {fmtCount(12), "12"},
 		{fmtPercent(0.1234), "12.3%"}, {fmtPercent(-1), "–"},
 		{fmtAgo(now.Add(-3*time.Minute), now), "3 min ago"},
