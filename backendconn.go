@@ -39,6 +39,7 @@ func (d *database) connectBackend(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, markEngine(d.rules, err)
 	}
+	d.historyOnce.Do(func() { d.startConfiguredHistory(ctx) })
 	inner := newBackendConn(dc.(BackendConn), d)
 	mw, err := sqlmw.Driver(opened{inner}, d.obs.interceptor(&inner.connCore, newInterceptor(d, inner))).Open("")
 	if err != nil {
@@ -173,4 +174,19 @@ func (o *observability) checkServer(ctx context.Context, r *HealthReport, fail, 
 	for _, p := range sh.Problems {
 		degrade("%s", p)
 	}
+}
+
+// errNoSpace is what the Space page says of a backend's database.
+var errNoSpace = errors.New("qlsqlite: the sizes of tables and indexes are read from SQLite's file; a database server reports its own (PostgreSQL: pg_total_relation_size, pg_stat_user_tables)")
+
+// space is SQLite's alone: the monitoring page's Space page says what to
+// read instead.
+func (d backendDialect) space(context.Context, *sql.DB) ([]objectSpace, string, error) {
+	return nil, "", errNoSpace
+}
+
+// checkpoint is SQLite's alone: a database server checkpoints its own
+// write-ahead log.
+func (d backendDialect) checkpoint(context.Context) (checkpointResult, error) {
+	return checkpointResult{}, errors.New("qlsqlite: a checkpoint copies SQLite's WAL into its file; a database server checkpoints its own write-ahead log")
 }

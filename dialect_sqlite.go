@@ -43,6 +43,12 @@ type dialect interface {
 	// slice is a finding, not an error. The error says why the check could
 	// not go on.
 	checkIntegrity(ctx context.Context, db *sql.DB, between func(took time.Duration) error) (slices int, problems []string, err error)
+	// space estimates the size of each table and index of the database,
+	// largest first, and says how it measured, for the monitoring page.
+	space(ctx context.Context, db *sql.DB) (objs []objectSpace, method string, err error)
+	// checkpoint copies the write-ahead log into the database and empties
+	// it, waiting for readers as the busy timeout allows.
+	checkpoint(ctx context.Context) (checkpointResult, error)
 	// close releases what the dialect holds (its own connection).
 	close()
 }

@@ -78,7 +78,13 @@ func openDB(c *Connector) (*sql.DB, error) {
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
-	if _, err := c.db.obs.startMonitor(db, c.db.cfg.obs); err != nil {
+	d := c.db
+	d.know(db)
+	if err := d.startConfiguredHistory(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if _, err := d.obs.startMonitor(db, d.cfg.obs); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -172,13 +178,19 @@ type database struct {
 
 	keepOnce     sync.Once // starts the pool keeper
 	optimizeOnce sync.Once // starts the statistics upkeep
+	historyOnce  sync.Once // starts the history configured, at the first connection
 	stopOnce     sync.Once
 
 	schemaGen atomic.Uint64 // bumped when a statement may have changed the schema
 
-	mu     sync.Mutex
-	conns  map[*connCore]struct{} // open connections
-	closed cacheTotals            // counters of closed connections
+	known     atomic.Pointer[sql.DB]         // the *sql.DB built on this database, once a function was given it
+	optimized atomic.Pointer[maintenanceRun] // the last periodic PRAGMA optimize
+
+	mu      sync.Mutex
+	conns   map[*connCore]struct{} // open connections
+	closed  cacheTotals            // counters of closed connections
+	closers []func()               // run by Close (see onClose)
+	advice  *adviceCache           // the monitoring page's, once a Handler serves it
 }
 
 // connCore is what every connection of a database keeps for the shared
@@ -189,6 +201,36 @@ type connCore struct {
 	stats  shard      // this connection's statistics
 	report callReport // what the call in progress did, for the observer
 }
+
+// goBackground runs f in a goroutine that Close cancels (through ctx) and
+// waits for; false, and f not run, when the database is closed.
+func (db *database) goBackground(f func(ctx context.Context)) bool {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	select {
+	case <-db.done:
+		return false
+	default:
+	}
+	db.background.Add(1)
+	go func() {
+		defer db.background.Done()
+		f(db.ctx)
+	}()
+	return true
+}
+
+// know remembers the *sql.DB built on the database: the pool's figures
+// are read from it.
+func (db *database) know(sqlDB *sql.DB) {
+	if db.known.Load() == nil {
+		db.known.CompareAndSwap(nil, sqlDB)
+	}
+}
+
+// sqlDB returns the *sql.DB built on the database, nil until a function
+// that takes one was called.
+func (db *database) sqlDB() *sql.DB { return db.known.Load() }
 
 // track registers an open connection.
 func (db *database) track(c *connCore) {
@@ -225,11 +267,21 @@ func (c *Connector) Driver() driver.Driver { return c.driver }
 // goroutine of qlsqlite's is left for this database.
 func (c *Connector) Close() error {
 	c.db.stopOnce.Do(func() {
+		c.db.mu.Lock() // goBackground and onClose check done under it
 		close(c.db.done)
+		c.db.mu.Unlock()
 		c.db.cancel()
 	})
+	c.db.obs.stopHistory() // its last period reads the storage and the plans
 	c.db.background.Wait()
 	c.db.planner.close()
+	c.db.mu.Lock()
+	closers := c.db.closers
+	c.db.closers = nil
+	c.db.mu.Unlock()
+	for _, f := range closers {
+		f()
+	}
 	c.db.obs.flushSlow()
 	c.db.obs.close()
 	dropMemory(c.db.memory)
@@ -253,6 +305,7 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, err
 	}
 	c.db.optimizeLoop()
+	c.db.historyOnce.Do(func() { c.db.startConfiguredHistory(ctx) })
 	nc := dc.(ncruces.Conn)
 	inner, err := newSQLiteConn(nc, c.db)
 	if err != nil {

@@ -134,6 +134,29 @@ var dsnParams = [...]dsnParam{
 		c.obs.integrityEvery, err = parseDuration(v)
 		return err
 	}},
+	{"_history", func(c *config, v string) error {
+		switch strings.ToLower(v) {
+		case "":
+			return fmt.Errorf("want a file name, or off")
+		case "off", "no", "false", "0":
+			c.obs.history, c.obs.historyOff = "", true
+		default:
+			c.obs.history, c.obs.historyOff = v, false
+		}
+		return nil
+	}},
+	{"_history_retention", func(c *config, v string) error {
+		d, err := parseDuration(v)
+		if err != nil || d < time.Hour {
+			return fmt.Errorf("want a duration of an hour or more, like 336h (14 days)")
+		}
+		c.obs.historyRetention = d
+		return nil
+	}},
+	{"_history_max_size", func(c *config, v string) (err error) {
+		c.obs.historyMaxBytes, err = parseSize(v)
+		return err
+	}},
 	{"_slow", func(c *config, v string) (err error) {
 		c.obs.slow, err = parseDuration(v)
 		return err

@@ -147,6 +147,9 @@ func TestEveryDSNParameterHasAnOption(t *testing.T) {
 		"_trace":             {"off", WithTracing(false)},
 		"_metrics":           {"off", WithMetrics(false)},
 		"_query_text":        {"on", WithQueryText(true)},
+		"_history":           {"h.db", WithHistory("h.db")},
+		"_history_retention": {"48h", WithHistoryRetention(48 * time.Hour)},
+		"_history_max_size":  {"64MiB", WithHistoryMaxSize(64 << 20)},
 	}
 	comparable := func(c config) config {
 		c.now = nil // a func: never DeepEqual

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/quantumleap/qlsqlite/internal/page"
 )
 
 // A HandlerOption configures the handler [Handler] returns.
@@ -16,16 +18,64 @@ type HandlerOption func(*handlerConfig)
 type handlerConfig struct {
 	// healthTimeout bounds the Health call behind /healthz.
 	healthTimeout time.Duration
+	// actions enables the page's forms that change the database.
+	actions bool
+	// stored is the history another process writes, for "qlsqlite
+	// serve": the pages show it instead of this process's statistics.
+	stored string
+}
+
+// WithActions enables the monitoring page's actions (default off):
+// checkpoint the WAL, run PRAGMA optimize, create an advised index. They
+// are POST forms on the Maintenance page, refused from other sites
+// ([http.CrossOriginProtection]). Off, the pages change nothing.
+func WithActions(on bool) HandlerOption {
+	return func(c *handlerConfig) { c.actions = on }
+}
+
+// WithStoredHistory makes the pages show the statistics history another
+// process keeps at path, for the database db opens (what "qlsqlite serve"
+// does): the queries, connections and alerts come from the history,
+// sizes, indexes and advice from the database's file. The history is read,
+// never written, and closed with db. Actions are off.
+func WithStoredHistory(path string) HandlerOption {
+	return func(c *handlerConfig) { c.stored = path }
 }
 
 // Handler returns the HTTP handler of db's monitoring, for a database
 // opened with the qlsqlite driver; any other is an error. Mount it where
 // the program serves its operational endpoints, under a prefix with
-// [http.StripPrefix] if need be.
+// [http.StripPrefix] if need be:
 //
-// It is the start of qlsqlite's monitoring handler: the overview page at
-// "/" and "/metrics" will join these, under the same function and options.
-// Today it serves:
+//	h, err := qlsqlite.Handler(db)
+//	mux.Handle("/db/", http.StripPrefix("/db", h))
+//
+// It serves the monitoring pages, pghero's set in SQLite's terms: "/" the
+// overview (checks marked ok, warning or failing: the alert thresholds,
+// the breaker, the WAL, planner statistics, unused, redundant and
+// suggested indexes, free pages, the last integrity check), "/queries"
+// (per fingerprint, sortable, over the last hour, day, 14 days or since
+// the start; a page per fingerprint with its calls and p95 over time, its
+// plan, its advice and rewrites), "/space", "/connections", "/maintenance"
+// and "/alerts". The pages read snapshots of the statistics and the
+// history; they run no SQL on a statement's path (index advice is
+// computed in the background, at most every 10 minutes while the pages are
+// viewed, on connections of the pool), and change nothing unless
+// [WithActions] is given. They show fingerprints, never an argument value.
+//
+// Unless the database has none ([WithoutHistory], "_history=off", a
+// database in memory), Handler starts the statistics history, beside the
+// database unless [WithHistory] or "_history" says where; an error
+// starting it is Handler's error.
+//
+// "/metrics" serves the Prometheus text format (see newMetricsHandler's
+// list in metrics.go and the README): db_client_operation_duration and the
+// pool by OpenTelemetry's conventions, through OpenTelemetry's Prometheus
+// exporter on a registry of its own, client_golang's go_sql_* pool
+// metrics, and qlsqlite's gauges (breaker state, WAL bytes, database
+// size).
+//
+// And the probes:
 //
 //   - /healthz, for liveness: the result of [Health] (cheap: no table is
 //     read), as JSON. It answers 200 while the database is open, whatever
@@ -47,10 +97,24 @@ func Handler(db *sql.DB, opts ...HandlerOption) (http.Handler, error) {
 	for _, opt := range opts {
 		opt(&cfg)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	src, err := newPageSource(ctx, d, db, cfg)
+	if err != nil {
+		return nil, err
+	}
+	metrics, err := newMetricsHandler(d, db)
+	if err != nil {
+		return nil, fmt.Errorf("qlsqlite: the Prometheus endpoint: %w", err)
+	}
 	h := &handler{db: db, d: d, cfg: cfg}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", h.healthz)
 	mux.HandleFunc("GET /readyz", h.readyz)
+	mux.Handle("GET /metrics", metrics)
+	pages := page.New(src, page.Options{Actions: cfg.actions && cfg.stored == ""})
+	mux.Handle("GET /", pages)
+	mux.Handle("POST /actions/", pages)
 	return mux, nil
 }
 

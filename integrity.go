@@ -124,6 +124,16 @@ func (o *observability) checkIntegrity(ctx context.Context, db *sql.DB, spread b
 		o.judged = kept
 	}
 	o.mu.Unlock()
+	detail := fmt.Sprintf("%d tables in %v: ", r.Tables, r.Took.Round(time.Millisecond))
+	switch {
+	case r.Err != "":
+		detail += "did not complete: " + r.Err
+	case len(r.Problems) > 0:
+		detail += fmt.Sprintf("%d problems: %s", len(r.Problems), r.summary())
+	default:
+		detail += "ok"
+	}
+	o.recordEvent("integrity", detail)
 	return r, err
 }
 

@@ -173,6 +173,7 @@ type monitor struct {
 	history  []monSample      // oldest first, covering the window
 	firing   map[string]Alert // by name
 	lastPool sql.DBStats
+	readings map[string]reading // the last evaluation's, by alert name: the monitoring page shows them
 }
 
 // monSample is the state of the database at one tick.
@@ -291,7 +292,9 @@ func (o *observability) startMonitor(sqlDB *sql.DB, cfg observeConfig) (*monitor
 		return nil, errors.New("qlsqlite: the database is already monitored (qlsqlite.Open starts a monitor: pass the alert options to Open)")
 	}
 	o.monitor = m
+	restored := o.restored
 	o.mu.Unlock()
+	m.restoreFiring(restored)
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 
 	m.walBytes.Store(-1)
@@ -346,8 +349,12 @@ func (m *monitor) stop() {
 func (m *monitor) tick(now time.Time) {
 	m.scheduleIntegrity(now)
 	cur := m.sample(now, true)
+	h := m.obs.history()
 	for _, a := range m.evaluate(now, cur) {
 		m.deliver(a)
+		if h != nil {
+			h.event(alertEvent(a))
+		}
 	}
 }
 
@@ -437,7 +444,7 @@ func (m *monitor) evaluate(now time.Time, cur monSample) []Alert {
 	w := m.window(now, cur)
 	readings := map[string]reading{AlertIntegrity: m.integrityReading()}
 	if th.QueryP95 > 0 {
-		readings[AlertQueryP95] = queryP95Reading(th, cur, w.histBase)
+		readings[AlertQueryP95] = queryP95Reading(th, cur, w.histBase, w.prior)
 	}
 	if th.PoolUsage > 0 {
 		readings[AlertPoolUsage] = poolUsageReading(th, w.utils)
@@ -451,7 +458,18 @@ func (m *monitor) evaluate(now time.Time, cur monSample) []Alert {
 	if th.LockWait > 0 {
 		readings[AlertLockWait] = lockWaitReading(th, w.delta)
 	}
+	m.mu.Lock()
+	m.readings = readings
+	m.mu.Unlock()
 	return m.transitions(now, readings)
+}
+
+// lastReadings returns the readings of the last evaluation, nil before
+// the first.
+func (m *monitor) lastReadings() map[string]reading {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.readings
 }
 
 // window is what the history says about the alert window ending at cur.
@@ -459,6 +477,15 @@ type window struct {
 	delta    totals     // the counters' growth over the window
 	histBase *monSample // the earliest sample in the window with histograms
 	utils    []float64  // the pool's utilization at each sample that knows it
+	// prior adds up the periods of the statistics history in the window
+	// from before the statistics started (a restart), by fingerprint.
+	prior map[string]priorQuery
+}
+
+// priorQuery is what a fingerprint did in the window before a restart.
+type priorQuery struct {
+	fp   Fingerprint
+	hist *histogram
 }
 
 func (m *monitor) window(now time.Time, cur monSample) window {
@@ -493,24 +520,58 @@ func (m *monitor) window(now time.Time, cur monSample) window {
 			waited:      cur.tot.waited - min(base.tot.waited, cur.tot.waited),
 		}
 	}
+	for _, p := range m.obs.priorIn(start, now) {
+		w.delta.merge(p.tot)
+		if p.util >= 0 {
+			w.utils = append(w.utils, p.util)
+		}
+		for id, h := range p.hists {
+			if w.prior == nil {
+				w.prior = map[string]priorQuery{}
+			}
+			q, ok := w.prior[id]
+			if !ok {
+				q = priorQuery{fp: p.fps[id], hist: &histogram{}}
+			}
+			q.hist.merge(h)
+			w.prior[id] = q
+		}
+	}
 	return w
 }
 
 // queryP95Reading is the largest p95 over the window of the fingerprints
 // with enough calls in it, naming those over the threshold.
-func queryP95Reading(th AlertThresholds, cur monSample, histBase *monSample) reading {
+func queryP95Reading(th AlertThresholds, cur monSample, histBase *monSample, prior map[string]priorQuery) reading {
 	r := reading{threshold: th.QueryP95.Seconds()}
 	type slow struct {
 		fp  Fingerprint
 		p95 time.Duration
 	}
 	var over []slow
-	for id, h := range cur.hists {
-		w := h.clone()
-		if histBase != nil {
-			if bh, ok := histBase.hists[id]; ok {
-				w.sub(bh)
+	fps := cur.fps
+	ids := maps.Keys(cur.hists)
+	if len(prior) > 0 {
+		fps = maps.Clone(cur.fps)
+		for id, q := range prior {
+			if _, ok := fps[id]; !ok {
+				fps[id] = q.fp
 			}
+		}
+		ids = maps.Keys(fps)
+	}
+	for id := range ids {
+		w := &histogram{}
+		if h, ok := cur.hists[id]; ok {
+			w = h.clone()
+			if histBase != nil {
+				if bh, ok := histBase.hists[id]; ok {
+					w.sub(bh)
+				}
+			}
+		}
+		if q, ok := prior[id]; ok {
+			w.merge(q.hist)
 		}
 		if w.count < uint64(th.MinCalls) {
 			continue
@@ -519,7 +580,7 @@ func queryP95Reading(th AlertThresholds, cur monSample, histBase *monSample) rea
 		r.ok = true
 		r.value = max(r.value, p95.Seconds())
 		if p95 >= th.QueryP95 {
-			over = append(over, slow{cur.fps[id], p95})
+			over = append(over, slow{fps[id], p95})
 		}
 	}
 	slices.SortFunc(over, func(a, b slow) int { return cmp.Compare(b.p95, a.p95) })

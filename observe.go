@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ngrok/sqlmw"
@@ -32,11 +33,17 @@ type observability struct {
 
 	checking sync.Mutex // held by the integrity check running, if any
 
+	histStart sync.Mutex                 // held while the history starts or stops
+	histErr   atomic.Pointer[historyErr] // why the configured history could not start
+
 	mu        sync.Mutex       // guards the fields below
 	samples   []dbSample       // for rates over the window; see rates
 	monitor   *monitor         // nil unless monitored
 	integrity *IntegrityReport // the last integrity check; nil before the first
 	judged    *IntegrityReport // the last that completed or found problems
+	hist      *historyWriter   // nil unless the history is kept
+	prior     []priorSample    // the history's periods before the statistics started, for the alert window
+	restored  []Alert          // alerts firing when the history was last written
 }
 
 func newObservability(db *database, d dialect) *observability {
@@ -55,6 +62,15 @@ func newObservability(db *database, d dialect) *observability {
 	o.tel.registerDatabase(db, o.table)
 	o.since = o.clock.Now()
 	return o
+}
+
+// stopHistory writes the history's last period and stops its writer.
+func (o *observability) stopHistory() {
+	o.histStart.Lock()
+	defer o.histStart.Unlock()
+	if h := o.history(); h != nil {
+		h.stop()
+	}
 }
 
 // close stops the monitor and releases the dialect's connection and the

@@ -111,8 +111,31 @@ func (d *database) optimizeLoop() {
 }
 
 // optimizeNow runs PRAGMA optimize once, on a connection of its own, bounded
-// by ctx and by a minute.
+// by ctx and by a minute, and keeps when and how it went for the
+// monitoring page and the history.
 func (d *database) optimizeNow(ctx context.Context) error {
+	start := time.Now()
+	err := d.runOptimize(ctx)
+	run := &maintenanceRun{At: d.obs.clock.Now(), Took: time.Since(start)}
+	detail := fmt.Sprintf("PRAGMA optimize in %v", run.Took.Round(time.Millisecond))
+	if err != nil {
+		run.Err = err.Error()
+		detail += ": " + run.Err
+	}
+	d.optimized.Store(run)
+	d.obs.recordEvent("optimize", detail)
+	return err
+}
+
+// maintenanceRun is one run of a maintenance task.
+type maintenanceRun struct {
+	At   time.Time
+	Took time.Duration
+	Err  string
+}
+
+// runOptimize is optimizeNow's work.
+func (d *database) runOptimize(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	dc, err := d.connect(ctx)

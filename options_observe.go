@@ -39,6 +39,11 @@ type observeConfig struct {
 	interval   time.Duration
 
 	integrityEvery time.Duration // the monitor's integrity checks; 0: none ("_integrity_every")
+
+	history          string        // the history file ("_history"); "": beside the database once Handler serves it
+	historyOff       bool          // "_history=off"
+	historyRetention time.Duration // "_history_retention"; 0: the default
+	historyMaxBytes  int64         // "_history_max_size"; 0: the default
 }
 
 func defaultObserveConfig() observeConfig {

@@ -265,7 +265,7 @@ func (t *telemetry) registerDatabase(db *database, table *statsTable) {
 	evictions, err3 := t.meter.Int64ObservableCounter(metricCacheEvictions,
 		metric.WithDescription("Statements evicted from qlsqlite's statement cache."), metric.WithUnit("{statement}"))
 	breaker, err4 := t.meter.Int64ObservableGauge(metricBreakerState,
-		metric.WithDescription("State of the circuit breaker: 0 closed, 1 half-open, 2 open."), metric.WithUnit("1"))
+		metric.WithDescription("State of the circuit breaker: 0 closed, 1 half-open, 2 open."), metric.WithUnit("{state}"))
 	fps, err5 := t.meter.Int64ObservableGauge(metricStatsFingerprints,
 		metric.WithDescription("Fingerprints qlsqlite keeps statistics for (at most _stats_max)."), metric.WithUnit("{fingerprint}"))
 	fpEvictions, err6 := t.meter.Int64ObservableCounter(metricStatsEvictions,

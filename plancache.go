@@ -274,5 +274,6 @@ func stateOf(db *sql.DB) (*database, error) {
 	if !ok || d.db == nil {
 		return nil, fmt.Errorf("qlsqlite: the *sql.DB uses driver %T, not qlsqlite: open it with sql.Open(%q, dsn) or qlsqlite.Open", db.Driver(), DriverName)
 	}
+	d.db.know(db)
 	return d.db, nil
 }

@@ -452,6 +452,7 @@ func (o *observability) reset() {
 	o.db.group.resetStats()
 	o.mu.Lock()
 	o.samples = nil
+	o.prior = nil // the history's periods before the start: forgotten with the rest
 	m := o.monitor
 	o.mu.Unlock()
 	if m != nil {
@@ -623,6 +624,16 @@ func (o *observability) snapshot(ctx context.Context, sqlDB *sql.DB) Snapshot {
 }
 
 func (o *observability) queryStats(r *queryRecord) QueryStats {
+	q := o.queryStatsNoPlan(r)
+	if plan, ok := o.db.planner.plans.Peek(r.fp.ID); ok {
+		p := *plan
+		q.Plan = &p
+	}
+	return q
+}
+
+// queryStatsNoPlan is queryStats without the plan.
+func (o *observability) queryStatsNoPlan(r *queryRecord) QueryStats {
 	c := &r.counters
 	q := QueryStats{
 		Fingerprint:   r.fp,
@@ -641,10 +652,6 @@ func (o *observability) queryStats(r *queryRecord) QueryStats {
 	}
 	if c.calls > 0 {
 		q.Mean = c.total / time.Duration(c.calls)
-	}
-	if plan, ok := o.db.planner.plans.Peek(r.fp.ID); ok {
-		p := *plan
-		q.Plan = &p
 	}
 	return q
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -44,10 +43,71 @@ type demoFlags struct {
 	duration time.Duration
 	ops      int
 	progress bool
+	serve    string
 	group    bool
+	rest     []string // arguments after the flags: none are taken
 }
 
 func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
+	f, err := parseDemoFlags(args, stdout)
+	if err != nil {
+		return err
+	}
+	if isPostgresURL(f.db) {
+		return runPostgresDemo(ctx, args, stdout)
+	}
+	if err := f.check(); err != nil {
+		return err
+	}
+	archivePath, backupPath, historyPath := demoSibling(f.db, "archive"), demoSibling(f.db, "backup"), qlsqlite.HistoryPath(f.db)
+	if err := removeDemoDB(ctx, f.db, archivePath, backupPath, historyPath); err != nil {
+		return err
+	}
+	held := heldLog{timed: f.ops == 0}
+	db, err := qlsqlite.Open(fileURI(f.db, ""), append(demoOptions(f, &held), qlsqlite.WithHistory(historyPath))...)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	pages, err := demoPages(db, f.serve, stdout)
+	if err != nil {
+		return err
+	}
+	defer pages.stop()
+	fmt.Fprintf(stdout, "qlsqlite demo: %s, %d users, %d trades, %d workers\n\n", f.db, f.users, f.trades, f.workers)
+
+	data := trading.Data{Users: f.users, Trades: f.trades, Seed: 1}
+	if err := demoSetup(ctx, db, data, f, stdout); err != nil {
+		return err
+	}
+	snap, elapsed, err := demoWorkload(ctx, db, data, f, &held, stdout)
+	if err != nil {
+		return err
+	}
+	if err := demoLifecycle(ctx, db, data, archivePath, backupPath, stdout); err != nil {
+		return err
+	}
+	held.flush(stdout)
+
+	fmt.Fprintf(stdout, "\nper-fingerprint statistics (qlsqlite.Stats) of the workload's statements, by total time, both runs:\n")
+	printWorkloadStats(stdout, snap, 10, f.workers, elapsed)
+	if f.ops == 0 {
+		fmt.Fprintln(stdout, "(the errors are the statements cut short as each timed run ended)")
+	}
+	report, err := qlsqlite.Health(ctx, db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nhealth (qlsqlite.Health):\n")
+	printHealth(stdout, report)
+	explainHealth(stdout, report, f.ops == 0)
+	held.flush(stdout)
+	demoEnd(stdout, f.db, archivePath)
+	return pages.end(ctx, f.db, historyPath)
+}
+
+// parseDemoFlags reads the demo's command line.
+func parseDemoFlags(args []string, stdout io.Writer) (demoFlags, error) {
 	var f demoFlags
 	fs := newFlagSet("demo", "demo [flags]",
 		"Applies migration 1 of the trading schema to a new database, loads synthetic data, runs the platform's mixed",
@@ -61,29 +121,17 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.DurationVar(&f.duration, "duration", 10*time.Second, "how long each workload run lasts (one before the advice, one after)")
 	fs.IntVar(&f.ops, "ops", 0, "run this many operations per workload run instead of running for --duration")
 	fs.BoolVar(&f.progress, "progress", true, "show progress bars on stderr")
+	fs.StringVar(&f.serve, "serve", "", "serve the monitoring pages on this `address` (127.0.0.1:8089) while the demo runs, and after it until Ctrl-C")
 	fs.BoolVar(&f.group, "group-commit", true, "commit the workers' concurrent autocommit writes together (group commit)")
-	if err := parseFlags(fs, args, stdout); err != nil {
-		return err
-	}
-	if isPostgresURL(f.db) {
-		return runPostgresDemo(ctx, args, stdout)
-	}
-	if err := f.check(fs); err != nil {
-		return err
-	}
-	archivePath, backupPath := demoSibling(f.db, "archive"), demoSibling(f.db, "backup")
-	if err := removeDemoDB(ctx, f.db, archivePath, backupPath); err != nil {
-		return err
-	}
-	held := heldLog{timed: f.ops == 0}
-	db, err := qlsqlite.Open(fileURI(f.db, ""), demoOptions(f, &held)...)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	fmt.Fprintf(stdout, "qlsqlite demo: %s, %d users, %d trades, %d workers\n\n", f.db, f.users, f.trades, f.workers)
+	err := parseFlags(fs, args, stdout)
+	f.rest = fs.Args()
+	return f, err
+}
 
-	// The schema, as migration 1 (no secondary indexes: the advisor's job).
+// demoSetup applies the schema as migration 1 (no secondary indexes: the
+// advisor's job) and loads the synthetic data; the statistics then start
+// from zero, so that those printed are the workload's.
+func demoSetup(ctx context.Context, db *sql.DB, data trading.Data, f demoFlags, stdout io.Writer) error {
 	m, err := migrate.New(db, trading.Migrations, migrate.WithoutBackup())
 	if err != nil {
 		return err
@@ -97,7 +145,6 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "schema: migrated to version %d (migration 2, the platform's own index plan, left pending)\n", v)
 
-	data := trading.Data{Users: f.users, Trades: f.trades, Seed: 1}
 	start := time.Now()
 	bar := newBar(os.Stderr, f.progress, -1, "loading")
 	err = trading.Fill(ctx, db, data, func(done, total int) {
@@ -112,17 +159,20 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "loaded in %v\n\n", time.Since(start).Round(time.Millisecond))
-	if err := qlsqlite.ResetStats(db); err != nil { // the statistics below are the workload's
-		return err
-	}
+	return qlsqlite.ResetStats(db)
+}
 
+// demoWorkload runs the workload, asks for advice and applies it, runs the
+// workload again, and returns the statistics of both runs (taken before
+// the archive and the backup run statements of their own) and their time.
+func demoWorkload(ctx context.Context, db *sql.DB, data trading.Data, f demoFlags, held *heldLog, stdout io.Writer) (qlsqlite.Snapshot, time.Duration, error) {
 	before := runWorkload(ctx, db, data, f)
 	fmt.Fprintf(stdout, "mixed workload, no secondary indexes: %d workers, %v\n", f.workers, before.elapsed.Round(time.Millisecond))
 	before.print(stdout)
 	held.flush(stdout)
 
 	if err := demoAdvice(ctx, db, stdout); err != nil {
-		return err
+		return qlsqlite.Snapshot{}, 0, err
 	}
 	held.flush(stdout)
 	after := runWorkload(ctx, db, data, f)
@@ -131,40 +181,18 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "p95 of all statements: %s before, %s after\n", pct(before.all(), 95), pct(after.all(), 95))
 	readsAndWrites(stdout, before, after)
 	held.flush(stdout)
-	// The statistics of the two runs, before the archive and the backup
-	// run statements of their own.
 	snap, err := qlsqlite.Stats(db)
 	if err != nil {
-		return err
+		return snap, 0, err
 	}
 	if g := snap.Database.GroupCommit; g.Enabled {
 		fmt.Fprintf(stdout, "group commit: %d autocommit writes in %d commits (%.1f per commit, at most %d), p99 queued %v\n", g.Statements, g.Groups, g.MeanSize, g.MaxSize, g.P99Queued.Round(time.Microsecond))
 	}
-
-	if err := demoLifecycle(ctx, db, data, archivePath, backupPath, stdout); err != nil {
-		return err
-	}
-	held.flush(stdout)
-
-	fmt.Fprintf(stdout, "\nper-fingerprint statistics (qlsqlite.Stats) of the workload's statements, by total time, both runs:\n")
-	printWorkloadStats(stdout, snap, 10, f.workers, before.elapsed+after.elapsed)
-	if f.ops == 0 {
-		fmt.Fprintln(stdout, "(the errors are the statements cut short as each timed run ended)")
-	}
-	report, err := qlsqlite.Health(ctx, db)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "\nhealth (qlsqlite.Health):\n")
-	printHealth(stdout, report)
-	explainHealth(stdout, report, f.ops == 0)
-	held.flush(stdout)
-	demoEnd(stdout, f.db, archivePath)
-	return nil
+	return snap, before.elapsed + after.elapsed, nil
 }
 
 // check validates the flags, naming the one that is wrong.
-func (f *demoFlags) check(fs *flag.FlagSet) error {
+func (f *demoFlags) check() error {
 	switch {
 	case f.workers < 1:
 		return usageErrorf("demo: --workers %d: want 1 or more", f.workers)
@@ -176,8 +204,8 @@ func (f *demoFlags) check(fs *flag.FlagSet) error {
 		return usageErrorf("demo: --ops %d: want 0 (run for --duration) or more", f.ops)
 	case f.ops == 0 && f.duration <= 0:
 		return usageErrorf("demo: --duration %v: want a positive duration (or set --ops)", f.duration)
-	case fs.NArg() > 0:
-		return usageErrorf("demo: unexpected argument %q: the demo takes flags only (qlsqlite demo -h)", fs.Arg(0))
+	case len(f.rest) > 0:
+		return usageErrorf("demo: unexpected argument %q: the demo takes flags only (qlsqlite demo -h)", f.rest[0])
 	}
 	return nil
 }

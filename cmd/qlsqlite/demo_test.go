@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -36,6 +39,13 @@ func TestDemo(t *testing.T) {
 	}
 	if strings.Contains(text, "first error") {
 		t.Errorf("the workload had errors:\n%s", text)
+	}
+	// Without --serve it ends by saying how to see its history.
+	if want := "qlsqlite serve --db " + path; !strings.Contains(text, want) {
+		t.Errorf("the demo's output lacks %q:\n%s", want, text)
+	}
+	if _, err := os.Stat(qlsqlite.HistoryPath(path)); err != nil {
+		t.Errorf("the demo's history: %v", err)
 	}
 
 	// A second run replaces the demo's own database.
@@ -112,5 +122,57 @@ func TestFileURIKeepsThePath(t *testing.T) {
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Errorf("the database is not at %q: %v", path, err)
+	}
+}
+
+// TestDemoServe: with --serve the pages are up while the workload runs,
+// and after it until Ctrl-C (ctx), and show the demo's queries.
+func TestDemoServe(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "demo.db")
+	args := []string{"demo", "--db", path, "--users", "50", "--trades", "2000", "--workers", "4", "--ops", "300", "--progress=false", "--serve", "127.0.0.1:0"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &lineWriter{lines: make(chan string, 1024)}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, out) }()
+	get := func(url string) string {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d", url, resp.StatusCode)
+		}
+		return string(body)
+	}
+	var url string
+	for url == "" {
+		select {
+		case line := <-out.lines:
+			if m := regexp.MustCompile(`^monitoring pages: (http://\S+/)`).FindStringSubmatch(line); m != nil {
+				url = m[1]
+			}
+		case err := <-done:
+			t.Fatalf("demo ended before serving: %v", err)
+		}
+	}
+	get(url) // the overview while the demo runs
+	for ended := false; !ended; {
+		select {
+		case line := <-out.lines:
+			ended = strings.Contains(line, "until Ctrl-C")
+		case err := <-done:
+			t.Fatalf("demo ended without waiting for Ctrl-C: %v", err)
+		}
+	}
+	if body := get(url + "queries"); !strings.Contains(body, "FROM trades") {
+		t.Error("the queries page lacks the demo's queries")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("demo after Ctrl-C: %v", err)
 	}
 }

@@ -33,6 +33,7 @@ func commands() []command {
 		{name: "migrate", summary: "apply, roll back and inspect schema migrations", run: cmdMigrate},
 		archiveCmd(), purgeCmd(), backupCmd(), verifyCmd(), restoreCmd(), rekeyCmd(),
 		healthCommand(),
+		serveCommand(),
 	}
 }
 

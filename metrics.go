@@ -1,0 +1,220 @@
+package qlsqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net/http"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/otlptranslator"
+	"go.opentelemetry.io/otel/attribute"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/quantumleap/qlsqlite/internal/history"
+)
+
+// The Prometheus endpoint of [Handler]: /metrics, in the Prometheus text
+// format, from a registry of its own (the program's default registry is
+// left alone):
+//
+//   - db_client_operation_duration_seconds, the histogram of OpenTelemetry's
+//     database conventions by db.operation.name, db.collection.name and
+//     db.query.summary, through OpenTelemetry's Prometheus exporter. It is
+//     produced from qlsqlite's own statistics when scraped: nothing is
+//     recorded on a statement's path for it, whatever the program's meter
+//     provider.
+//   - db_client_connection_count (by state) and db_client_connection_max,
+//     the pool by the same conventions.
+//   - go_sql_*, the pool as client_golang's DBStats collector reports any
+//     *sql.DB.
+//   - qlsqlite's own: the circuit breaker's state, the WAL's and the
+//     database's size, the free pages, the fingerprints kept and evicted,
+//     the statement cache, and the failed calls by class.
+
+// metricDatabaseSize and friends are the gauges only /metrics has.
+const (
+	metricDatabaseSize  = "qlsqlite.database.size"
+	metricFreePages     = "qlsqlite.database.free_pages"
+	metricQueryErrors   = "qlsqlite.query.errors"
+	storageCacheTimeout = time.Second
+)
+
+// newMetricsHandler returns the handler of /metrics for db.
+func newMetricsHandler(d *database, db *sql.DB) (http.Handler, error) {
+	reg := prometheus.NewRegistry()
+	prod := &statsProducer{o: d.obs, start: d.obs.clock.Now()}
+	exp, err := otelprom.New(
+		otelprom.WithRegisterer(reg),
+		otelprom.WithProducer(prod),
+		otelprom.WithoutTargetInfo(),
+		otelprom.WithTranslationStrategy(otlptranslator.UnderscoreEscapingWithSuffixes),
+	)
+	if err != nil {
+		return nil, err
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
+	t := &telemetry{dialect: d.obs.dialect, meter: mp.Meter(instrumentationName), base: d.obs.tel.base}
+	st := &storageCache{o: d.obs, db: db}
+	t.registerDatabase(d, d.obs.table)
+	t.registerPool(db, func() (int64, bool) {
+		s, err := st.get()
+		return s.WALBytes, err == nil && !s.InMemory
+	})
+	if err := t.registerStorage(st); err != nil {
+		return nil, err
+	}
+	if err := reg.Register(collectors.NewDBStatsCollector(db, d.obs.dialect.namespace())); err != nil {
+		return nil, err
+	}
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}), nil
+}
+
+// storageCache reads the storage figures at most once a second, for the
+// gauges of one scrape.
+type storageCache struct {
+	o  *observability
+	db *sql.DB
+
+	mu  sync.Mutex
+	at  time.Time
+	st  StorageStats
+	err error
+}
+
+func (c *storageCache) get() (StorageStats, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Since(c.at) < storageCacheTimeout {
+		return c.st, c.err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c.st, c.err = c.o.dialect.storage(ctx, c.db)
+	c.at = time.Now()
+	return c.st, c.err
+}
+
+// registerStorage registers the database's size and free pages.
+func (t *telemetry) registerStorage(st *storageCache) error {
+	size, err1 := t.meter.Int64ObservableGauge(metricDatabaseSize,
+		metric.WithDescription("Size of the database: its pages times the page size, free pages included."), metric.WithUnit("By"))
+	free, err2 := t.meter.Int64ObservableGauge(metricFreePages,
+		metric.WithDescription("Unused pages of the database, which VACUUM gives back to the file system."), metric.WithUnit("{page}"))
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	set := metric.WithAttributeSet(attribute.NewSet(t.base...))
+	_, err := t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		s, err := st.get()
+		if err != nil {
+			return nil // no figure this scrape
+		}
+		o.ObserveInt64(size, s.SizeBytes, set)
+		o.ObserveInt64(free, s.FreelistPages, set)
+		return nil
+	}, size, free)
+	return err
+}
+
+// statsProducer produces db.client.operation.duration and the failed
+// calls from qlsqlite's statistics, when /metrics is scraped. Prometheus
+// wants counters that never go back: each scrape adds what happened since
+// the last one (the delta of each fingerprint) to series of its own, so
+// that a fingerprint evicted from the statistics, or statistics reset,
+// take nothing away.
+type statsProducer struct {
+	o     *observability
+	start time.Time
+
+	mu      sync.Mutex
+	tracker deltaTracker
+	series  map[attribute.Distinct]*durationSeries
+	errors  map[attribute.Distinct]*errorSeries
+}
+
+// durationSeries is one histogram series: the calls of the fingerprints
+// sharing an attribute set.
+type durationSeries struct {
+	attrs  attribute.Set
+	counts []uint64 // len(durationBuckets)+1
+	count  uint64
+	sum    float64
+}
+
+type errorSeries struct {
+	attrs attribute.Set
+	n     int64
+}
+
+// Produce implements [sdkmetric.Producer].
+func (p *statsProducer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.series == nil {
+		p.series = map[attribute.Distinct]*durationSeries{}
+		p.errors = map[attribute.Distinct]*errorSeries{}
+	}
+	m := p.o.merged()
+	p.tracker.advance(m, p.add)
+	now := p.o.clock.Now()
+
+	hist := metricdata.Histogram[float64]{Temporality: metricdata.CumulativeTemporality}
+	for _, s := range p.series {
+		hist.DataPoints = append(hist.DataPoints, metricdata.HistogramDataPoint[float64]{
+			Attributes:   s.attrs,
+			StartTime:    p.start,
+			Time:         now,
+			Count:        s.count,
+			Bounds:       durationBuckets,
+			BucketCounts: slices.Clone(s.counts),
+			Sum:          s.sum,
+		})
+	}
+	errs := metricdata.Sum[int64]{Temporality: metricdata.CumulativeTemporality, IsMonotonic: true}
+	for _, s := range p.errors {
+		errs.DataPoints = append(errs.DataPoints, metricdata.DataPoint[int64]{Attributes: s.attrs, StartTime: p.start, Time: now, Value: s.n})
+	}
+	return []metricdata.ScopeMetrics{{
+		Scope: instrumentation.Scope{Name: instrumentationName},
+		Metrics: []metricdata.Metrics{
+			{Name: metricOperationDuration, Description: "Duration of database client operations.", Unit: "s", Data: hist},
+			{Name: metricQueryErrors, Description: "Calls that failed, by qlsqlite's error class.", Unit: "{call}", Data: errs},
+		},
+	}}, nil
+}
+
+// add counts a fingerprint's delta into its series.
+func (p *statsProducer) add(r *queryRecord, d history.QueryDelta) {
+	set := attribute.NewSet(r.meta.attrs...)
+	s, ok := p.series[set.Equivalent()]
+	if !ok {
+		s = &durationSeries{attrs: set, counts: make([]uint64, len(durationBuckets)+1)}
+		p.series[set.Equivalent()] = s
+	}
+	for _, b := range d.Hist {
+		v := time.Duration(bucketValue(int(b.Index)/histSub, int(b.Index)%histSub)).Seconds()
+		s.counts[sort.SearchFloat64s(durationBuckets, v)] += b.Count
+	}
+	s.count += d.Calls
+	s.sum += d.Total.Seconds()
+	for class, n := range d.Errors {
+		eset := attribute.NewSet(append(append([]attribute.KeyValue(nil), r.meta.attrs...), attribute.String("qlsqlite.error.class", class))...)
+		e, ok := p.errors[eset.Equivalent()]
+		if !ok {
+			e = &errorSeries{attrs: eset}
+			p.errors[eset.Equivalent()] = e
+		}
+		e.n += int64(n)
+	}
+}

@@ -1,0 +1,462 @@
+package qlsqlite
+
+import (
+	"context"
+	"database/sql"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// pageDB opens a database with a history and a few statements run, two
+// of them with values that must never show.
+func pageDB(t *testing.T, opts ...Option) (*sql.DB, string) {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := Open("file:"+filepath.Join(dir, "app.db"), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for _, q := range []string{
+		`CREATE TABLE orders (id INTEGER PRIMARY KEY, status TEXT, created_at TEXT, note TEXT)`,
+		`CREATE INDEX orders_note ON orders (note)`,
+		`INSERT INTO orders (status, created_at, note) VALUES ('open', '2026-01-01', 'literal-secret-4711')`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 200 {
+		if _, err := db.Exec(`INSERT INTO orders (status, created_at, note) VALUES (?, ?, ?)`, "closed", time.Now().Format(time.RFC3339), "argument-secret-"+string(rune('a'+i%26))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	for range 20 {
+		if err := db.QueryRow(`SELECT count(*) FROM orders WHERE status = 'open' ORDER BY created_at`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db, dir
+}
+
+func fetch(t *testing.T, h http.Handler, path string) (int, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	body, _ := io.ReadAll(rec.Body)
+	return rec.Code, string(body)
+}
+
+// TestHandlerPages: every page of a live database loads, shows its
+// figures and never an argument value, and the history starts beside the
+// database.
+func TestHandlerPages(t *testing.T) {
+	db, dir := pageDB(t)
+	h, err := Handler(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "app-history.db")); err != nil {
+		t.Fatalf("the history was not started beside the database: %v", err)
+	}
+	src := db.Driver().(*Driver).db.obs.history()
+	if src == nil {
+		t.Fatal("no history writer")
+	}
+	ctx := context.Background()
+	if err := src.flushNow(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// The advice is computed in the background: wait for it.
+	code, _ := fetch(t, h, "/")
+	if code != http.StatusOK {
+		t.Fatalf("/: %d", code)
+	}
+	waitAdvice(t, db)
+
+	insert := FingerprintOf(`INSERT INTO orders (status, created_at, note) VALUES (?, ?, ?)`)
+	pages := map[string][]string{
+		"/":                                    {"query p95", "circuit breaker", "WAL and checkpoints", "planner statistics", "unused indexes", "redundant indexes", "suggested indexes", "free pages", "last integrity check", `class="chart"`},
+		"/queries":                             {html(insert.Text), "index advised"},
+		"/queries?window=1h&sort=calls":        {"No query ran in this window"},
+		"/queries/" + insert.ID:                {html(insert.Text), "calls per minute", "Captured plan"},
+		"/queries/" + insert.ID + "?window=1h": {"latency"},
+		"/space":                               {"orders_note", "dbstat is not compiled"},
+		"/connections":                         {"connections", "waits for a connection"},
+		"/maintenance":                         {"PRAGMA optimize", "Actions are off"},
+		"/alerts":                              {"No alert is firing"},
+	}
+	for path, want := range pages {
+		code, body := fetch(t, h, path)
+		if code != http.StatusOK {
+			t.Errorf("%s: %d\n%s", path, code, body)
+			continue
+		}
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s does not show %q", path, w)
+			}
+		}
+		for _, secret := range []string{"literal-secret", "argument-secret", "2026-01-01"} {
+			if strings.Contains(body, secret) {
+				t.Errorf("%s shows the value %q", path, secret)
+			}
+		}
+	}
+	if code, _ := fetch(t, h, "/queries/nosuchfingerprint"); code != http.StatusNotFound {
+		t.Errorf("an unknown fingerprint: %d", code)
+	}
+}
+
+func html(s string) string {
+	return strings.NewReplacer("'", "&#39;", `"`, "&#34;", "<", "&lt;", ">", "&gt;", "&", "&amp;").Replace(s)
+}
+
+// waitAdvice waits for the advice the pages compute in the background.
+func waitAdvice(t testing.TB, db *sql.DB) {
+	t.Helper()
+	d := db.Driver().(*Driver).db
+	d.mu.Lock()
+	adv := d.advice
+	d.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := adv.wait(ctx); err != nil {
+		t.Fatalf("the advice was not computed: %v", err)
+	}
+}
+
+// TestHandlerMetrics: /metrics has the conventions' histogram and pool
+// metrics, client_golang's go_sql_* ones, and qlsqlite's gauges; its
+// counters never go back when statistics are reset.
+func TestHandlerMetrics(t *testing.T) {
+	db, _ := pageDB(t, WithoutHistory())
+	h, err := Handler(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body := fetch(t, h, "/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d", code)
+	}
+	for _, want := range []string{
+		`db_client_operation_duration_seconds_bucket{`,
+		`db_operation_name="INSERT"`,
+		`db_collection_name="orders"`,
+		`db_client_connection_count{`,
+		`db_client_connection_max{`,
+		`go_sql_open_connections{db_name=`,
+		`go_sql_wait_count_total{`,
+		`qlsqlite_breaker_state{`,
+		`qlsqlite_wal_size_bytes{`,
+		`qlsqlite_database_size_bytes{`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	count := func(body string) string {
+		m := regexp.MustCompile(`db_client_operation_duration_seconds_count\{[^}]*db_operation_name="INSERT"[^}]*\} (\d+)`).FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("no INSERT count in\n%s", body)
+		}
+		return m[1]
+	}
+	if got := count(body); got != "201" {
+		t.Errorf("INSERT calls %s, want 201", got)
+	}
+	if err := ResetStats(db); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO orders (status) VALUES (?)`, "x"); err != nil {
+		t.Fatal(err)
+	}
+	_, body = fetch(t, h, "/metrics")
+	if got := count(body); got != "202" {
+		t.Errorf("after ResetStats and one more INSERT: %s, want 202 (a Prometheus counter never goes back)", got)
+	}
+}
+
+// TestHandlerActions: with WithActions(true), the maintenance page's
+// forms checkpoint, optimize and create an advised index, on a POST from
+// the page's own origin only.
+func TestHandlerActions(t *testing.T) {
+	db, _ := pageDB(t)
+	h, err := Handler(db, WithActions(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetch(t, h, "/")
+	waitAdvice(t, db)
+	_, body := fetch(t, h, "/maintenance")
+	m := regexp.MustCompile(`name="index" value="([^"]+)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no advised index to apply on the maintenance page:\n%s", body)
+	}
+	post := func(path string, form url.Values, site string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", site)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	indexes := func() int {
+		var n int
+		db.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = ?`, m[1]).Scan(&n)
+		return n
+	}
+	if rec := post("/actions/apply", url.Values{"index": {m[1]}}, "cross-site"); rec.Code != http.StatusForbidden || indexes() != 0 {
+		t.Fatalf("a cross-site POST: %d, index made: %d", rec.Code, indexes())
+	}
+	rec := post("/actions/apply", url.Values{"index": {m[1]}}, "same-origin")
+	if rec.Code != http.StatusSeeOther || indexes() != 1 {
+		t.Fatalf("apply: %d %s, index made: %d", rec.Code, rec.Header().Get("Location"), indexes())
+	}
+	for _, action := range []string{"checkpoint", "optimize"} {
+		rec := post("/actions/"+action, nil, "same-origin")
+		loc := rec.Header().Get("Location")
+		if rec.Code != http.StatusSeeOther || strings.Contains(loc, "failed") {
+			t.Errorf("%s: %d %s", action, rec.Code, loc)
+		}
+		// A TRUNCATE checkpoint reports 0 frames once it reset the WAL:
+		// the page says how much the WAL held instead.
+		if msg, _ := url.QueryUnescape(loc); action == "checkpoint" && !regexp.MustCompile(`the WAL \([1-9][0-9.]* [KM]iB\) copied`).MatchString(msg) {
+			t.Errorf("checkpoint's outcome: %s", msg)
+		}
+	}
+	// The checkpoint emptied the WAL.
+	if st, err := db.Driver().(*Driver).db.obs.dialect.storage(context.Background(), db); err != nil || st.WALBytes != 0 {
+		t.Errorf("after the checkpoint the WAL holds %d bytes (%v)", st.WALBytes, err)
+	}
+	if rec := post("/actions/apply", url.Values{"index": {"nope"}}, "same-origin"); !strings.Contains(rec.Header().Get("Location"), "failed") {
+		t.Errorf("applying an index never advised: %s", rec.Header().Get("Location"))
+	}
+	// The events reach the history and the page.
+	if err := db.Driver().(*Driver).db.obs.history().flushNow(context.Background(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, body = fetch(t, h, "/maintenance")
+	for _, want := range []string{"copied into the database and truncated", "CREATE INDEX", "PRAGMA optimize in"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the maintenance page's events lack %q", want)
+		}
+	}
+}
+
+// TestHandlerStored: the pages of a database another process ran, from
+// its history and its file, as qlsqlite serve shows them.
+func TestHandlerStored(t *testing.T) {
+	db, dir := pageDB(t, WithHistory(""))
+	hist := filepath.Join(t.TempDir(), "kept-history.db")
+	db2, err := Open("file:"+filepath.Join(dir, "app.db"), WithHistory(hist))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	for range 30 {
+		if _, err := db2.Exec(`UPDATE orders SET status = ? WHERE id = ?`, "done", 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db2.Close() // the history holds its last period
+
+	viewer, err := Open("file:"+filepath.Join(dir, "app.db")+"?mode=ro&_optimize=off", WithoutHistory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer viewer.Close()
+	h, err := Handler(viewer, WithStoredHistory(hist))
+	if err != nil {
+		t.Fatal(err)
+	}
+	update := FingerprintOf(`UPDATE orders SET status = ? WHERE id = ?`)
+	for path, want := range map[string]string{
+		"/":                     "another process",
+		"/queries":              html(update.Text),
+		"/queries/" + update.ID: "calls per minute",
+		"/connections":          "connections",
+		"/space":                "orders_note",
+		"/alerts":               "No alert is firing",
+	} {
+		code, body := fetch(t, h, path)
+		if code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("%s: %d, lacks %q", path, code, want)
+		}
+	}
+	if _, err := Handler(viewer, WithStoredHistory(filepath.Join(dir, "missing.db"))); err == nil {
+		t.Error("a missing history: no error")
+	}
+}
+
+// TestHandlerHistoryPlaces: where the history is kept, as the DSN and the
+// database say: "_history=PATH" from Open on, nothing beside the database
+// then; none for a database in memory, none with "_history=off"; the
+// pages say why there is none.
+func TestHandlerHistoryPlaces(t *testing.T) {
+	t.Run("dsn", func(t *testing.T) {
+		dir := t.TempDir()
+		hist := filepath.Join(dir, "elsewhere", "kept.db")
+		if err := os.Mkdir(filepath.Dir(hist), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		db, err := Open("file:" + filepath.Join(dir, "app.db") + "?_history=" + url.QueryEscape(hist))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := os.Stat(hist); err != nil {
+			t.Fatalf("_history: no file at %s after Open: %v", hist, err)
+		}
+		h, err := Handler(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "app-history.db")); err == nil {
+			t.Error("a second history beside the database")
+		}
+		if _, body := fetch(t, h, "/"); !strings.Contains(body, "kept.db") {
+			t.Error("the page does not name the history file")
+		}
+	})
+	for name, c := range map[string]struct{ dsn, note string }{
+		"memory": {"file:pagemem?mode=memory", "the database is in memory"},
+		"off":    {"app.db?_history=off", "no history (_history=off)"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			dsn := c.dsn
+			if !strings.HasPrefix(dsn, "file:") {
+				dsn = "file:" + filepath.Join(dir, dsn)
+			}
+			db, err := Open(dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			h, err := Handler(db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if db.Driver().(*Driver).db.obs.history() != nil {
+				t.Error("a history runs")
+			}
+			if files, _ := filepath.Glob(filepath.Join(dir, "*history*")); len(files) != 0 {
+				t.Errorf("history files: %v", files)
+			}
+			code, body := fetch(t, h, "/")
+			if code != http.StatusOK || !strings.Contains(body, c.note) {
+				t.Errorf("/: %d, lacks %q", code, c.note)
+			}
+		})
+	}
+}
+
+// TestHandlerPagesSurviveRestart: the pages of a process that reopens a
+// database show, in their windows, what ran before the restart.
+func TestHandlerPagesSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	dsn := "file:" + filepath.Join(dir, "app.db")
+	db, err := Open(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Handler(db); err != nil { // starts the history beside it
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE before_restart (n)`); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 7 {
+		if _, err := db.Exec(`INSERT INTO before_restart VALUES (?)`, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil { // writes the last period
+		t.Fatal(err)
+	}
+
+	db, err = Open(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	h, err := Handler(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insert := FingerprintOf(`INSERT INTO before_restart VALUES (?)`)
+	_, body := fetch(t, h, "/queries?window=1h")
+	if !strings.Contains(body, html(insert.Text)) {
+		t.Errorf("the last hour lacks the statement run before the restart:\n%s", body)
+	}
+	_, body = fetch(t, h, "/queries")
+	if strings.Contains(body, html(insert.Text)) {
+		t.Error("the statistics since the start hold a statement of the process before")
+	}
+	if code, body := fetch(t, h, "/queries/"+insert.ID+"?window=1h"); code != http.StatusOK || !strings.Contains(body, "calls per minute") {
+		t.Errorf("its page after the restart: %d", code)
+	}
+}
+
+// TestHandlerShowsWALKeeper: the Maintenance page shows the WAL keeper and
+// group commit at work, and the overview's WAL check fails while a reader
+// starves the keeper, then passes once the reader ends.
+func TestHandlerShowsWALKeeper(t *testing.T) {
+	dsn, wal := walDSN(t, "1MiB")
+	db := openWALTest(t, dsn+"&_group_commit=on", withWALPause(2*time.Millisecond, 8*time.Millisecond))
+	h, err := Handler(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	if err := tx.QueryRow(`SELECT count(*) FROM log`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	starved := func() bool {
+		s, err := Stats(db)
+		return err == nil && s.Database.WAL.Starved
+	}
+	writeWAL(t, db, wal, 2000, starved)
+	if !starved() {
+		t.Fatal("the WAL keeper was never starved with a read transaction open for good")
+	}
+	_, overview := fetch(t, h, "/")
+	if !strings.Contains(overview, html("The WAL keeper is starved since")) {
+		t.Errorf("the overview does not say the WAL keeper is starved:\n%s", overview)
+	}
+	_, maint := fetch(t, h, "/maintenance")
+	for _, want := range []string{"WAL keeper", "Starved since", "Keeps the WAL under 1.0 MiB", "group commit", "autocommit writes"} {
+		if !strings.Contains(maint, html(want)) {
+			t.Errorf("the maintenance page lacks %q", want)
+		}
+	}
+
+	tx.Rollback()
+	reset := func() bool {
+		s, err := Stats(db)
+		return err == nil && !s.Database.WAL.Starved && s.Database.WAL.Truncate > 0
+	}
+	writeWAL(t, db, wal, 2000, reset)
+	if !reset() {
+		t.Fatal("the reader ended, but the WAL keeper did not reset the WAL")
+	}
+	_, overview = fetch(t, h, "/")
+	if strings.Contains(overview, html("The WAL keeper is starved")) || !strings.Contains(overview, html("The WAL keeper keeps the write-ahead log under 1.0 MiB")) {
+		t.Errorf("after the reader ended, the overview still does not show the keeper at work:\n%s", overview)
+	}
+}
