@@ -6,6 +6,7 @@ require (
 	github.com/ncruces/go-sqlite3 v0.37.0
 	github.com/quantumleap/qlsqlite v0.0.0
 	go.opentelemetry.io/otel/sdk v1.47.0
+	go.uber.org/goleak v1.3.0
 	gorm.io/gorm v1.31.2
 )
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/quantumleap/qlsqlite/internal/trading"
+	"go.uber.org/goleak"
 )
 
 // dir holds the databases of one run.
@@ -30,6 +31,12 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines left behind:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 

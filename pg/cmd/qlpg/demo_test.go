@@ -9,10 +9,13 @@ import (
 	"testing"
 
 	"github.com/quantumleap/qlsqlite/pg/internal/pgtest"
+	"go.uber.org/goleak"
 )
 
 var srv *pgtest.Server
 
+// TestMain starts the tests' PostgreSQL, and after them checks that no
+// goroutine is left behind.
 func TestMain(m *testing.M) {
 	s, err := pgtest.Start(pgtest.Options{})
 	if err != nil {
@@ -22,6 +25,12 @@ func TestMain(m *testing.M) {
 	srv = s
 	code := m.Run()
 	s.Stop()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines left behind:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 
