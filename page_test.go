@@ -460,3 +460,40 @@ func TestHandlerShowsWALKeeper(t *testing.T) {
 		t.Errorf("after the reader ended, the overview still does not show the keeper at work:\n%s", overview)
 	}
 }
+
+// TestHandlerNeverShowsTheKey: the pages, /metrics and the health
+// endpoints of an encrypted database never show its key, nor the DSN
+// parameter that carried it.
+func TestHandlerNeverShowsTheKey(t *testing.T) {
+	dir := t.TempDir()
+	key := strings.Repeat("c3", 32)
+	db, err := Open("file:" + filepath.Join(dir, "vault.db") + "?vfs=adiantum&hexkey=" + key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for _, q := range []string{`CREATE TABLE vault (id INTEGER PRIMARY KEY, v TEXT)`, `INSERT INTO vault (v) VALUES ('x')`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := Handler(db, WithActions(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Driver().(*Driver).db.obs.history().flushNow(context.Background(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	q := FingerprintOf(`INSERT INTO vault (v) VALUES (?)`)
+	for _, path := range []string{"/", "/queries", "/queries/" + q.ID, "/space", "/connections", "/maintenance", "/alerts", "/metrics", "/healthz", "/readyz"} {
+		code, body := fetch(t, h, path)
+		if code != http.StatusOK {
+			t.Errorf("%s: %d", path, code)
+		}
+		for _, secret := range []string{key, strings.ToUpper(key), "hexkey"} {
+			if strings.Contains(body, secret) {
+				t.Errorf("%s shows %q", path, secret)
+			}
+		}
+	}
+}
