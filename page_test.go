@@ -3,6 +3,7 @@ package qlsqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -495,5 +496,68 @@ func TestHandlerNeverShowsTheKey(t *testing.T) {
 				t.Errorf("%s shows %q", path, secret)
 			}
 		}
+	}
+}
+
+// TestHandlerShowsRewritesEvictionsAndIntegrity: the pages show what the
+// other parts of qlsqlite found: a fingerprint with a verified rewrite is
+// tagged, the fingerprints evicted under _stats_max are counted, and a
+// scheduled or called integrity check is an event of the history.
+func TestHandlerShowsRewritesEvictionsAndIntegrity(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open("file:"+filepath.Join(t.TempDir(), "app.db"), WithStatsMax(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Exec(`CREATE TABLE orders (id INTEGER PRIMARY KEY, customer INTEGER, total REAL, placed TEXT);
+		CREATE INDEX idx_orders_placed ON orders(placed)`); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2000 {
+		if _, err := db.Exec(`INSERT INTO orders (customer, total, placed) VALUES (?, ?, ?)`, i%97, float64(i), fmt.Sprintf("2025-01-%02d %02d:%02d", 1+i%28, i%24, i%60)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A correlated IN, which SQLite runs again for every row: its rewrite
+	// to EXISTS is verified (see ExampleRewritesByFingerprint).
+	const correlated = `SELECT id FROM orders o WHERE o.customer IN (SELECT c.customer FROM orders c WHERE c.placed = o.placed AND c.id <> o.id)`
+	for range 20 {
+		rows, err := db.Query(correlated)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+	}
+	// 150 one-off shapes past a bound of 100 fingerprints.
+	for i := range 150 {
+		var n int
+		if err := db.QueryRow(fmt.Sprintf(`SELECT count(*) AS c%d FROM orders`, i)).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := Handler(db) // starts the history
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CheckIntegrity(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Driver().(*Driver).db.obs.history().flushNow(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	fetch(t, h, "/") // starts the advice
+	waitAdvice(t, db)
+
+	_, queries := fetch(t, h, "/queries")
+	if !strings.Contains(queries, "verified rewrite") {
+		t.Errorf("/queries does not tag the correlated IN with its verified rewrite")
+	}
+	if !regexp.MustCompile(`[1-9][0-9]* fingerprints were evicted since \(at most 100 are kept: _stats_max\)`).MatchString(queries) {
+		t.Errorf("/queries does not count the fingerprints evicted under _stats_max")
+	}
+	_, maint := fetch(t, h, "/maintenance")
+	if !regexp.MustCompile(`integrity</td>\s*<td>[0-9]+ tables in [^<]*: ok`).MatchString(maint) {
+		t.Errorf("/maintenance does not list the integrity check among its events:\n%s", maint)
 	}
 }
