@@ -419,23 +419,7 @@ func TestHandlerShowsWALKeeper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	if err := tx.QueryRow(`SELECT count(*) FROM log`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	starved := func() bool {
-		s, err := Stats(db)
-		return err == nil && s.Database.WAL.Starved
-	}
-	writeWAL(t, db, wal, 2000, starved)
-	if !starved() {
-		t.Fatal("the WAL keeper was never starved with a read transaction open for good")
-	}
+	tx := starveWAL(t, db, wal)
 	_, overview := fetch(t, h, "/")
 	if !strings.Contains(overview, html("The WAL keeper is starved since")) {
 		t.Errorf("the overview does not say the WAL keeper is starved:\n%s", overview)

@@ -202,19 +202,7 @@ func TestWALStarvedIsReported(t *testing.T) {
 	dsn, wal := walDSN(t, "1MiB")
 	db := openWALTest(t, dsn, withWALPause(2*time.Millisecond, 8*time.Millisecond))
 	ctx := context.Background()
-	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	if err := tx.QueryRow(`SELECT count(*) FROM log`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	starved := func() bool {
-		s, err := Stats(db)
-		return err == nil && s.Database.WAL.Starved
-	}
-	writeWAL(t, db, wal, 2000, starved)
+	tx := starveWAL(t, db, wal)
 	snap, err := Stats(db)
 	if err != nil {
 		t.Fatal(err)
@@ -250,6 +238,29 @@ func TestWALStarvedIsReported(t *testing.T) {
 	if h.Status != HealthOK {
 		t.Errorf("Health after the reader ended = %s %q, want ok", h.Status, h.Problems)
 	}
+}
+
+// starveWAL opens a read transaction that holds a snapshot, and writes
+// until the keeper reports itself starved; the caller ends the reader.
+func starveWAL(t *testing.T, db *sql.DB, wal string) *sql.Tx {
+	t.Helper()
+	tx, err := db.BeginTx(context.Background(), &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	if err := tx.QueryRow(`SELECT count(*) FROM log`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	starved := func() bool {
+		s, err := Stats(db)
+		return err == nil && s.Database.WAL.Starved
+	}
+	writeWAL(t, db, wal, 2000, starved)
+	if !starved() {
+		t.Fatal("the WAL keeper was never starved with a read transaction open for good")
+	}
+	return tx
 }
 
 func TestParseSize(t *testing.T) {
