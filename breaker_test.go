@@ -242,6 +242,13 @@ func (r *breakerRig) openIt() {
 // failed trial.
 func TestBreakerExactThresholds(t *testing.T) {
 	r := newBreakerRig(t)
+	// A connection held out of the pool: its calls meet the breaker's own
+	// delay, not the refusal to open new connections while it is open.
+	pinned, err := r.db.Conn(r.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pinned.Close()
 	for i := range DefaultBreakerFailures - 1 {
 		r.fail()
 		r.want(BreakerClosed, fmt.Sprintf("%d failures", i+1))
@@ -260,6 +267,10 @@ func TestBreakerExactThresholds(t *testing.T) {
 	r.clock.advance(DefaultBreakerDelay - time.Nanosecond)
 	if err := r.read(); !errors.Is(err, ErrCircuitOpen) || !strings.Contains(err.Error(), "another 0s") && !strings.Contains(err.Error(), "another 1ns") {
 		t.Errorf("1ns before the delay is over: %v", err)
+	}
+	var n int
+	if err := pinned.QueryRowContext(r.ctx, `SELECT count(*) FROM t WHERE n > ?`, 0).Scan(&n); !errors.Is(err, ErrCircuitOpen) {
+		t.Errorf("1ns before the delay is over, on an open connection: %v", err)
 	}
 	r.clock.advance(time.Nanosecond)
 	for i := range DefaultBreakerSuccesses - 1 {
@@ -317,7 +328,27 @@ func TestBreakerTrialsAlwaysReport(t *testing.T) {
 			return rows.Err()
 		},
 		"stmt exec": func() error { _, err := ins.Exec(nil); return err },
-		"exec":      func() error { _, err := r.db.Exec(`UPDATE t SET n = n WHERE n = ?`, 1); return err },
+		"prepare": func() error {
+			s, err := r.db.Prepare(`SELECT n FROM t WHERE n > ?`)
+			if err != nil {
+				return err
+			}
+			return s.Close()
+		},
+		// An error of the statement itself is an answer of the storage:
+		// a successful trial, given back although the query never opened.
+		"query error": func() error {
+			rows, err := r.db.Query(`SELECT no_such_column FROM t`)
+			if err == nil {
+				rows.Close()
+				return errors.New("a query of an unknown column succeeded")
+			}
+			if errors.Is(err, ErrCircuitOpen) || !strings.Contains(err.Error(), "no_such_column") {
+				return err
+			}
+			return nil
+		},
+		"exec": func() error { _, err := r.db.Exec(`UPDATE t SET n = n WHERE n = ?`, 1); return err },
 		"tx": func() error {
 			tx, err := r.db.Begin()
 			if err != nil {

@@ -77,3 +77,41 @@ func checkBoundedStatistics(t *testing.T, db *sql.DB, table string) {
 		t.Errorf("%d rows of sqlite_stat4 for %s (%v): ANALYZE ran without analysis_limit", stat4, table, err)
 	}
 }
+
+// The PRAGMA optimize a connection runs as it closes is bounded by
+// analysis_limit like the others: the table this connection queried gets
+// sqlite_stat1 rows and no sqlite_stat4 samples.
+func TestOptimizeOnCloseBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "close.db")
+	db, err := Open("file:"+path, WithOptimize(0)) // no periodic run: only open and close
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	conn, err := db.Conn(ctx) // opened on an empty file: its optimize at open has nothing to do
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE t (a); CREATE INDEX t_a ON t (a);
+		WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n LIMIT 5000) INSERT INTO t SELECT i % 7 FROM n`); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM t WHERE a = ?`, 3).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	var stat1 int
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'`).Scan(&stat1); err != nil || stat1 != 0 {
+		t.Fatalf("statistics before the close: %d (%v), want none", stat1, err)
+	}
+	conn.Close()
+	if err := db.Close(); err != nil { // closes the connection, which runs PRAGMA optimize
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	checkBoundedStatistics(t, raw, "t")
+}

@@ -237,6 +237,23 @@ func preparedTakesTheGate(t *testing.T, params string) {
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "writer gate") {
 		t.Errorf("a prepared INSERT beside a write transaction: %v, want a wait at the writer gate", err)
 	}
+	// A prepared query that writes (INSERT ... RETURNING) waits there too.
+	ret, err := db.Prepare(`INSERT INTO t VALUES (?) RETURNING n`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ret.Close()
+	qctx, qcancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer qcancel()
+	if rows, err := ret.QueryContext(qctx, 4); err == nil {
+		for rows.Next() {
+		}
+		err = rows.Err()
+		rows.Close()
+		t.Errorf("a prepared INSERT ... RETURNING beside a write transaction: %v, want a wait at the writer gate", err)
+	} else if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "writer gate") {
+		t.Errorf("a prepared INSERT ... RETURNING beside a write transaction: %v, want a wait at the writer gate", err)
+	}
 	// Inside the transaction, a prepared statement writes without the gate.
 	txIns := tx.Stmt(ins)
 	if _, err := txIns.Exec(3); err != nil {
