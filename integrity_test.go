@@ -7,8 +7,12 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/vfs"
 )
 
 func TestCheckIntegritySound(t *testing.T) {
@@ -231,5 +235,41 @@ func TestHealthDegradedByUnfinishedCheck(t *testing.T) {
 	}
 	if r.Status != HealthDegraded || len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "did not complete") {
 		t.Errorf("status %s, problems %v", r.Status, r.Problems)
+	}
+}
+
+// TestUnfinishedCheckKeepsTheVerdict: a check that stops on an I/O error
+// after an earlier one found damage judges nothing: Health still fails with
+// the earlier problems (and says the last check did not complete, and that
+// the integrity alert fires), and the alert stays firing.
+func TestUnfinishedCheckKeepsTheVerdict(t *testing.T) {
+	fv, vfsName := registerFaultVFS(t)
+	db, m, clock, log := openMonitored(t, corrupt(t)+"?vfs="+vfsName, WithIntegrityEvery(0))
+	ctx := context.Background()
+	found, err := CheckIntegrity(ctx, db)
+	if err != nil || len(found.Problems) == 0 {
+		t.Fatalf("the damaged database: %+v, %v", found, err)
+	}
+	m.tick(clock.advance(10 * time.Second))
+	if got := log.take(); len(got) != 1 || !got[0].Firing {
+		t.Fatalf("alerts %+v, want integrity firing", got)
+	}
+	fv.failReads(vfs.SystemError(syscall.EIO, sqlite3.IOERR_READ))
+	unfinished, err := CheckIntegrity(ctx, db)
+	fv.failReads(nil)
+	if err == nil || unfinished.Err == "" || len(unfinished.Problems) != 0 {
+		t.Fatalf("the check with reads failing: %+v, %v; want it unfinished, with no problems found", unfinished, err)
+	}
+	r, err := Health(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != HealthFailing || len(r.Problems) != 3 || !strings.Contains(r.Problems[0], fmt.Sprintf("found %d problems", len(found.Problems))) ||
+		!strings.Contains(r.Problems[1], "did not complete") || !strings.Contains(r.Problems[2], "alert integrity") || r.Integrity.Err == "" {
+		t.Errorf("Health after the unfinished check: %s %q, last check %+v", r.Status, r.Problems, r.Integrity)
+	}
+	m.tick(clock.advance(10 * time.Second))
+	if got := log.take(); len(got) != 0 {
+		t.Errorf("the unfinished check changed the alert: %+v", got)
 	}
 }
