@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -271,5 +272,56 @@ func TestUnfinishedCheckKeepsTheVerdict(t *testing.T) {
 	m.tick(clock.advance(10 * time.Second))
 	if got := log.take(); len(got) != 0 {
 		t.Errorf("the unfinished check changed the alert: %+v", got)
+	}
+}
+
+// pacingDialect records, for each pause between two tables of an integrity
+// check, how long the table before it took and how long the pause lasted.
+type pacingDialect struct {
+	dialect
+	mu     sync.Mutex
+	pauses [][2]time.Duration // took, paused
+}
+
+func (p *pacingDialect) checkIntegrity(ctx context.Context, db *sql.DB, between func(time.Duration) error) (int, []string, error) {
+	return p.dialect.checkIntegrity(ctx, db, func(took time.Duration) error {
+		start := time.Now()
+		err := between(took)
+		paused := time.Since(start)
+		p.mu.Lock()
+		p.pauses = append(p.pauses, [2]time.Duration{took, paused})
+		p.mu.Unlock()
+		return err
+	})
+}
+
+// TestScheduledCheckPausesBetweenTables: the scheduled check is spread
+// out: after each table but the last it pauses at least as long as the
+// table took, with no read transaction open, so that it takes at most half
+// of a connection's time and checkpoints can reset the WAL meanwhile.
+func TestScheduledCheckPausesBetweenTables(t *testing.T) {
+	db, m, clock, _ := openMonitored(t, filepath.Join(t.TempDir(), "paced.db"), WithIntegrityEvery(time.Hour))
+	if _, err := db.Exec(`CREATE TABLE a (x); CREATE TABLE b (x); CREATE INDEX a_x ON a (x);
+		WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 2000)
+		INSERT INTO a SELECT printf('%0100d', n) FROM c`); err != nil {
+		t.Fatal(err)
+	}
+	pd := &pacingDialect{dialect: m.obs.dialect}
+	m.obs.dialect = pd
+	m.tick(clock.advance(time.Hour))
+	m.checks.Wait()
+	last, _ := m.obs.lastIntegrity()
+	if last == nil || !last.OK() || last.Tables != 3 {
+		t.Fatalf("the scheduled check: %+v", last)
+	}
+	pd.mu.Lock()
+	defer pd.mu.Unlock()
+	if len(pd.pauses) != 2 {
+		t.Fatalf("%d pauses between 3 tables, want 2", len(pd.pauses))
+	}
+	for i, p := range pd.pauses {
+		if took, paused := p[0], p[1]; paused < took || took <= 0 {
+			t.Errorf("pause %d: the table took %v, the pause %v; want a pause at least as long", i+1, took, paused)
+		}
 	}
 }
