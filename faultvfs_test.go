@@ -18,6 +18,7 @@ type faultVFS struct {
 	vfs.VFS
 	writeErr atomic.Pointer[error] // returned by WriteAt while set
 	syncErr  atomic.Pointer[error] // returned by Sync while set
+	readErr  atomic.Pointer[error] // returned by ReadAt past a database's first page while set
 	writes   atomic.Int64          // WriteAt calls that reached the disk
 }
 
@@ -39,6 +40,10 @@ var (
 
 func (f *faultVFS) failWrites(err error) { f.writeErr.Store(ptrOrNil(err)) }
 func (f *faultVFS) failSyncs(err error)  { f.syncErr.Store(ptrOrNil(err)) }
+
+// failReads fails reads past the first 4096 bytes of a file: the header
+// and the schema's first page still read, table pages do not.
+func (f *faultVFS) failReads(err error) { f.readErr.Store(ptrOrNil(err)) }
 
 func ptrOrNil(err error) *error {
 	if err == nil {
@@ -67,6 +72,13 @@ func (f *faultFile) WriteAt(p []byte, off int64) (int, error) {
 	}
 	f.vfs.writes.Add(1)
 	return f.File.WriteAt(p, off)
+}
+
+func (f *faultFile) ReadAt(p []byte, off int64) (int, error) {
+	if err := f.vfs.readErr.Load(); err != nil && off >= 4096 {
+		return 0, *err
+	}
+	return f.File.ReadAt(p, off)
 }
 
 func (f *faultFile) Sync(flags vfs.SyncFlag) error {

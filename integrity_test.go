@@ -7,8 +7,13 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/vfs"
 )
 
 func TestCheckIntegritySound(t *testing.T) {
@@ -231,5 +236,92 @@ func TestHealthDegradedByUnfinishedCheck(t *testing.T) {
 	}
 	if r.Status != HealthDegraded || len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "did not complete") {
 		t.Errorf("status %s, problems %v", r.Status, r.Problems)
+	}
+}
+
+// TestUnfinishedCheckKeepsTheVerdict: a check that stops on an I/O error
+// after an earlier one found damage judges nothing: Health still fails with
+// the earlier problems (and says the last check did not complete, and that
+// the integrity alert fires), and the alert stays firing.
+func TestUnfinishedCheckKeepsTheVerdict(t *testing.T) {
+	fv, vfsName := registerFaultVFS(t)
+	db, m, clock, log := openMonitored(t, corrupt(t)+"?vfs="+vfsName, WithIntegrityEvery(0))
+	ctx := context.Background()
+	found, err := CheckIntegrity(ctx, db)
+	if err != nil || len(found.Problems) == 0 {
+		t.Fatalf("the damaged database: %+v, %v", found, err)
+	}
+	m.tick(clock.advance(10 * time.Second))
+	if got := log.take(); len(got) != 1 || !got[0].Firing {
+		t.Fatalf("alerts %+v, want integrity firing", got)
+	}
+	fv.failReads(vfs.SystemError(syscall.EIO, sqlite3.IOERR_READ))
+	unfinished, err := CheckIntegrity(ctx, db)
+	fv.failReads(nil)
+	if err == nil || unfinished.Err == "" || len(unfinished.Problems) != 0 {
+		t.Fatalf("the check with reads failing: %+v, %v; want it unfinished, with no problems found", unfinished, err)
+	}
+	r, err := Health(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != HealthFailing || len(r.Problems) != 3 || !strings.Contains(r.Problems[0], fmt.Sprintf("found %d problems", len(found.Problems))) ||
+		!strings.Contains(r.Problems[1], "did not complete") || !strings.Contains(r.Problems[2], "alert integrity") || r.Integrity.Err == "" {
+		t.Errorf("Health after the unfinished check: %s %q, last check %+v", r.Status, r.Problems, r.Integrity)
+	}
+	m.tick(clock.advance(10 * time.Second))
+	if got := log.take(); len(got) != 0 {
+		t.Errorf("the unfinished check changed the alert: %+v", got)
+	}
+}
+
+// pacingDialect records, for each pause between two tables of an integrity
+// check, how long the table before it took and how long the pause lasted.
+type pacingDialect struct {
+	dialect
+	mu     sync.Mutex
+	pauses [][2]time.Duration // took, paused
+}
+
+func (p *pacingDialect) checkIntegrity(ctx context.Context, db *sql.DB, between func(time.Duration) error) (int, []string, error) {
+	return p.dialect.checkIntegrity(ctx, db, func(took time.Duration) error {
+		start := time.Now()
+		err := between(took)
+		paused := time.Since(start)
+		p.mu.Lock()
+		p.pauses = append(p.pauses, [2]time.Duration{took, paused})
+		p.mu.Unlock()
+		return err
+	})
+}
+
+// TestScheduledCheckPausesBetweenTables: the scheduled check is spread
+// out: after each table but the last it pauses at least as long as the
+// table took, with no read transaction open, so that it takes at most half
+// of a connection's time and checkpoints can reset the WAL meanwhile.
+func TestScheduledCheckPausesBetweenTables(t *testing.T) {
+	db, m, clock, _ := openMonitored(t, filepath.Join(t.TempDir(), "paced.db"), WithIntegrityEvery(time.Hour))
+	if _, err := db.Exec(`CREATE TABLE a (x); CREATE TABLE b (x); CREATE INDEX a_x ON a (x);
+		WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 2000)
+		INSERT INTO a SELECT printf('%0100d', n) FROM c`); err != nil {
+		t.Fatal(err)
+	}
+	pd := &pacingDialect{dialect: m.obs.dialect}
+	m.obs.dialect = pd
+	m.tick(clock.advance(time.Hour))
+	m.checks.Wait()
+	last, _ := m.obs.lastIntegrity()
+	if last == nil || !last.OK() || last.Tables != 3 {
+		t.Fatalf("the scheduled check: %+v", last)
+	}
+	pd.mu.Lock()
+	defer pd.mu.Unlock()
+	if len(pd.pauses) != 2 {
+		t.Fatalf("%d pauses between 3 tables, want 2", len(pd.pauses))
+	}
+	for i, p := range pd.pauses {
+		if took, paused := p[0], p[1]; paused < took || took <= 0 {
+			t.Errorf("pause %d: the table took %v, the pause %v; want a pause at least as long", i+1, took, paused)
+		}
 	}
 }
