@@ -128,6 +128,8 @@ func printWorkloadStats(w io.Writer, snap qlsqlite.Snapshot, top, workers int, w
 		fmt.Fprintf(w, "(%d more fingerprints)\n", n-top)
 	}
 	fmt.Fprintf(w, "%d calls, %d errors; statement cache hit ratio %.1f%% (the database's)\n", calls, errs, 100*snap.Database.StmtCache.HitRatio)
+	d := snap.Database
+	fmt.Fprintf(w, "%d fingerprints kept of at most %d (_stats_max), %d evicted\n", d.Fingerprints, d.MaxFingerprints, d.FingerprintEvictions)
 	fmt.Fprintf(w, "total and waited add up the time of every call, and %d workers ran calls at once: %v of calls and %v of waiting\n",
 		workers, total.Round(time.Millisecond), waited.Round(time.Millisecond))
 	fmt.Fprintf(w, "in %v of wall time (%.1f calls in progress at a time, on average). Waiting is time a writer spent queued at the\n",

@@ -24,7 +24,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
 	text := out.String()
-	for _, want := range []string{"statement", "p50", "p95", "p99", "total", "group commit:"} {
+	for _, want := range []string{"statement", "p50", "p95", "p99", "total", "group commit:", "fingerprints kept of at most 5000 (_stats_max), 0 evicted"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the demo's output lacks %q:\n%s", want, text)
 		}
