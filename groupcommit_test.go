@@ -417,6 +417,42 @@ func TestGroupCommitContextEndsWhileQueued(t *testing.T) {
 	}
 }
 
+// A caller taken into a group whose context ends before its statement
+// starts leaves with context.Canceled, and the group skips it: its
+// statement never runs (run with a cancelled context it would be
+// interrupted, and SQLite would roll the group's transaction back and make
+// the others run again).
+func TestGroupCommitWithdrawnAfterTakenNeverRuns(t *testing.T) {
+	r := newGroupRig(t, "")
+	r.holdGate()
+	a := r.exec(`INSERT INTO t (v, n) VALUES (?, ?)`, "a", 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b, _ := r.start(func() (sql.Result, error) {
+		return r.db.ExecContext(ctx, `INSERT INTO t (v, n) VALUES (?, ?)`, "b", 2)
+	})
+	// When a's statement is about to run, b was taken into the group with
+	// it: b's caller gives up then, and has its answer before a runs.
+	var once sync.Once
+	r.g.onRun = func(args []driver.NamedValue) {
+		if len(args) > 0 && args[0].Value == "a" {
+			once.Do(func() { cancel(); b.wait(t) })
+		}
+	}
+	r.releaseGate()
+	a.wait(t)
+	b.wait(t)
+	if a.err != nil || !errors.Is(b.err, context.Canceled) {
+		t.Fatalf("a: %v, b: %v; want a applied and b cancelled", a.err, b.err)
+	}
+	if n := r.count(`1`); n != 1 || r.valueOf(a.id(t)) != "a" {
+		t.Errorf("%d rows, want a's only", n)
+	}
+	if s := r.stats(); s.Withdrawn != 1 || s.Replays != 0 || s.Statements != 1 {
+		t.Errorf("stats: %+v, want b withdrawn, one statement run and no replay", s)
+	}
+}
+
 // If the group's COMMIT fails, every caller of the group gets the error
 // and nothing of the group is applied. Here COMMIT loses the race for the
 // lock (a rollback journal needs readers gone to commit) to a reader in
