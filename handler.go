@@ -112,7 +112,7 @@ func Handler(db *sql.DB, opts ...HandlerOption) (http.Handler, error) {
 	mux.HandleFunc("GET /healthz", h.healthz)
 	mux.HandleFunc("GET /readyz", h.readyz)
 	mux.Handle("GET /metrics", metrics)
-	pages := page.New(src, page.Options{Actions: cfg.actions && cfg.stored == ""})
+	pages := page.New(closedSource{src}, page.Options{Actions: cfg.actions && cfg.stored == ""})
 	mux.Handle("GET /", pages)
 	mux.Handle("POST /actions/", pages)
 	return mux, nil

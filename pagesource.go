@@ -604,3 +604,64 @@ func sortedDeltas(m map[string]*history.QueryDelta) []*history.QueryDelta {
 	})
 	return out
 }
+
+// closedSource is the pages' source: once the database is closed, a
+// page's error says so and answers 503 (page.ErrUnavailable), as /healthz
+// does, not 500.
+type closedSource struct{ *pageSource }
+
+// closedErr wraps err in page.ErrUnavailable when the database is closed.
+func (s closedSource) closedErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	select {
+	case <-s.d.done:
+		return fmt.Errorf("%w: the database is closed", page.ErrUnavailable)
+	default:
+		return err
+	}
+}
+
+func (s closedSource) Overview(ctx context.Context) (page.Overview, error) {
+	o, err := s.pageSource.Overview(ctx)
+	return o, s.closedErr(err)
+}
+
+func (s closedSource) Queries(ctx context.Context, w page.Window) (page.QueryList, error) {
+	l, err := s.pageSource.Queries(ctx, w)
+	return l, s.closedErr(err)
+}
+
+func (s closedSource) Query(ctx context.Context, id string, w page.Window) (page.QueryDetail, error) {
+	q, err := s.pageSource.Query(ctx, id, w)
+	if errors.Is(err, page.ErrNotFound) {
+		return q, err
+	}
+	return q, s.closedErr(err)
+}
+
+func (s closedSource) Space(ctx context.Context, w page.Window) (page.Space, error) {
+	sp, err := s.pageSource.Space(ctx, w)
+	return sp, s.closedErr(err)
+}
+
+func (s closedSource) Connections(ctx context.Context, w page.Window) (page.Connections, error) {
+	c, err := s.pageSource.Connections(ctx, w)
+	return c, s.closedErr(err)
+}
+
+func (s closedSource) Maintenance(ctx context.Context, w page.Window) (page.Maintenance, error) {
+	m, err := s.pageSource.Maintenance(ctx, w)
+	return m, s.closedErr(err)
+}
+
+func (s closedSource) Alerts(ctx context.Context, w page.Window) (page.Alerts, error) {
+	a, err := s.pageSource.Alerts(ctx, w)
+	return a, s.closedErr(err)
+}
+
+func (s closedSource) Act(ctx context.Context, a page.Action) (string, error) {
+	msg, err := s.pageSource.Act(ctx, a)
+	return msg, s.closedErr(err)
+}

@@ -406,6 +406,8 @@ func (s *Store) Used(ctx context.Context) (int64, error) {
 
 // bound deletes the oldest rows until the file's rows fit in MaxBytes,
 // keeping the last hour whatever it takes, then gives the free pages back.
+// The oldest rows include the fingerprints and plans last seen before the
+// cut, not only the periods.
 func (s *Store) bound(ctx context.Context, now time.Time) error {
 	deleted := false
 	for {
@@ -425,8 +427,18 @@ func (s *Store) bound(ctx context.Context, now time.Time) error {
 			break // nothing left that may go
 		}
 		cut := min(oldest.Int64+max(hourMS, (keep-oldest.Int64)/10), keep)
-		for _, table := range []string{"queries", "database", "alerts", "events"} {
-			if _, err := s.db.ExecContext(ctx, `DELETE FROM `+table+` WHERE at < ?`, cut); err != nil {
+		for _, q := range []string{
+			`DELETE FROM queries WHERE at < ?`,
+			`DELETE FROM database WHERE at < ?`,
+			`DELETE FROM alerts WHERE at < ?`,
+			`DELETE FROM events WHERE at < ?`,
+			// The fingerprints last seen before the cut have no row left,
+			// and their plans are of no use: a workload whose
+			// fingerprints keep changing would otherwise fill the file.
+			`DELETE FROM fingerprints WHERE last_at < ?`,
+			`DELETE FROM plans WHERE fp NOT IN (SELECT id FROM fingerprints) AND captured_at < ?`,
+		} {
+			if _, err := s.db.ExecContext(ctx, q, cut); err != nil {
 				return err
 			}
 		}

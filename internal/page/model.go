@@ -32,6 +32,15 @@ type errNotFound struct{}
 
 func (errNotFound) Error() string { return "not found" }
 
+// ErrUnavailable, wrapped in a [Source]'s error, says that the figures
+// cannot be had now (the database was closed): the page answers 503
+// Service Unavailable, not 500.
+var ErrUnavailable = errUnavailable{}
+
+type errUnavailable struct{}
+
+func (errUnavailable) Error() string { return "unavailable" }
+
 // About is the header of every page.
 type About struct {
 	Database string // the database's name

@@ -152,8 +152,11 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, name, title strin
 
 func (p *pages) fail(w http.ResponseWriter, r *http.Request, about About, err error) {
 	status := http.StatusInternalServerError
-	if errors.Is(err, ErrNotFound) {
+	switch {
+	case errors.Is(err, ErrNotFound):
 		status = http.StatusNotFound
+	case errors.Is(err, ErrUnavailable):
+		status = http.StatusServiceUnavailable
 	}
 	w.WriteHeader(status)
 	v := view{About: about, Page: "error", Title: http.StatusText(status), Base: base(r), Query: r.URL.Query(), Data: err.Error()}
