@@ -82,6 +82,14 @@ func (r *groupRig) start(fn func() (sql.Result, error)) (c *gcall, lead bool) {
 	select {
 	case lead = <-r.joined:
 	case <-c.done:
+		// Both may be ready (a lone writer joins, runs and returns at
+		// once), and select picks either: its join, sent before it
+		// returned, is then in the channel's buffer.
+		select {
+		case lead = <-r.joined:
+			return c, lead
+		default:
+		}
 		r.t.Fatalf("the call returned without joining group commit: %v", c.err)
 	case <-time.After(10 * time.Second):
 		r.t.Fatal("the call never joined group commit")
