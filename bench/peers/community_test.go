@@ -204,39 +204,32 @@ func drain(b *testing.B, rows *sql.Rows, ncols int) int {
 // one read of all N.
 func BenchmarkMany(b *testing.B) {
 	for _, n := range []int{10, 100, 1000} {
-		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
-			each(b, func(b *testing.B, d Driver) *sql.DB {
-				db := community(b, d)
-				insertUsers(b, db, 0, n, 0)
-				return settle(b, db)
-			}, func(b *testing.B, db *sql.DB) {
-				for b.Loop() {
-					if got := queryUsers(b, db); got != n {
-						b.Fatalf("read %d users, want %d", got, n)
-					}
-				}
-			})
-		})
+		b.Run(fmt.Sprintf("n=%d", n), readAllUsers(n, 0))
 	}
 }
 
 // BenchmarkLarge: 200 users whose rows carry N bytes each, read whole: one
 // op is one read of all 200 (go-sqlite-bench: 10,000 users).
 func BenchmarkLarge(b *testing.B) {
-	const users = 200
 	for _, size := range []int{50_000, 100_000, 200_000} {
-		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
-			each(b, func(b *testing.B, d Driver) *sql.DB {
-				db := community(b, d)
-				insertUsers(b, db, 0, users, size)
-				return settle(b, db)
-			}, func(b *testing.B, db *sql.DB) {
-				for b.Loop() {
-					if got := queryUsers(b, db); got != users {
-						b.Fatalf("read %d users, want %d", got, users)
-					}
+		b.Run(fmt.Sprintf("size=%d", size), readAllUsers(200, size))
+	}
+}
+
+// readAllUsers is a benchmark, on each driver, of reading whole the given
+// number of users whose rows carry size bytes each.
+func readAllUsers(users, size int) func(*testing.B) {
+	return func(b *testing.B) {
+		each(b, func(b *testing.B, d Driver) *sql.DB {
+			db := community(b, d)
+			insertUsers(b, db, 0, users, size)
+			return settle(b, db)
+		}, func(b *testing.B, db *sql.DB) {
+			for b.Loop() {
+				if got := queryUsers(b, db); got != users {
+					b.Fatalf("read %d users, want %d", got, users)
 				}
-			})
+			}
 		})
 	}
 }
