@@ -212,7 +212,18 @@ func (w *walKeeper) attach(raw *sqlite3.Conn) {
 // reset it: with the writer gate, every writer of this process waits
 // behind it, so that the log cannot outgrow the limit while the keeper
 // works. When the log is starved (see [WALStats]) nothing waits.
-func (w *walKeeper) hook(_ *sqlite3.Conn, _ string, pages int) error {
+//
+// The hook replaces SQLite's auto-checkpoint for every database of the
+// connection: the log of an attached database is checkpointed as SQLite
+// would have (PASSIVE, every walAttachedPages pages), and never counted
+// as main's.
+func (w *walKeeper) hook(c *sqlite3.Conn, schema string, pages int) error {
+	if schema != "main" {
+		if pages >= walAttachedPages {
+			c.WALCheckpoint(schema, sqlite3.CHECKPOINT_PASSIVE)
+		}
+		return nil
+	}
 	n := int64(pages)
 	w.frames.Store(n)
 	at := w.ckptAt.Load()
@@ -235,6 +246,10 @@ func (w *walKeeper) hook(_ *sqlite3.Conn, _ string, pages int) error {
 	}
 	return nil
 }
+
+// walAttachedPages is SQLite's default auto-checkpoint, which the hook
+// keeps for attached databases.
+const walAttachedPages = 1000
 
 // danger is the log size at which commits wait for the keeper.
 func (w *walKeeper) danger() int64 { return w.limit / 4 * 3 }

@@ -279,3 +279,44 @@ func TestParseSize(t *testing.T) {
 		t.Errorf("a bad _wal_limit = %v, want an error naming it", err)
 	}
 }
+
+// The keeper's hook stands in for SQLite's auto-checkpoint on every
+// database of a connection: an attached WAL database keeps SQLite's own
+// (PASSIVE, every 1000 pages), so its log stays bounded, and its commits
+// never count as main's log.
+func TestWALAttachedDatabaseKeepsItsCheckpoints(t *testing.T) {
+	dsn, _ := walDSN(t, "64MiB")
+	db := openWALTest(t, dsn)
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	aux := filepath.Join(t.TempDir(), "aux.db")
+	for _, q := range []string{
+		`ATTACH DATABASE '` + aux + `' AS aux`,
+		`PRAGMA aux.journal_mode=wal`,
+		`CREATE TABLE aux.blobs (b BLOB)`,
+	} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	payload := make([]byte, 8<<10)
+	for range 2500 { // about 20 MB of log, 5000 pages and more
+		if _, err := conn.ExecContext(ctx, `INSERT INTO aux.blobs VALUES (?)`, payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if size := walSize(t, aux+"-wal"); size > 8<<20 {
+		t.Errorf("the attached database's WAL is %d bytes: nothing checkpoints it", size)
+	}
+	s, err := Stats(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := s.Database.WAL.Frames; f > 100 {
+		t.Errorf("main's WAL frames %d: the attached database's commits were counted as main's", f)
+	}
+}
