@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,9 +82,10 @@ func (c *stmtContext) check() {
 	}
 }
 
-// Done implements [context.Context]. Nothing in SQLite's path calls it;
-// when something does (a backend's driver, such as pgx, which watches each
-// statement's context), a channel is made that closes when the deadline
+// Done implements [context.Context]. A running SQLite statement never
+// calls it (it polls Err); when something does (a backend's driver, such as
+// pgx, which watches each statement's context, or a writer waiting at the
+// writer gate or in a group commit's queue), a channel is made that closes when the deadline
 // passes or the caller's context is done.
 func (c *stmtContext) Done() <-chan struct{} {
 	c.mu.Lock()
@@ -128,8 +130,9 @@ func (c *stmtContext) fire() {
 	}
 }
 
-// AfterFunc arranges for f to run, in a goroutine of its own, once c is
-// done, and returns a function that stops that. [context.AfterFunc], and
+// AfterFunc arranges for f to run once c is done (in the goroutine that
+// ends c, or in one of its own when c is done already: f must not block,
+// and context.AfterFunc's own f does not), and returns a function that stops that. [context.AfterFunc], and
 // so pgx's watch of each statement's context, uses it instead of starting a
 // goroutine per statement to wait on Done.
 func (c *stmtContext) AfterFunc(f func()) (stop func() bool) {
@@ -147,11 +150,9 @@ func (c *stmtContext) AfterFunc(f func()) (stop func() bool) {
 	return func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		for i, g := range c.funcs {
-			if g == p {
-				c.funcs = append(c.funcs[:i], c.funcs[i+1:]...)
-				return true
-			}
+		if i := slices.Index(c.funcs, p); i >= 0 {
+			c.funcs = slices.Delete(c.funcs, i, i+1)
+			return true
 		}
 		return false
 	}

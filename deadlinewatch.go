@@ -9,9 +9,10 @@ import (
 // deadline passed, from one goroutine, instead of a runtime timer per
 // statement.
 //
-// Only a backend's driver asks a statement's context for Done (pgx watches
-// every statement's context, to send the server a cancel request); SQLite
-// polls Err. A timer per statement costs more than its allocation: adding
+// A statement's context is asked for Done by a backend's driver (pgx
+// watches every statement's context, to send the server a cancel
+// request), and on SQLite only by a writer that waits (at the writer gate,
+// or in a group commit's queue); a running SQLite statement polls Err. A timer per statement costs more than its allocation: adding
 // a timer earlier than the one the runtime's network poller sleeps for
 // wakes the poller (a system call), on every statement. The deadlines of
 // one database all come from one default timeout, so a statement armed
@@ -59,35 +60,30 @@ func (w *deadlineWatch) run(period time.Duration) {
 			return
 		case <-timer.C:
 		}
-		for _, c := range w.expired(period) {
+		expired, next := w.sweep(period)
+		for _, c := range expired {
 			c.expire()
 		}
-		timer.Reset(w.next(period))
+		timer.Reset(next)
 	}
 }
 
-// expired takes the contexts whose deadline passed out of the watch.
-func (w *deadlineWatch) expired(period time.Duration) []*stmtContext {
+// sweep takes the contexts whose deadline passed out of the watch, and
+// returns them with how long the watch sleeps next: until the earliest
+// deadline it still holds, at most period. One pass, one reading of the
+// clock.
+func (w *deadlineWatch) sweep(period time.Duration) (expired []*stmtContext, next time.Duration) {
+	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var out []*stmtContext
+	next = period
 	for c := range w.armed {
-		if time.Until(c.deadline) <= 0 {
-			out = append(out, c)
+		if left := c.deadline.Sub(now); left <= 0 {
+			expired = append(expired, c)
 			delete(w.armed, c)
+		} else {
+			next = min(next, left)
 		}
 	}
-	return out
-}
-
-// next is how long the watch sleeps: until the earliest deadline it holds,
-// at most period.
-func (w *deadlineWatch) next(period time.Duration) time.Duration {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	d := period
-	for c := range w.armed {
-		d = min(d, time.Until(c.deadline))
-	}
-	return max(d, time.Millisecond)
+	return expired, max(next, time.Millisecond)
 }
