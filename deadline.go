@@ -34,10 +34,10 @@ type stmtContext struct {
 
 	watch *deadlineWatch // the database's, which ends c when its deadline passes (once armed)
 
-	mu    sync.Mutex
-	done  chan struct{} // made by Done, on demand
-	stop  func() bool   // stops what closes done
-	funcs []*func()     // registered with AfterFunc, run when done closes
+	mu         sync.Mutex
+	done       chan struct{} // made by Done, on demand
+	stopParent func() bool   // stops the caller's context closing done; nil when it never ends
+	funcs      []*func()     // registered with AfterFunc, run when done closes
 }
 
 // pollsPerClockRead is how often Err reads the clock. Deadlines under a
@@ -101,9 +101,10 @@ func (c *stmtContext) arm() {
 		return
 	}
 	c.done = make(chan struct{})
-	stopParent := context.AfterFunc(c.Context, c.fire)
+	if c.Context.Done() != nil { // a context.Background never ends: nothing to stop
+		c.stopParent = context.AfterFunc(c.Context, c.fire)
+	}
 	c.watch.add(c)
-	c.stop = func() bool { c.watch.remove(c); return stopParent() }
 }
 
 // expire ends c: its deadline passed.
@@ -166,8 +167,11 @@ func (c *stmtContext) release() (reusable bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.stop != nil {
-		c.stop()
+	if c.done != nil { // armed: the watch, and the caller's context, let go of it
+		c.watch.remove(c)
+		if c.stopParent != nil {
+			c.stopParent()
+		}
 		return false
 	}
 	c.Context = context.Background() // no reference to the caller's context kept
