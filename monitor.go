@@ -389,12 +389,17 @@ func (m *monitor) sample(now time.Time, storage bool) monSample {
 		}
 		cancel()
 	}
-	m.obs.tel.recordPoolWait(context.Background(), m.lastPool, pool.DBStats)
+	// A tick and ResetStats both sample: the previous pool reading is
+	// swapped under the lock, so each wait is recorded once.
+	m.mu.Lock()
+	last := m.lastPool
+	m.lastPool = pool.DBStats
+	m.mu.Unlock()
+	m.obs.tel.recordPoolWait(context.Background(), last, pool.DBStats)
 	m.obs.addSample(dbSample{at: now, tot: s.tot, size: s.size, pool: pool.DBStats})
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.lastPool = pool.DBStats
 	// The histograms of every fingerprint are the bulk of a sample: the
 	// history keeps them about every sixth of the window only, so a query's
 	// p95 is judged over the last 5/6 to 6/6 of the window.

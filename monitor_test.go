@@ -452,3 +452,33 @@ func TestMonitorHistoryBounded(t *testing.T) {
 		t.Errorf("%d samples kept for rates", len(o.samples))
 	}
 }
+
+// TestResetStatsWhileTheMonitorTicks: ResetStats samples the database on
+// the caller's goroutine while the monitor's own goroutine samples on its
+// ticks; run under -race (as .ci/run does), the two must share nothing
+// unguarded (the previous pool reading was once read outside the lock).
+func TestResetStatsWhileTheMonitorTicks(t *testing.T) {
+	db, _, clock, _ := monitored(t, AlertThresholds{ErrorRate: 0.5})
+	if _, err := db.Exec(`CREATE TABLE t (n)`); err != nil {
+		t.Fatal(err)
+	}
+	ticked := make(chan struct{})
+	go func() {
+		defer close(ticked)
+		for range 50 {
+			clock.ticks <- clock.advance(time.Second) // the monitor's goroutine samples
+		}
+	}()
+	for range 50 {
+		if err := ResetStats(db); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`INSERT INTO t VALUES (1)`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-ticked
+	if _, err := db.Exec(`SELECT count(*) FROM t`); err != nil {
+		t.Fatal(err)
+	}
+}
