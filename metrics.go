@@ -41,6 +41,11 @@ import (
 //   - qlsqlite's own: the circuit breaker's state, the WAL's and the
 //     database's size, the free pages, the fingerprints kept and evicted,
 //     the statement cache, and the failed calls by class.
+//   - the WAL keeper's checkpoints, pauses and commit waits, and whether
+//     it is starved (see [WALStats]), when it keeps the WAL; group
+//     commit's groups, statements and outcomes (see [GroupCommitStats]),
+//     when it is on. Like [Stats], these count from the last [ResetStats]:
+//     Prometheus takes a counter that went back as a reset.
 
 // metricDatabaseSize and friends are the gauges only /metrics has.
 const (
@@ -72,6 +77,9 @@ func newMetricsHandler(d *database, db *sql.DB) (http.Handler, error) {
 		return s.WALBytes, err == nil && !s.InMemory
 	})
 	if err := t.registerStorage(st); err != nil {
+		return nil, err
+	}
+	if err := t.registerKeepers(d); err != nil {
 		return nil, err
 	}
 	if err := reg.Register(collectors.NewDBStatsCollector(db, d.obs.dialect.namespace())); err != nil {
@@ -124,6 +132,80 @@ func (t *telemetry) registerStorage(st *storageCache) error {
 		o.ObserveInt64(free, s.FreelistPages, set)
 		return nil
 	}, size, free)
+	return err
+}
+
+// The counters of the WAL keeper and of group commit, on /metrics only.
+const (
+	metricWALCheckpoints   = "qlsqlite.wal.checkpoints"
+	metricWALPauseTime     = "qlsqlite.wal.pause_time"
+	metricWALCommitWaits   = "qlsqlite.wal.commit_waits"
+	metricWALStarved       = "qlsqlite.wal.starved"
+	metricGroupGroups      = "qlsqlite.group_commit.groups"
+	metricGroupStatements  = "qlsqlite.group_commit.statements"
+	metricGroupWithdrawn   = "qlsqlite.group_commit.withdrawn"
+	metricGroupFailures    = "qlsqlite.group_commit.failures"
+	metricGroupQueuedTotal = "qlsqlite.group_commit.queued_time"
+)
+
+// registerKeepers registers the counters of the WAL keeper, when the
+// database has one, and of group commit, when it is on.
+func (t *telemetry) registerKeepers(d *database) error {
+	var errs []error
+	counter := func(name, desc, unit string) metric.Int64ObservableCounter {
+		c, err := t.meter.Int64ObservableCounter(name, metric.WithDescription(desc), metric.WithUnit(unit))
+		errs = append(errs, err)
+		return c
+	}
+	seconds := func(name, desc string) metric.Float64ObservableCounter {
+		c, err := t.meter.Float64ObservableCounter(name, metric.WithDescription(desc), metric.WithUnit("s"))
+		errs = append(errs, err)
+		return c
+	}
+	checkpoints := counter(metricWALCheckpoints, "Checkpoints of the WAL keeper, by kind: passive, truncate (the log reset), forced (a truncate that paused the writers first), busy (a truncate readers kept from completing).", "{checkpoint}")
+	paused := seconds(metricWALPauseTime, "Time the WAL keeper held the writers at the writer gate for forced checkpoints.")
+	waits := counter(metricWALCommitWaits, "Commits that left the WAL at three quarters of its limit and waited for the keeper to reset it.", "{commit}")
+	starved, err := t.meter.Int64ObservableGauge(metricWALStarved, metric.WithDescription("1 when a read transaction that does not end keeps the WAL keeper from resetting a log near or over its limit."), metric.WithUnit("{state}"))
+	errs = append(errs, err)
+	groups := counter(metricGroupGroups, "Groups run by group commit: each one transaction, or one statement alone in autocommit.", "{group}")
+	statements := counter(metricGroupStatements, "Statements group commit ran, by how: grouped (in a group's transaction) or alone (in autocommit, nobody else waiting).", "{statement}")
+	withdrawn := counter(metricGroupWithdrawn, "Statements whose context ended while they waited in group commit: nothing of theirs was applied.", "{statement}")
+	failures := counter(metricGroupFailures, "Failures in group commit, by kind: statement (one statement failed, its group went on), replay (a failure rolled the group back and the rest ran again), commit (a group's BEGIN or COMMIT failed, every statement got the error).", "{failure}")
+	queued := seconds(metricGroupQueuedTotal, "Time statements waited in group commit before they started, in total.")
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	base := attribute.NewSet(t.base...)
+	set := metric.WithAttributeSet(base)
+	with := func(k, v string) metric.ObserveOption {
+		return metric.WithAttributes(append(t.base[:len(t.base):len(t.base)], attribute.String(k, v))...)
+	}
+	_, err = t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		if w := d.walStats(); w.Limit > 0 {
+			o.ObserveInt64(checkpoints, int64(w.Passive), with("kind", "passive"))
+			o.ObserveInt64(checkpoints, int64(w.Truncate), with("kind", "truncate"))
+			o.ObserveInt64(checkpoints, int64(w.Forced), with("kind", "forced"))
+			o.ObserveInt64(checkpoints, int64(w.Busy), with("kind", "busy"))
+			o.ObserveFloat64(paused, w.Paused.Seconds(), set)
+			o.ObserveInt64(waits, int64(w.Waits), set)
+			var s int64
+			if w.Starved {
+				s = 1
+			}
+			o.ObserveInt64(starved, s, set)
+		}
+		if g := d.group.snapshot(); g.Enabled {
+			o.ObserveInt64(groups, int64(g.Groups), set)
+			o.ObserveInt64(statements, int64(g.Statements-g.Alone), with("ran", "grouped"))
+			o.ObserveInt64(statements, int64(g.Alone), with("ran", "alone"))
+			o.ObserveInt64(withdrawn, int64(g.Withdrawn), set)
+			o.ObserveInt64(failures, int64(g.Failed), with("kind", "statement"))
+			o.ObserveInt64(failures, int64(g.Replays), with("kind", "replay"))
+			o.ObserveInt64(failures, int64(g.FailedCommits), with("kind", "commit"))
+			o.ObserveFloat64(queued, g.Queued.Seconds(), set)
+		}
+		return nil
+	}, checkpoints, paused, waits, starved, groups, statements, withdrawn, failures, queued)
 	return err
 }
 

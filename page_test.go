@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -420,6 +421,10 @@ func TestHandlerShowsWALKeeper(t *testing.T) {
 		t.Fatal(err)
 	}
 	tx := starveWAL(t, db, wal)
+	_, metrics := fetch(t, h, "/metrics")
+	if got := metricValue(t, metrics, "qlsqlite_wal_starved", ""); got != 1 {
+		t.Errorf("/metrics: qlsqlite_wal_starved %v while a reader starves the keeper", got)
+	}
 	_, overview := fetch(t, h, "/")
 	if !strings.Contains(overview, html("The WAL keeper is starved since")) {
 		t.Errorf("the overview does not say the WAL keeper is starved:\n%s", overview)
@@ -444,6 +449,55 @@ func TestHandlerShowsWALKeeper(t *testing.T) {
 	if strings.Contains(overview, html("The WAL keeper is starved")) || !strings.Contains(overview, html("The WAL keeper keeps the write-ahead log under 1.0 MiB")) {
 		t.Errorf("after the reader ended, the overview still does not show the keeper at work:\n%s", overview)
 	}
+	// The keeper goes on in the background: each counter on /metrics lies
+	// between Stats before the scrape and Stats after it.
+	counters := func() []uint64 {
+		s, err := Stats(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, g := s.Database.WAL, s.Database.GroupCommit
+		return []uint64{0, w.Truncate, w.Forced, g.Groups, g.Alone, g.Statements - g.Alone}
+	}
+	before := counters()
+	_, metrics = fetch(t, h, "/metrics")
+	after := counters()
+	for i, c := range []struct{ name, label string }{
+		{"qlsqlite_wal_starved", ""},
+		{"qlsqlite_wal_checkpoints_total", `kind="truncate"`},
+		{"qlsqlite_wal_checkpoints_total", `kind="forced"`},
+		{"qlsqlite_group_commit_groups_total", ""},
+		{"qlsqlite_group_commit_statements_total", `ran="alone"`},
+		{"qlsqlite_group_commit_statements_total", `ran="grouped"`},
+	} {
+		if got := metricValue(t, metrics, c.name, c.label); got < float64(before[i]) || got > float64(after[i]) {
+			t.Errorf("/metrics: %s{%s} %v, Stats says %d to %d", c.name, c.label, got, before[i], after[i])
+		}
+	}
+	w, g := after[1], after[3]
+	if w == 0 || g == 0 {
+		t.Errorf("nothing to compare: %d truncates, %d groups", w, g)
+	}
+}
+
+// metricValue returns the value of the series name of the Prometheus text
+// body whose labels contain label.
+func metricValue(t *testing.T, body, name, label string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(body, "\n") {
+		rest, ok := strings.CutPrefix(line, name+"{")
+		if !ok || !strings.Contains(rest, label) {
+			continue
+		}
+		_, v, _ := strings.Cut(rest, "} ")
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		return f
+	}
+	t.Fatalf("/metrics has no %s{%s}:\n%s", name, label, body)
+	return 0
 }
 
 // TestHandlerNeverShowsTheKey: the pages, /metrics and the health
