@@ -20,6 +20,7 @@ type faultVFS struct {
 	syncErr  atomic.Pointer[error] // returned by Sync while set
 	readErr  atomic.Pointer[error] // returned by ReadAt past a database's first page while set
 	writes   atomic.Int64          // WriteAt calls that reached the disk
+	reads    atomic.Int64          // ReadAt calls past a file's first 4096 bytes
 }
 
 // registerFaultVFS registers a fault VFS under a name of its own for the
@@ -75,8 +76,11 @@ func (f *faultFile) WriteAt(p []byte, off int64) (int, error) {
 }
 
 func (f *faultFile) ReadAt(p []byte, off int64) (int, error) {
-	if err := f.vfs.readErr.Load(); err != nil && off >= 4096 {
-		return 0, *err
+	if off >= 4096 {
+		if err := f.vfs.readErr.Load(); err != nil {
+			return 0, *err
+		}
+		f.vfs.reads.Add(1)
 	}
 	return f.File.ReadAt(p, off)
 }

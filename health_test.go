@@ -3,6 +3,8 @@ package qlsqlite
 import (
 	"context"
 	"database/sql"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,6 +118,67 @@ func TestHealthReadsNoTable(t *testing.T) {
 	if r.Status != HealthFailing || len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "integrity check") ||
 		r.Integrity == nil || r.Integrity.OK() || r.IntegrityAge < 0 {
 		t.Errorf("after the check: status %s, problems %v, integrity %+v", r.Status, r.Problems, r.Integrity)
+	}
+}
+
+// TestHealthReadsOnlyTheHeader: Health on a database of 2,000 pages,
+// from a new connection with nothing cached, reads nothing past the
+// file's first page: it is cheap enough for a probe every few seconds
+// whatever the database's size (a scan of the tables, such as a
+// quick_check, would read every page).
+func TestHealthReadsOnlyTheHeader(t *testing.T) {
+	f, name := registerFaultVFS(t)
+	path := filepath.Join(t.TempDir(), "big.db")
+	dsn := "file:" + path + "?_history=off&vfs=" + name
+	setup, err := sql.Open(DriverName, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)`,
+		`INSERT INTO t (v) SELECT randomblob(3000) FROM generate_series(1, 2000)`,
+		`PRAGMA wal_checkpoint(TRUNCATE)`,
+	} {
+		if _, err := setup.Exec(q); err != nil {
+			t.Fatal(q, ": ", err)
+		}
+	}
+	setup.Close()
+
+	db, err := sql.Open(DriverName, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	before := f.reads.Load()
+	r, err := Health(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != HealthOK {
+		t.Fatalf("Health: %s %v", r.Status, r.Problems)
+	}
+	if n := f.reads.Load() - before; n > 0 {
+		t.Errorf("Health read %d times past the first page of a 2,000-page database", n)
+	}
+	h, err := Handler(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, probe := range []string{"/healthz", "/readyz"} {
+		before := f.reads.Load()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, probe, nil))
+		if rec.Code != http.StatusOK {
+			t.Errorf("%s: %d %s", probe, rec.Code, rec.Body)
+		}
+		if n := f.reads.Load() - before; n > 0 {
+			t.Errorf("%s read %d times past the first page of a 2,000-page database", probe, n)
+		}
+	}
+	var pages int
+	if err := db.QueryRow(`SELECT count(*) FROM t`).Scan(&pages); err != nil || f.reads.Load()-before < 100 {
+		t.Errorf("the count read %d times past the first page (%v): the counter counts nothing", f.reads.Load()-before, err)
 	}
 }
 

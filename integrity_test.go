@@ -192,6 +192,34 @@ func TestScheduledIntegrityCheck(t *testing.T) {
 	}
 }
 
+// TestScheduledIntegrityCheckByDefault: a monitored database opened with
+// no integrity option checks within its first hour, then once a day
+// (DefaultIntegrityEvery).
+func TestScheduledIntegrityCheckByDefault(t *testing.T) {
+	if DefaultIntegrityEvery != 24*time.Hour {
+		t.Fatalf("DefaultIntegrityEvery %v, want a day", DefaultIntegrityEvery)
+	}
+	_, m, clock, _ := openMonitored(t, filepath.Join(t.TempDir(), "sound.db"))
+	first := clock.advance(time.Hour)
+	m.tick(first)
+	m.checks.Wait()
+	last, _ := m.obs.lastIntegrity()
+	if last == nil || !last.OK() || !last.At.Equal(first) {
+		t.Fatalf("no integrity check within the first hour by default: %+v", last)
+	}
+	m.tick(clock.advance(23 * time.Hour))
+	m.checks.Wait()
+	if again, _ := m.obs.lastIntegrity(); !again.At.Equal(first) {
+		t.Errorf("a check ran before a day had passed: %v", again.At)
+	}
+	second := clock.advance(time.Hour)
+	m.tick(second)
+	m.checks.Wait()
+	if again, _ := m.obs.lastIntegrity(); !again.At.Equal(second) {
+		t.Errorf("no check a day after the first: last at %v", again.At)
+	}
+}
+
 // TestIntegrityAlertClears: the alert clears when a later check finds
 // nothing wrong; a check that could not complete does not clear it.
 func TestIntegrityAlertClears(t *testing.T) {
