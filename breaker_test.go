@@ -249,6 +249,12 @@ func TestBreakerExactThresholds(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pinned.Close()
+	// The documented defaults, literally: the rest of the test counts
+	// from the constants.
+	if DefaultBreakerFailures != 5 || DefaultBreakerDelay != 30*time.Second || DefaultBreakerSuccesses != 3 {
+		t.Fatalf("defaults %d failures, %v, %d successes; the README says 5, 30s, 3",
+			DefaultBreakerFailures, DefaultBreakerDelay, DefaultBreakerSuccesses)
+	}
 	for i := range DefaultBreakerFailures - 1 {
 		r.fail()
 		r.want(BreakerClosed, fmt.Sprintf("%d failures", i+1))
