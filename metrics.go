@@ -151,61 +151,93 @@ const (
 // registerKeepers registers the counters of the WAL keeper, when the
 // database has one, and of group commit, when it is on.
 func (t *telemetry) registerKeepers(d *database) error {
-	var errs []error
-	counter := func(name, desc, unit string) metric.Int64ObservableCounter {
-		c, err := t.meter.Int64ObservableCounter(name, metric.WithDescription(desc), metric.WithUnit(unit))
-		errs = append(errs, err)
-		return c
-	}
-	seconds := func(name, desc string) metric.Float64ObservableCounter {
-		c, err := t.meter.Float64ObservableCounter(name, metric.WithDescription(desc), metric.WithUnit("s"))
-		errs = append(errs, err)
-		return c
-	}
-	checkpoints := counter(metricWALCheckpoints, "Checkpoints of the WAL keeper, by kind: passive, truncate (the log reset), forced (a truncate that paused the writers first), busy (a truncate readers kept from completing).", "{checkpoint}")
-	paused := seconds(metricWALPauseTime, "Time the WAL keeper held the writers at the writer gate for forced checkpoints.")
-	waits := counter(metricWALCommitWaits, "Commits that left the WAL at three quarters of its limit and waited for the keeper to reset it.", "{commit}")
+	return errors.Join(t.registerWALKeeper(d), t.registerGroupCommit(d))
+}
+
+// instruments makes observable instruments, collecting their errors.
+type instruments struct {
+	t    *telemetry
+	errs []error
+}
+
+func (in *instruments) counter(name, desc, unit string) metric.Int64ObservableCounter {
+	c, err := in.t.meter.Int64ObservableCounter(name, metric.WithDescription(desc), metric.WithUnit(unit))
+	in.errs = append(in.errs, err)
+	return c
+}
+
+func (in *instruments) seconds(name, desc string) metric.Float64ObservableCounter {
+	c, err := in.t.meter.Float64ObservableCounter(name, metric.WithDescription(desc), metric.WithUnit("s"))
+	in.errs = append(in.errs, err)
+	return c
+}
+
+// with is the database's attributes and one more.
+func (t *telemetry) with(k, v string) metric.ObserveOption {
+	return metric.WithAttributes(append(t.base[:len(t.base):len(t.base)], attribute.String(k, v))...)
+}
+
+// registerWALKeeper registers the WAL keeper's checkpoints, pauses, commit
+// waits and starvation ([WALStats]).
+func (t *telemetry) registerWALKeeper(d *database) error {
+	in := &instruments{t: t}
+	checkpoints := in.counter(metricWALCheckpoints, "Checkpoints of the WAL keeper, by kind: passive, truncate (the log reset), forced (a truncate that paused the writers first), busy (a truncate readers kept from completing).", "{checkpoint}")
+	paused := in.seconds(metricWALPauseTime, "Time the WAL keeper held the writers at the writer gate for forced checkpoints.")
+	waits := in.counter(metricWALCommitWaits, "Commits that left the WAL at three quarters of its limit and waited for the keeper to reset it.", "{commit}")
 	starved, err := t.meter.Int64ObservableGauge(metricWALStarved, metric.WithDescription("1 when a read transaction that does not end keeps the WAL keeper from resetting a log near or over its limit."), metric.WithUnit("{state}"))
-	errs = append(errs, err)
-	groups := counter(metricGroupGroups, "Groups run by group commit: each one transaction, or one statement alone in autocommit.", "{group}")
-	statements := counter(metricGroupStatements, "Statements group commit ran, by how: grouped (in a group's transaction) or alone (in autocommit, nobody else waiting).", "{statement}")
-	withdrawn := counter(metricGroupWithdrawn, "Statements whose context ended while they waited in group commit: nothing of theirs was applied.", "{statement}")
-	failures := counter(metricGroupFailures, "Failures in group commit, by kind: statement (one statement failed, its group went on), replay (a failure rolled the group back and the rest ran again), commit (a group's BEGIN or COMMIT failed, every statement got the error).", "{failure}")
-	queued := seconds(metricGroupQueuedTotal, "Time statements waited in group commit before they started, in total.")
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(append(in.errs, err)...); err != nil {
 		return err
 	}
-	base := attribute.NewSet(t.base...)
-	set := metric.WithAttributeSet(base)
-	with := func(k, v string) metric.ObserveOption {
-		return metric.WithAttributes(append(t.base[:len(t.base):len(t.base)], attribute.String(k, v))...)
-	}
+	set := metric.WithAttributeSet(attribute.NewSet(t.base...))
 	_, err = t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		if w := d.walStats(); w.Limit > 0 {
-			o.ObserveInt64(checkpoints, int64(w.Passive), with("kind", "passive"))
-			o.ObserveInt64(checkpoints, int64(w.Truncate), with("kind", "truncate"))
-			o.ObserveInt64(checkpoints, int64(w.Forced), with("kind", "forced"))
-			o.ObserveInt64(checkpoints, int64(w.Busy), with("kind", "busy"))
-			o.ObserveFloat64(paused, w.Paused.Seconds(), set)
-			o.ObserveInt64(waits, int64(w.Waits), set)
-			var s int64
-			if w.Starved {
-				s = 1
-			}
-			o.ObserveInt64(starved, s, set)
+		w := d.walStats()
+		if w.Limit <= 0 {
+			return nil // no keeper: SQLite's own auto-checkpoint runs
 		}
-		if g := d.group.snapshot(); g.Enabled {
-			o.ObserveInt64(groups, int64(g.Groups), set)
-			o.ObserveInt64(statements, int64(g.Statements-g.Alone), with("ran", "grouped"))
-			o.ObserveInt64(statements, int64(g.Alone), with("ran", "alone"))
-			o.ObserveInt64(withdrawn, int64(g.Withdrawn), set)
-			o.ObserveInt64(failures, int64(g.Failed), with("kind", "statement"))
-			o.ObserveInt64(failures, int64(g.Replays), with("kind", "replay"))
-			o.ObserveInt64(failures, int64(g.FailedCommits), with("kind", "commit"))
-			o.ObserveFloat64(queued, g.Queued.Seconds(), set)
+		o.ObserveInt64(checkpoints, int64(w.Passive), t.with("kind", "passive"))
+		o.ObserveInt64(checkpoints, int64(w.Truncate), t.with("kind", "truncate"))
+		o.ObserveInt64(checkpoints, int64(w.Forced), t.with("kind", "forced"))
+		o.ObserveInt64(checkpoints, int64(w.Busy), t.with("kind", "busy"))
+		o.ObserveFloat64(paused, w.Paused.Seconds(), set)
+		o.ObserveInt64(waits, int64(w.Waits), set)
+		var s int64
+		if w.Starved {
+			s = 1
 		}
+		o.ObserveInt64(starved, s, set)
 		return nil
-	}, checkpoints, paused, waits, starved, groups, statements, withdrawn, failures, queued)
+	}, checkpoints, paused, waits, starved)
+	return err
+}
+
+// registerGroupCommit registers group commit's groups, statements,
+// withdrawals, failures and time queued ([GroupCommitStats]).
+func (t *telemetry) registerGroupCommit(d *database) error {
+	in := &instruments{t: t}
+	groups := in.counter(metricGroupGroups, "Groups run by group commit: each one transaction, or one statement alone in autocommit.", "{group}")
+	statements := in.counter(metricGroupStatements, "Statements group commit ran, by how: grouped (in a group's transaction) or alone (in autocommit, nobody else waiting).", "{statement}")
+	withdrawn := in.counter(metricGroupWithdrawn, "Statements whose context ended while they waited in group commit: nothing of theirs was applied.", "{statement}")
+	failures := in.counter(metricGroupFailures, "Failures in group commit, by kind: statement (one statement failed, its group went on), replay (a failure rolled the group back and the rest ran again), commit (a group's BEGIN or COMMIT failed, every statement got the error).", "{failure}")
+	queued := in.seconds(metricGroupQueuedTotal, "Time statements waited in group commit before they started, in total.")
+	if err := errors.Join(in.errs...); err != nil {
+		return err
+	}
+	set := metric.WithAttributeSet(attribute.NewSet(t.base...))
+	_, err := t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		g := d.group.snapshot()
+		if !g.Enabled {
+			return nil
+		}
+		o.ObserveInt64(groups, int64(g.Groups), set)
+		o.ObserveInt64(statements, int64(g.Statements-g.Alone), t.with("ran", "grouped"))
+		o.ObserveInt64(statements, int64(g.Alone), t.with("ran", "alone"))
+		o.ObserveInt64(withdrawn, int64(g.Withdrawn), set)
+		o.ObserveInt64(failures, int64(g.Failed), t.with("kind", "statement"))
+		o.ObserveInt64(failures, int64(g.Replays), t.with("kind", "replay"))
+		o.ObserveInt64(failures, int64(g.FailedCommits), t.with("kind", "commit"))
+		o.ObserveFloat64(queued, g.Queued.Seconds(), set)
+		return nil
+	}, groups, statements, withdrawn, failures, queued)
 	return err
 }
 
