@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
 
 	"github.com/quantumleap/qlsqlite/gormql"
 )
@@ -719,7 +720,8 @@ func TestRebuildKeepsViewsAndTriggers(t *testing.T) {
 	}
 }
 
-// accountVarchar and accountText declare the type of accounts.name; Account
+// accountVarchar and accountText declare the type of accounts.name, and so
+// does accountNocase, through its field type's GormDBDataType; Account
 // leaves it to the dialector (text).
 type accountVarchar struct {
 	ID   uint
@@ -736,6 +738,20 @@ type accountText struct {
 }
 
 func (accountText) TableName() string { return "accounts" }
+
+type accountNocase struct {
+	ID   uint
+	Name nocaseName `gorm:"index"`
+	Code string     `gorm:"unique"`
+}
+
+func (accountNocase) TableName() string { return "accounts" }
+
+// nocaseName is a string whose column type its GormDBDataType writes out.
+type nocaseName string
+
+// GormDBDataType implements GORM's GormDBDataTypeInterface.
+func (nocaseName) GormDBDataType(*gorm.DB, *schema.Field) string { return "text collate nocase" }
 
 // A type the model writes out is the column's declared type: changing it
 // rebuilds the table once, keeping its rows and the rows that reference it
@@ -760,15 +776,6 @@ func TestDeclaredTypeChange(t *testing.T) {
 		t.Fatal("no column name")
 		return ""
 	}
-	rebuilds := func(stmts []string) int {
-		n := 0
-		for _, s := range stmts {
-			if strings.HasPrefix(s, `CREATE TABLE "_gormql_new_accounts"`) {
-				n++
-			}
-		}
-		return n
-	}
 	steps := []struct {
 		model    any
 		rebuilds int
@@ -780,6 +787,9 @@ func TestDeclaredTypeChange(t *testing.T) {
 		{&accountText{}, 1, "text"},    // varchar(40) declared text
 		{&accountText{}, 0, "text"},
 		{&Account{}, 0, "text"},
+		{&accountVarchar{}, 1, "varchar(40)"},
+		{&accountNocase{}, 1, "text"}, // varchar(40) declared by GormDBDataType
+		{&accountNocase{}, 0, "text"},
 	}
 	log.take()
 	for i, s := range steps {
@@ -787,7 +797,7 @@ func TestDeclaredTypeChange(t *testing.T) {
 			t.Fatalf("step %d: %v", i, err)
 		}
 		stmts := log.take()
-		if n := rebuilds(stmts); n != s.rebuilds {
+		if n := accountsRebuilds(stmts); n != s.rebuilds {
 			t.Errorf("step %d, AutoMigrate(%T): %d rebuilds, want %d:\n%s", i, s.model, n, s.rebuilds, strings.Join(stmts, "\n"))
 		}
 		if s.rebuilds == 0 {
@@ -801,4 +811,15 @@ func TestDeclaredTypeChange(t *testing.T) {
 		log.take()
 	}
 	checkAccounts(t, db)
+}
+
+// accountsRebuilds counts the rebuilds of accounts among stmts.
+func accountsRebuilds(stmts []string) int {
+	n := 0
+	for _, s := range stmts {
+		if strings.HasPrefix(s, `CREATE TABLE "_gormql_new_accounts"`) {
+			n++
+		}
+	}
+	return n
 }
