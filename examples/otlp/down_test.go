@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -27,9 +28,13 @@ type driver struct {
 	n     int
 	took  map[string][]time.Duration // by phase
 	order []string                   // the phases in order
+	// release lets the exports through to a Collector, so that a handler
+	// that waits for one returns.
+	release func()
 }
 
-// step runs one handler under ctx, which carries the phase's span.
+// step runs one handler under ctx, which carries the phase's span, and
+// keeps how long it took.
 func (d *driver) step(ctx context.Context, phase string) {
 	d.t.Helper()
 	if _, ok := d.took[phase]; !ok {
@@ -37,26 +42,69 @@ func (d *driver) step(ctx context.Context, phase string) {
 	}
 	i := d.n
 	d.n++
+	took := d.bounded(ctx, fmt.Sprintf("%s: handler %d", phase, i), func(ctx context.Context) error { return d.handler(ctx, i) })
+	d.took[phase] = append(d.took[phase], took)
+}
+
+// bounded runs f under ctx and a deadline of statementBound, and returns
+// how long it took; it fails the test, naming what, if f fails or takes
+// statementBound. f runs on a goroutine of its own, so that one that waits
+// for an export fails the test at statementBound rather than when (or if)
+// it returns. Such an f is released first (d.release): the test's cleanups
+// shut the exporters down, which waits for the export under way, and would
+// wait out the exports' timeouts and retries.
+func (d *driver) bounded(ctx context.Context, what string, f func(context.Context) error) time.Duration {
+	d.t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, statementBound)
 	defer cancel()
 	start := time.Now()
-	var err error
+	done := make(chan error, 1)
+	go func() { done <- f(ctx) }()
+	bound := time.NewTimer(statementBound)
+	defer bound.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			d.t.Fatalf("%s failed: %v", what, err)
+		}
+	case <-bound.C:
+		d.release()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+		}
+		d.t.Fatalf("%s has not returned after %v: it waits for the exporter", what, statementBound)
+	}
+	return time.Since(start)
+}
+
+// open opens the program's service on a database in the test's temporary
+// directory, as startProgram does, but bounded: opening creates the schema,
+// and while the Collector is down it must not wait for an export either.
+// The service closes when the test ends.
+func (d *driver) open(p *providers) *service {
+	d.t.Helper()
+	path := filepath.Join(d.t.TempDir(), "otlp.db")
+	d.bounded(context.Background(), "opening the service", func(ctx context.Context) (err error) {
+		d.svc, err = openService(ctx, testDB(path, false), p)
+		return err
+	})
+	d.t.Cleanup(func() { d.svc.close() })
+	return d.svc
+}
+
+// handler runs the program's i-th handler: a quote, an order or a portfolio
+// valuation, in turn.
+func (d *driver) handler(ctx context.Context, i int) error {
 	switch i % 3 {
 	case 0:
-		err = d.svc.setQuote(ctx, testSymbols[i%len(testSymbols)], testQuotes[i%len(testQuotes)])
+		return d.svc.setQuote(ctx, testSymbols[i%len(testSymbols)], testQuotes[i%len(testQuotes)])
 	case 1:
-		err = d.svc.placeOrder(ctx, order{ClientOrderID: fmt.Sprintf("cid-down-%06d", i), UserID: testUsers[i%2],
+		return d.svc.placeOrder(ctx, order{ClientOrderID: fmt.Sprintf("cid-down-%06d", i), UserID: testUsers[i%2],
 			Symbol: testSymbols[i%len(testSymbols)], Quantity: 1, Price: 100})
-	case 2:
-		_, err = d.svc.portfolioValue(ctx, testUsers[i%2])
-	}
-	took := time.Since(start)
-	d.took[phase] = append(d.took[phase], took)
-	if err != nil {
-		d.t.Fatalf("%s: handler %d failed: %v", phase, i, err)
-	}
-	if took > statementBound {
-		d.t.Fatalf("%s: handler %d took %v: it waited for the exporter", phase, i, took)
+	default:
+		_, err := d.svc.portfolioValue(ctx, testUsers[i%2])
+		return err
 	}
 }
 
@@ -147,13 +195,18 @@ func TestCollectorDown(t *testing.T) {
 	for _, protocol := range []string{"http", "grpc"} {
 		t.Run(protocol, func(t *testing.T) {
 			r := newRelay(t)
-			p, svc, _ := startProgram(t, fastExport(protocol, r.addr()), false)
+			// The Collector is up from the start, behind the relay, so that
+			// it outlives the program (the cleanups stop the program first).
+			col := startCollector(t)
+			p := startProviders(t, fastExport(protocol, r.addr()))
 			tracer := p.tp.Tracer("test")
-			d := &driver{t: t, svc: svc, took: map[string][]time.Duration{}}
+			d := &driver{t: t, took: map[string][]time.Duration{},
+				release: func() { r.set("forward", col.endpoint(protocol)) }}
+			svc := d.open(p)
 			for i, sym := range testSymbols { // every order's symbol has a quote
-				if err := svc.setQuote(context.Background(), sym, testQuotes[i]); err != nil {
-					t.Fatal(err)
-				}
+				d.bounded(context.Background(), "setting the quote of "+sym, func(ctx context.Context) error {
+					return svc.setQuote(ctx, sym, testQuotes[i])
+				})
 			}
 
 			// Down: every export fails at once.
@@ -175,11 +228,10 @@ func TestCollectorDown(t *testing.T) {
 			}
 			phase.End()
 
-			// Up: a Collector behind the relay, which drops the stalled
+			// Up: the relay forwards to the Collector, and drops the stalled
 			// connections. Once the program's exporters have sent what they
 			// held (spans that ended while the queue was full were dropped,
 			// not waited for), everything it sends arrives.
-			col := startCollector(t)
 			r.set("forward", col.endpoint(protocol))
 			reconnected(t, p)
 			before := calls(t, svc)
@@ -215,8 +267,7 @@ func TestCollectorDown(t *testing.T) {
 				return true, ""
 			})
 			t.Logf("spans received, by name: %v", received)
-			// Shut down while the Collector is up (the cleanups stop it
-			// first).
+			// Shut down while the Collector is up.
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			if err := p.shutdown(ctx); err != nil {

@@ -46,8 +46,21 @@ func fastExport(protocol, endpoint string) exportConfig {
 // ends.
 func startProgram(t *testing.T, exp exportConfig, queryText bool) (*providers, *service, string) {
 	t.Helper()
-	ctx := context.Background()
-	p, err := newProviders(ctx, exp)
+	p := startProviders(t, exp)
+	path := filepath.Join(t.TempDir(), "otlp.db")
+	svc, err := openService(context.Background(), testDB(path, queryText), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.close() })
+	return p, svc, path
+}
+
+// startProviders sets up the program's telemetry as run does; it shuts
+// down when the test ends.
+func startProviders(t *testing.T, exp exportConfig) *providers {
+	t.Helper()
+	p, err := newProviders(context.Background(), exp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,13 +69,13 @@ func startProgram(t *testing.T, exp exportConfig, queryText bool) (*providers, *
 		defer cancel()
 		p.shutdown(ctx)
 	})
-	path := filepath.Join(t.TempDir(), "otlp.db")
-	svc, err := openService(ctx, dbConfig{Path: path, QueryText: queryText, Monitor: 20 * time.Millisecond}, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.close() })
-	return p, svc, path
+	return p
+}
+
+// testDB is the tests' database configuration: the database at path,
+// sampled by qlsqlite's monitor every few milliseconds.
+func testDB(path string, queryText bool) dbConfig {
+	return dbConfig{Path: path, QueryText: queryText, Monitor: 20 * time.Millisecond}
 }
 
 // eventually flushes the program's telemetry and checks cond until it
