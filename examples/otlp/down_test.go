@@ -19,6 +19,15 @@ import (
 // millisecond, so a handler that did not wait never comes near it.
 const statementBound = 5 * time.Second
 
+// The handlers TestCollectorDown runs once the Collector is up, and once
+// both exporters stall: the latter end more spans than fastQueueSize (each
+// handler ends a span of its own and one to four statements'), the former
+// fewer.
+const (
+	upHandlers      = 60
+	stalledHandlers = 120
+)
+
 // driver runs the program's handlers in turn (a quote, an order, a
 // portfolio valuation), each under a deadline, and keeps how long each took
 // by phase.
@@ -216,11 +225,12 @@ func TestCollectorDown(t *testing.T) {
 
 			// Stalled: both exporters wait for an answer that never comes;
 			// the handlers run meanwhile, and the exports are still waiting
-			// after the last one.
+			// after the last one. Their spans fill the span queue: those
+			// that end once it is full are dropped.
 			r.set("hang", "")
 			ctx, phase = tracer.Start(context.Background(), "collector stalled")
 			d.until(ctx, "stalled (waiting)", 10, "both exporters stalled", func() bool { return stalledExports(protocol, r.stalled()) })
-			for range 60 {
+			for range stalledHandlers {
 				d.step(ctx, "stalled")
 			}
 			if !stalledExports(protocol, r.stalled()) {
@@ -236,7 +246,7 @@ func TestCollectorDown(t *testing.T) {
 			reconnected(t, p)
 			before := calls(t, svc)
 			ctx, phase = tracer.Start(context.Background(), "collector up")
-			for range 60 {
+			for range upHandlers {
 				d.step(ctx, "up")
 			}
 			phase.End()
@@ -244,11 +254,11 @@ func TestCollectorDown(t *testing.T) {
 			d.notSlowerThan("up", "down", "stalled (waiting)", "stalled")
 
 			all := calls(t, svc)
-			wantUp := 1 + 60 + int(all-before) // the phase's span, the handlers', the statements'
+			wantUp := 1 + upHandlers + int(all-before) // the phase's span, the handlers', the statements'
 			upTrace := phase.SpanContext().TraceID()
 			var received map[string]int
 			eventually(t, p, time.Minute, func() (bool, string) {
-				// Every span of the "up" phase: its own, the 60
+				// Every span of the "up" phase: its own, the
 				// handlers', and their statements'.
 				received = map[string]int{}
 				up := 0
