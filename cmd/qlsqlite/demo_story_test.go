@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"log/slog"
 	"path/filepath"
 	"regexp"
@@ -76,23 +77,67 @@ func (c *demoClock) tick(d time.Duration) {
 }
 
 // TestDemoHoldsAlertsAndLogs: with the demo's options, an alert that fires
-// while a progress bar draws reaches neither the terminal nor the default
-// logger: it is held, and printed after the step.
+// and a record logged (a slow query) while a progress bar draws reach
+// neither the terminal nor the default logger: they are held, and printed
+// after the step.
 func TestDemoHoldsAlertsAndLogs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  qlsqlite.Option                                  // added to the demo's options
+		run  func(t *testing.T, db *sql.DB, clock *demoClock) // alerts or logs
+		want string                                           // in what the flush prints
+	}{
+		{"alert", qlsqlite.WithAlertThresholds(qlsqlite.AlertThresholds{QueryP95: time.Nanosecond}),
+			fireQueryP95, "alert fired: query_p95"},
+		{"slow query", qlsqlite.WithSlowQueryLog(time.Nanosecond), func(t *testing.T, db *sql.DB, _ *demoClock) {
+			if _, err := db.Exec(`CREATE TABLE slow (x)`); err != nil {
+				t.Fatal(err)
+			}
+		}, `msg="qlsqlite: slow query" fingerprint="CREATE TABLE slow(x)"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			global := captureDefaultLog(t)
+			clock := &demoClock{now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC), ticks: make(chan time.Time)}
+			var held heldLog
+			opts := append(demoOptions(demoFlags{workers: 2}, &held), qlsqlite.WithClock(clock), tc.opt)
+			db, err := qlsqlite.Open(fileURI(filepath.Join(t.TempDir(), "held.db"), ""), opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			tc.run(t, db, clock)
+			var out bytes.Buffer
+			held.flush(&out)
+			if !strings.Contains(out.String(), tc.want) {
+				t.Errorf("held: %q, want %q", out.String(), tc.want)
+			}
+			if global.Len() != 0 {
+				t.Errorf("the default logger got: %s", global.String())
+			}
+			out.Reset()
+			held.flush(&out)
+			if out.Len() != 0 {
+				t.Errorf("a flush printed again: %q", out.String())
+			}
+		})
+	}
+}
+
+// captureDefaultLog makes slog's default logger write to the buffer it
+// returns until the test ends.
+func captureDefaultLog(t *testing.T) *bytes.Buffer {
+	t.Helper()
 	var global bytes.Buffer
 	old := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&global, nil)))
-	defer slog.SetDefault(old)
+	t.Cleanup(func() { slog.SetDefault(old) })
+	return &global
+}
 
-	clock := &demoClock{now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC), ticks: make(chan time.Time)}
-	var held heldLog
-	opts := append(demoOptions(demoFlags{workers: 2}, &held),
-		qlsqlite.WithClock(clock), qlsqlite.WithAlertThresholds(qlsqlite.AlertThresholds{QueryP95: time.Nanosecond}))
-	db, err := qlsqlite.Open(fileURI(filepath.Join(t.TempDir(), "held.db"), ""), opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+// fireQueryP95 runs queries and moves the monitor on until the query_p95
+// alert (set to a nanosecond) fires.
+func fireQueryP95(t *testing.T, db *sql.DB, clock *demoClock) {
+	t.Helper()
 	if _, err := db.Exec(`CREATE TABLE t (x); INSERT INTO t VALUES (1)`); err != nil {
 		t.Fatal(err)
 	}
@@ -104,19 +149,6 @@ func TestDemoHoldsAlertsAndLogs(t *testing.T) {
 	}
 	for range 3 {
 		clock.tick(10 * time.Second)
-	}
-	var out bytes.Buffer
-	held.flush(&out)
-	if !strings.Contains(out.String(), "alert fired: query_p95") {
-		t.Errorf("held: %q", out.String())
-	}
-	if global.Len() != 0 {
-		t.Errorf("the default logger got: %s", global.String())
-	}
-	out.Reset()
-	held.flush(&out)
-	if out.Len() != 0 {
-		t.Errorf("a flush printed again: %q", out.String())
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -18,6 +19,15 @@ import (
 // millisecond, so a handler that did not wait never comes near it.
 const statementBound = 5 * time.Second
 
+// The handlers TestCollectorDown runs once the Collector is up, and once
+// both exporters stall: the latter end more spans than fastQueueSize (each
+// handler ends a span of its own and one to four statements'), the former
+// fewer.
+const (
+	upHandlers      = 60
+	stalledHandlers = 120
+)
+
 // driver runs the program's handlers in turn (a quote, an order, a
 // portfolio valuation), each under a deadline, and keeps how long each took
 // by phase.
@@ -27,9 +37,13 @@ type driver struct {
 	n     int
 	took  map[string][]time.Duration // by phase
 	order []string                   // the phases in order
+	// release lets the exports through to a Collector, so that a handler
+	// that waits for one returns.
+	release func()
 }
 
-// step runs one handler under ctx, which carries the phase's span.
+// step runs one handler under ctx, which carries the phase's span, and
+// keeps how long it took.
 func (d *driver) step(ctx context.Context, phase string) {
 	d.t.Helper()
 	if _, ok := d.took[phase]; !ok {
@@ -37,26 +51,69 @@ func (d *driver) step(ctx context.Context, phase string) {
 	}
 	i := d.n
 	d.n++
+	took := d.bounded(ctx, fmt.Sprintf("%s: handler %d", phase, i), func(ctx context.Context) error { return d.handler(ctx, i) })
+	d.took[phase] = append(d.took[phase], took)
+}
+
+// bounded runs f under ctx and a deadline of statementBound, and returns
+// how long it took; it fails the test, naming what, if f fails or takes
+// statementBound. f runs on a goroutine of its own, so that one that waits
+// for an export fails the test at statementBound rather than when (or if)
+// it returns. Such an f is released first (d.release): the test's cleanups
+// shut the exporters down, which waits for the export under way, and would
+// wait out the exports' timeouts and retries.
+func (d *driver) bounded(ctx context.Context, what string, f func(context.Context) error) time.Duration {
+	d.t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, statementBound)
 	defer cancel()
 	start := time.Now()
-	var err error
+	done := make(chan error, 1)
+	go func() { done <- f(ctx) }()
+	bound := time.NewTimer(statementBound)
+	defer bound.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			d.t.Fatalf("%s failed: %v", what, err)
+		}
+	case <-bound.C:
+		d.release()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+		}
+		d.t.Fatalf("%s has not returned after %v: it waits for the exporter", what, statementBound)
+	}
+	return time.Since(start)
+}
+
+// open opens the program's service on a database in the test's temporary
+// directory, as startProgram does, but bounded: opening creates the schema,
+// and while the Collector is down it must not wait for an export either.
+// The service closes when the test ends.
+func (d *driver) open(p *providers) *service {
+	d.t.Helper()
+	path := filepath.Join(d.t.TempDir(), "otlp.db")
+	d.bounded(context.Background(), "opening the service", func(ctx context.Context) (err error) {
+		d.svc, err = openService(ctx, testDB(path, false), p)
+		return err
+	})
+	d.t.Cleanup(func() { d.svc.close() })
+	return d.svc
+}
+
+// handler runs the program's i-th handler: a quote, an order or a portfolio
+// valuation, in turn.
+func (d *driver) handler(ctx context.Context, i int) error {
 	switch i % 3 {
 	case 0:
-		err = d.svc.setQuote(ctx, testSymbols[i%len(testSymbols)], testQuotes[i%len(testQuotes)])
+		return d.svc.setQuote(ctx, testSymbols[i%len(testSymbols)], testQuotes[i%len(testQuotes)])
 	case 1:
-		err = d.svc.placeOrder(ctx, order{ClientOrderID: fmt.Sprintf("cid-down-%06d", i), UserID: testUsers[i%2],
+		return d.svc.placeOrder(ctx, order{ClientOrderID: fmt.Sprintf("cid-down-%06d", i), UserID: testUsers[i%2],
 			Symbol: testSymbols[i%len(testSymbols)], Quantity: 1, Price: 100})
-	case 2:
-		_, err = d.svc.portfolioValue(ctx, testUsers[i%2])
-	}
-	took := time.Since(start)
-	d.took[phase] = append(d.took[phase], took)
-	if err != nil {
-		d.t.Fatalf("%s: handler %d failed: %v", phase, i, err)
-	}
-	if took > statementBound {
-		d.t.Fatalf("%s: handler %d took %v: it waited for the exporter", phase, i, took)
+	default:
+		_, err := d.svc.portfolioValue(ctx, testUsers[i%2])
+		return err
 	}
 }
 
@@ -147,13 +204,18 @@ func TestCollectorDown(t *testing.T) {
 	for _, protocol := range []string{"http", "grpc"} {
 		t.Run(protocol, func(t *testing.T) {
 			r := newRelay(t)
-			p, svc, _ := startProgram(t, fastExport(protocol, r.addr()), false)
+			// The Collector is up from the start, behind the relay, so that
+			// it outlives the program (the cleanups stop the program first).
+			col := startCollector(t)
+			p := startProviders(t, fastExport(protocol, r.addr()))
 			tracer := p.tp.Tracer("test")
-			d := &driver{t: t, svc: svc, took: map[string][]time.Duration{}}
+			d := &driver{t: t, took: map[string][]time.Duration{},
+				release: func() { r.set("forward", col.endpoint(protocol)) }}
+			svc := d.open(p)
 			for i, sym := range testSymbols { // every order's symbol has a quote
-				if err := svc.setQuote(context.Background(), sym, testQuotes[i]); err != nil {
-					t.Fatal(err)
-				}
+				d.bounded(context.Background(), "setting the quote of "+sym, func(ctx context.Context) error {
+					return svc.setQuote(ctx, sym, testQuotes[i])
+				})
 			}
 
 			// Down: every export fails at once.
@@ -163,11 +225,12 @@ func TestCollectorDown(t *testing.T) {
 
 			// Stalled: both exporters wait for an answer that never comes;
 			// the handlers run meanwhile, and the exports are still waiting
-			// after the last one.
+			// after the last one. Their spans fill the span queue: those
+			// that end once it is full are dropped.
 			r.set("hang", "")
 			ctx, phase = tracer.Start(context.Background(), "collector stalled")
 			d.until(ctx, "stalled (waiting)", 10, "both exporters stalled", func() bool { return stalledExports(protocol, r.stalled()) })
-			for range 60 {
+			for range stalledHandlers {
 				d.step(ctx, "stalled")
 			}
 			if !stalledExports(protocol, r.stalled()) {
@@ -175,16 +238,15 @@ func TestCollectorDown(t *testing.T) {
 			}
 			phase.End()
 
-			// Up: a Collector behind the relay, which drops the stalled
+			// Up: the relay forwards to the Collector, and drops the stalled
 			// connections. Once the program's exporters have sent what they
 			// held (spans that ended while the queue was full were dropped,
 			// not waited for), everything it sends arrives.
-			col := startCollector(t)
 			r.set("forward", col.endpoint(protocol))
 			reconnected(t, p)
 			before := calls(t, svc)
 			ctx, phase = tracer.Start(context.Background(), "collector up")
-			for range 60 {
+			for range upHandlers {
 				d.step(ctx, "up")
 			}
 			phase.End()
@@ -192,11 +254,11 @@ func TestCollectorDown(t *testing.T) {
 			d.notSlowerThan("up", "down", "stalled (waiting)", "stalled")
 
 			all := calls(t, svc)
-			wantUp := 1 + 60 + int(all-before) // the phase's span, the handlers', the statements'
+			wantUp := 1 + upHandlers + int(all-before) // the phase's span, the handlers', the statements'
 			upTrace := phase.SpanContext().TraceID()
 			var received map[string]int
 			eventually(t, p, time.Minute, func() (bool, string) {
-				// Every span of the "up" phase: its own, the 60
+				// Every span of the "up" phase: its own, the
 				// handlers', and their statements'.
 				received = map[string]int{}
 				up := 0
@@ -215,8 +277,7 @@ func TestCollectorDown(t *testing.T) {
 				return true, ""
 			})
 			t.Logf("spans received, by name: %v", received)
-			// Shut down while the Collector is up (the cleanups stop it
-			// first).
+			// Shut down while the Collector is up.
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			if err := p.shutdown(ctx); err != nil {

@@ -29,12 +29,20 @@ const (
 // for db.client.operation.duration.
 var durationBuckets = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}
 
+// fastQueueSize is fastExport's span queue: more spans than
+// TestCollectorDown's up phase ends (upHandlers handlers, about 200 spans),
+// so that none of those is dropped, and fewer than its stalled phase ends
+// while the exports wait (stalledHandlers handlers), so that the queue
+// fills: a span that ends then must be dropped, not waited for.
+const fastQueueSize = 256
+
 // fastExport exports every few milliseconds, so that tests do not wait for
-// the SDK's batching; the Collector is on loopback.
+// the SDK's batching; the Collector is on loopback. Its span queue is
+// small (fastQueueSize).
 func fastExport(protocol, endpoint string) exportConfig {
 	return exportConfig{
 		Endpoint: endpoint, Protocol: protocol,
-		BatchTimeout: 20 * time.Millisecond, MetricInterval: 20 * time.Millisecond,
+		BatchTimeout: 20 * time.Millisecond, QueueSize: fastQueueSize, MetricInterval: 20 * time.Millisecond,
 		ExportTimeout: 20 * time.Second,
 		RetryInitial:  20 * time.Millisecond, RetryMax: 200 * time.Millisecond, RetryElapsed: time.Minute,
 		ReconnectMax: 200 * time.Millisecond,
@@ -46,8 +54,21 @@ func fastExport(protocol, endpoint string) exportConfig {
 // ends.
 func startProgram(t *testing.T, exp exportConfig, queryText bool) (*providers, *service, string) {
 	t.Helper()
-	ctx := context.Background()
-	p, err := newProviders(ctx, exp)
+	p := startProviders(t, exp)
+	path := filepath.Join(t.TempDir(), "otlp.db")
+	svc, err := openService(context.Background(), testDB(path, queryText), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.close() })
+	return p, svc, path
+}
+
+// startProviders sets up the program's telemetry as run does; it shuts
+// down when the test ends.
+func startProviders(t *testing.T, exp exportConfig) *providers {
+	t.Helper()
+	p, err := newProviders(context.Background(), exp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,13 +77,13 @@ func startProgram(t *testing.T, exp exportConfig, queryText bool) (*providers, *
 		defer cancel()
 		p.shutdown(ctx)
 	})
-	path := filepath.Join(t.TempDir(), "otlp.db")
-	svc, err := openService(ctx, dbConfig{Path: path, QueryText: queryText, Monitor: 20 * time.Millisecond}, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.close() })
-	return p, svc, path
+	return p
+}
+
+// testDB is the tests' database configuration: the database at path,
+// sampled by qlsqlite's monitor every few milliseconds.
+func testDB(path string, queryText bool) dbConfig {
+	return dbConfig{Path: path, QueryText: queryText, Monitor: 20 * time.Millisecond}
 }
 
 // eventually flushes the program's telemetry and checks cond until it

@@ -23,12 +23,13 @@ import (
 const serviceName = "qlsqlite-otlp-example"
 
 // exportConfig says where and how the program exports. A zero duration
-// takes the default written beside it.
+// or size takes the default written beside it.
 type exportConfig struct {
 	Endpoint string // host:port of the Collector's OTLP receiver
 	Protocol string // "http" (OTLP/HTTP, port 4318) or "grpc" (OTLP/gRPC, port 4317)
 
 	BatchTimeout   time.Duration // spans wait at most this long for a batch (5s)
+	QueueSize      int           // spans held for export at most; one that ends while the queue is full is dropped (2048)
 	MetricInterval time.Duration // metrics are exported this often (5s)
 	ExportTimeout  time.Duration // one export waits this long for the Collector (10s)
 	RetryInitial   time.Duration // first wait before an export is retried (5s)
@@ -54,6 +55,9 @@ func (c exportConfig) orDefaults() exportConfig {
 	def(&c.RetryMax, 30*time.Second)
 	def(&c.RetryElapsed, time.Minute)
 	def(&c.ReconnectMax, 5*time.Second)
+	if c.QueueSize <= 0 {
+		c.QueueSize = sdktrace.DefaultMaxQueueSize
+	}
 	return c
 }
 
@@ -79,7 +83,7 @@ func newProviders(ctx context.Context, cfg exportConfig) (*providers, error) {
 	res := resource.NewSchemaless(attribute.String("service.name", serviceName))
 	return &providers{
 		tp: sdktrace.NewTracerProvider(sdktrace.WithResource(res),
-			sdktrace.WithBatcher(spans, sdktrace.WithBatchTimeout(cfg.BatchTimeout))),
+			sdktrace.WithBatcher(spans, sdktrace.WithBatchTimeout(cfg.BatchTimeout), sdktrace.WithMaxQueueSize(cfg.QueueSize))),
 		mp: sdkmetric.NewMeterProvider(sdkmetric.WithResource(res),
 			sdkmetric.WithReader(sdkmetric.NewPeriodicReader(metrics,
 				sdkmetric.WithInterval(cfg.MetricInterval), sdkmetric.WithTimeout(cfg.ExportTimeout)))),
