@@ -11,6 +11,7 @@ import (
 
 	"github.com/quantumleap/qlsqlite"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // statementBound is the longest a handler of the program may take in the
@@ -255,27 +256,7 @@ func TestCollectorDown(t *testing.T) {
 
 			all := calls(t, svc)
 			wantUp := 1 + upHandlers + int(all-before) // the phase's span, the handlers', the statements'
-			upTrace := phase.SpanContext().TraceID()
-			var received map[string]int
-			eventually(t, p, time.Minute, func() (bool, string) {
-				// Every span of the "up" phase: its own, the
-				// handlers', and their statements'.
-				received = map[string]int{}
-				up := 0
-				for _, s := range col.sink.spans() {
-					received[s.Name]++
-					if s.TraceID == pcommon.TraceID(upTrace) {
-						up++
-					}
-				}
-				if up < wantUp {
-					return false, fmt.Sprintf("%d of the %d spans sent after the Collector came back received", up, wantUp)
-				}
-				if got := histogramCount(col.sink.latest()["db.client.operation.duration"]); got != all {
-					return false, fmt.Sprintf("db.client.operation.duration counts %d calls, want all %d, those made while the Collector was down included", got, all)
-				}
-				return true, ""
-			})
+			received := waitForUpPhase(t, p, col, phase.SpanContext().TraceID(), wantUp, all)
 			t.Logf("spans received, by name: %v", received)
 			// Shut down while the Collector is up.
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -285,6 +266,33 @@ func TestCollectorDown(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitForUpPhase waits until the Collector received every span of the
+// trace up (wantUp of them) and a duration histogram counting all calls,
+// those made while it was down included; it returns the spans received by
+// name.
+func waitForUpPhase(t *testing.T, p *providers, col *collector, up trace.TraceID, wantUp int, all uint64) map[string]int {
+	t.Helper()
+	var received map[string]int
+	eventually(t, p, time.Minute, func() (bool, string) {
+		received = map[string]int{}
+		n := 0
+		for _, s := range col.sink.spans() {
+			received[s.Name]++
+			if s.TraceID == pcommon.TraceID(up) {
+				n++
+			}
+		}
+		if n < wantUp {
+			return false, fmt.Sprintf("%d of the %d spans sent after the Collector came back received", n, wantUp)
+		}
+		if got := histogramCount(col.sink.latest()["db.client.operation.duration"]); got != all {
+			return false, fmt.Sprintf("db.client.operation.duration counts %d calls, want all %d, those made while the Collector was down included", got, all)
+		}
+		return true, ""
+	})
+	return received
 }
 
 // calls is the number of statements the program ran so far.
