@@ -486,18 +486,25 @@ func TestArchiveUpdateThatStopsMatching(t *testing.T) {
 	})
 }
 
+// changingRowRig opens 100 trades with two connections: db archives trades
+// 1 to 50 in batches of 20 by the policy returned, while app changes rows
+// from p.hook.
+func changingRowRig(t *testing.T, openDB opener) (db, app *sql.DB, p ArchivePolicy) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.db")
+	db = openDB(t, src)
+	seedTrades(t, db, 100)
+	app = openDB(t, src)
+	return db, app, ArchivePolicy{Table: "trades", Where: "id <= 50", DestPath: filepath.Join(dir, "archive.db"), BatchSize: 20}
+}
+
 // TestArchiveRowThatKeepsChanging: a row changed between copy and delete
 // in every attempt of its batch stays in the source only, reported as
 // unsettled; the update is never lost.
 func TestArchiveRowThatKeepsChanging(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, openDB opener) {
-		dir := t.TempDir()
-		src := filepath.Join(dir, "src.db")
-		db := openDB(t, src)
-		seedTrades(t, db, 100)
-		app := openDB(t, src)
-		dest := filepath.Join(dir, "archive.db")
-		p := ArchivePolicy{Table: "trades", Where: "id <= 50", DestPath: dest, BatchSize: 20}
+		db, app, p := changingRowRig(t, openDB)
+		dest := p.DestPath
 		updates := 0
 		p.hook = func(phase string, batch int) {
 			if phase == "copied" && batch == 2 {
@@ -527,13 +534,8 @@ func TestArchiveRowThatKeepsChanging(t *testing.T) {
 // change, in the next attempt and moved: nothing is left unsettled.
 func TestArchiveRowChangedOnceIsMovedOnRetry(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, openDB opener) {
-		dir := t.TempDir()
-		src := filepath.Join(dir, "src.db")
-		db := openDB(t, src)
-		seedTrades(t, db, 100)
-		app := openDB(t, src)
-		dest := filepath.Join(dir, "archive.db")
-		p := ArchivePolicy{Table: "trades", Where: "id <= 50", DestPath: dest, BatchSize: 20}
+		db, app, p := changingRowRig(t, openDB)
+		dest := p.DestPath
 		changed := false
 		p.hook = func(phase string, batch int) {
 			if phase == "copied" && batch == 2 && !changed {
