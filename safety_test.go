@@ -155,7 +155,7 @@ func TestGateHeldThroughWriteTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows.Close()
-	wctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
 	_, err = db.ExecContext(wctx, `INSERT INTO t VALUES (?)`, 3)
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "writer gate") {
@@ -231,7 +231,7 @@ func preparedTakesTheGate(t *testing.T, params string) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	wctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
 	_, err = ins.ExecContext(wctx, 2)
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "writer gate") {
@@ -243,7 +243,7 @@ func preparedTakesTheGate(t *testing.T, params string) {
 		t.Fatal(err)
 	}
 	defer ret.Close()
-	qctx, qcancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	qctx, qcancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer qcancel()
 	if rows, err := ret.QueryContext(qctx, 4); err == nil {
 		for rows.Next() {
