@@ -172,9 +172,10 @@ func (in *instruments) seconds(name, desc string) metric.Float64ObservableCounte
 	return c
 }
 
-// with is the database's attributes and one more.
+// with is the database's attributes and one more, as an option made once
+// at registration rather than on every scrape.
 func (t *telemetry) with(k, v string) metric.ObserveOption {
-	return metric.WithAttributes(append(t.base[:len(t.base):len(t.base)], attribute.String(k, v))...)
+	return metric.WithAttributeSet(attribute.NewSet(append(t.base[:len(t.base):len(t.base)], attribute.String(k, v))...))
 }
 
 // registerWALKeeper registers the WAL keeper's checkpoints, pauses, commit
@@ -189,15 +190,16 @@ func (t *telemetry) registerWALKeeper(d *database) error {
 		return err
 	}
 	set := metric.WithAttributeSet(attribute.NewSet(t.base...))
+	passive, truncate, forced, busy := t.with("kind", "passive"), t.with("kind", "truncate"), t.with("kind", "forced"), t.with("kind", "busy")
 	_, err = t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		w := d.walStats()
 		if w.Limit <= 0 {
 			return nil // no keeper: SQLite's own auto-checkpoint runs
 		}
-		o.ObserveInt64(checkpoints, int64(w.Passive), t.with("kind", "passive"))
-		o.ObserveInt64(checkpoints, int64(w.Truncate), t.with("kind", "truncate"))
-		o.ObserveInt64(checkpoints, int64(w.Forced), t.with("kind", "forced"))
-		o.ObserveInt64(checkpoints, int64(w.Busy), t.with("kind", "busy"))
+		o.ObserveInt64(checkpoints, int64(w.Passive), passive)
+		o.ObserveInt64(checkpoints, int64(w.Truncate), truncate)
+		o.ObserveInt64(checkpoints, int64(w.Forced), forced)
+		o.ObserveInt64(checkpoints, int64(w.Busy), busy)
 		o.ObserveFloat64(paused, w.Paused.Seconds(), set)
 		o.ObserveInt64(waits, int64(w.Waits), set)
 		var s int64
@@ -223,18 +225,20 @@ func (t *telemetry) registerGroupCommit(d *database) error {
 		return err
 	}
 	set := metric.WithAttributeSet(attribute.NewSet(t.base...))
+	grouped, alone := t.with("ran", "grouped"), t.with("ran", "alone")
+	statement, replay, commit := t.with("kind", "statement"), t.with("kind", "replay"), t.with("kind", "commit")
 	_, err := t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		g := d.group.snapshot()
 		if !g.Enabled {
 			return nil
 		}
 		o.ObserveInt64(groups, int64(g.Groups), set)
-		o.ObserveInt64(statements, int64(g.Statements-g.Alone), t.with("ran", "grouped"))
-		o.ObserveInt64(statements, int64(g.Alone), t.with("ran", "alone"))
+		o.ObserveInt64(statements, int64(g.Statements-g.Alone), grouped)
+		o.ObserveInt64(statements, int64(g.Alone), alone)
 		o.ObserveInt64(withdrawn, int64(g.Withdrawn), set)
-		o.ObserveInt64(failures, int64(g.Failed), t.with("kind", "statement"))
-		o.ObserveInt64(failures, int64(g.Replays), t.with("kind", "replay"))
-		o.ObserveInt64(failures, int64(g.FailedCommits), t.with("kind", "commit"))
+		o.ObserveInt64(failures, int64(g.Failed), statement)
+		o.ObserveInt64(failures, int64(g.Replays), replay)
+		o.ObserveInt64(failures, int64(g.FailedCommits), commit)
 		o.ObserveFloat64(queued, g.Queued.Seconds(), set)
 		return nil
 	}, groups, statements, withdrawn, failures, queued)
