@@ -57,6 +57,8 @@ type ncrucesStmt interface {
 	ColumnName(col int) string
 	Status(op sqlite3.StmtStatus, reset bool) int
 	ReadOnly() bool
+	Reset() error
+	ClearBindings() error
 	rowReader
 }
 
@@ -225,7 +227,7 @@ func (c *sqliteConn) queryStmt(ctx context.Context, s *cachedStmt, took bool, ar
 		r = &cachedRows{}
 	}
 	c.group.openRows++
-	*r = cachedRows{ncrucesRows: rows.(ncrucesRows), conn: c, stmt: s, ctx: ctx, shape: c.shapeOf(s, reprepares), reprepares: reprepares, gated: took}
+	*r = cachedRows{ncrucesRows: rows.(ncrucesRows), conn: c, stmt: s, ctx: ctx, shape: c.shapeOf(s, reprepares), reprepares: reprepares, gated: took, keep: keepable(args)}
 	return r, nil
 }
 
@@ -314,8 +316,8 @@ func (c *sqliteConn) prepare(ctx context.Context, query string) (ncrucesStmt, er
 
 // checkArgs fails as [database/sql] does when it prepares statements itself
 // and the number of arguments is wrong. nargs < 0: database/sql checked.
-func checkArgs(s ncrucesStmt, nargs int) error {
-	if want := s.NumInput(); nargs >= 0 && want != -1 && want != nargs {
+func checkArgs(s *cachedStmt, nargs int) error {
+	if want := s.inputs(); nargs >= 0 && want != -1 && want != nargs {
 		return fmt.Errorf("sql: expected %d arguments, got %d", want, nargs)
 	}
 	return nil
@@ -341,6 +343,7 @@ type cachedRows struct {
 	named        bool            // Columns was called
 	ncrucesNamed bool            // ncrucesRows has read its names (rows.go)
 	gated        bool            // holds the writer gate until it closes
+	keep         bool            // its arguments may stay bound after it closes (bindings.go)
 }
 
 // Columns implements [driver.Rows]. database/sql hands the very slice to
@@ -384,10 +387,11 @@ func sameColumns(s ncrucesStmt, names []string) bool {
 	return true
 }
 
-// Close implements [driver.Rows]. ncruces resets the statement, which
-// reports the last error of its iteration, and clears its bindings.
+// Close implements [driver.Rows]. The statement is reset, which reports the
+// last error of its iteration; its bindings are cleared now or before its
+// next run (see bindings.go).
 func (r *cachedRows) Close() error {
-	err := r.ncrucesRows.Close()
+	err := r.stmt.closeRows(r.ncrucesRows, r.keep)
 	c := r.conn
 	c.group.openRows--
 	c.leaveGate(r.gated)

@@ -17,8 +17,8 @@ import (
 //
 // A cached statement is handed out exclusively (DESIGN.md, trap 5): while it
 // is in use, the same SQL gets a one-off statement, finalized after use, so
-// one connection can have two open Rows of the same query. On return, ncruces
-// has already reset it and cleared its bindings; a statement that failed is
+// one connection can have two open Rows of the same query. On return, it
+// has been reset, its bindings cleared or left to be replaced (bindings.go); a statement that failed is
 // finalized rather than returned, and so is one evicted while in use.
 // SQLite re-prepares a statement by itself when the schema changes.
 type stmtCache struct {
@@ -48,6 +48,10 @@ type cachedStmt struct {
 	// shape is what the statement's rows read alike (rows.go): its column
 	// names and declared types, read again after SQLite re-prepares it.
 	shape *rowShape
+	// numInput is NumInput, read once (inputsKnown); boundLeft says that
+	// the last query's arguments are still bound (bindings.go).
+	numInput               int
+	inputsKnown, boundLeft bool
 }
 
 func newStmtCache(size int, schemaGen *atomic.Uint64) *stmtCache {
