@@ -23,7 +23,7 @@ func (c *sqliteConn) PrepareContext(ctx context.Context, query string) (driver.S
 	if err != nil {
 		return nil, err
 	}
-	p := &preparedStmt{conn: c, query: query, inputs: s.NumInput()}
+	p := &preparedStmt{conn: c, query: query, inputs: s.inputs()}
 	if s.evicted && !s.ddl { // not in the cache: keep it
 		s.owned = true
 	}
