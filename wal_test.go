@@ -320,3 +320,26 @@ func TestWALAttachedDatabaseKeepsItsCheckpoints(t *testing.T) {
 		t.Errorf("main's WAL frames %d: the attached database's commits were counted as main's", f)
 	}
 }
+
+// One writer alone: the log starts over after each auto-checkpoint, as
+// with SQLite's own, and its file stays at about "wal_autocheckpoint"
+// pages, written over rather than past its end. (Checkpoints run beside the
+// writer instead finish while it appends more, so the log never starts
+// over, and its file grows to the keeper's trigger, a quarter of the
+// limit, to be truncated.)
+func TestWALStartsOverUnderOneWriter(t *testing.T) {
+	dsn, wal := walDSN(t, "8MiB")
+	db := openWALTest(t, dsn+"&_pragma=wal_autocheckpoint(100)")
+	// 600 commits of 2 pages or more: at least 12 times 100 pages.
+	largest := writeRows(t, db, wal, 600, 6000, nil)
+	s, err := Stats(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := s.Database.WAL
+	// 100 pages of 4 KiB and the commit that passed them: well under the
+	// trigger (2 MiB).
+	if largest > 200*4120 || w.Truncate != 0 || w.Passive < 10 {
+		t.Errorf("largest WAL %d bytes (want about 100 pages), %d PASSIVE checkpoints (want 12 or so), %d TRUNCATE (want none): the log did not start over", largest, w.Passive, w.Truncate)
+	}
+}
