@@ -223,7 +223,7 @@ func (w *walKeeper) attach(raw *sqlite3.Conn) {
 // starts over only when a writer finds every page of it copied) and its
 // file grows to the trigger and is truncated, again and again. Writing
 // past the end of a file costs more than writing over it: an autocommit
-// INSERT took 20 % more CPU that way (bench/peers, InsertAutocommit).
+// INSERT took 16 % more CPU that way (bench/peers, InsertAutocommit).
 //
 // The hook replaces SQLite's auto-checkpoint for every database of the
 // connection: the log of an attached database is checkpointed as SQLite
