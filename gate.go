@@ -3,6 +3,7 @@ package qlsqlite
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -23,8 +24,9 @@ import (
 // transaction's hold.
 // Other processes are still handled by the busy timeout and by retries.
 type writerGate struct {
-	sem    *semaphore.Weighted // FIFO
-	onWait func()              // tests: called when a writer starts waiting
+	sem     *semaphore.Weighted // FIFO
+	waiting atomic.Int32        // writers waiting for the gate
+	onWait  func()              // tests: called when a writer starts waiting
 }
 
 func newWriterGate() *writerGate { return &writerGate{sem: semaphore.NewWeighted(1)} }
@@ -36,12 +38,18 @@ func (g *writerGate) acquire(ctx context.Context) (time.Duration, error) {
 		return 0, nil
 	}
 	start := time.Now()
+	g.waiting.Add(1)
+	defer g.waiting.Add(-1)
 	if g.onWait != nil {
 		g.onWait()
 	}
 	err := g.sem.Acquire(ctx, 1)
 	return time.Since(start), err
 }
+
+// contended reports whether a writer is waiting for the gate. A nil gate
+// never is.
+func (g *writerGate) contended() bool { return g != nil && g.waiting.Load() > 0 }
 
 // tryAcquire takes the gate if it is free now. A nil gate always is.
 func (g *writerGate) tryAcquire() bool { return g == nil || g.sem.TryAcquire(1) }

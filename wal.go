@@ -44,8 +44,9 @@ const (
 //
 // The WAL keeper (one per database, on a connection of its own):
 //   - takes over SQLite's auto-checkpoint: each connection's wal_hook runs
-//     it as SQLite would (PASSIVE, on the committing writer's path, every
-//     "PRAGMA wal_autocheckpoint" pages), counts it, and wakes the keeper
+//     it as SQLite would (PASSIVE, every "PRAGMA wal_autocheckpoint"
+//     pages) on the committing writer's path when no other writer waits,
+//     or wakes the keeper to run it when some do, and wakes the keeper
 //     when the log reaches the trigger below;
 //   - when the log file reaches half of "_wal_limit", it runs a TRUNCATE
 //     checkpoint without waiting, which succeeds when readers allow: the
@@ -206,24 +207,27 @@ func (w *walKeeper) attach(raw *sqlite3.Conn) {
 
 // hook is every connection's wal_hook: it runs after each commit in WAL
 // mode, in the committing writer's call, once SQLite has released the
-// write lock. It runs SQLite's auto-checkpoint as SQLite's own hook would
-// (PASSIVE, on the committing connection, once the commits since the last
-// checkpoint leave "PRAGMA wal_autocheckpoint" pages, 1000 unless the DSN
-// says otherwise), notes the log's size, and wakes the keeper once the log
-// reaches its trigger: readers kept the log from starting over. A commit
-// that leaves the log at three quarters of its limit or more waits there,
-// up to the longest pause, for the keeper to reset it: with the writer
-// gate, every writer of this process waits behind it, so that the log
-// cannot outgrow the limit while the keeper works. When the log is starved
-// (see [WALStats]) nothing waits.
+// write lock. It stands in for SQLite's auto-checkpoint (PASSIVE, once the
+// commits since the last checkpoint leave "PRAGMA wal_autocheckpoint"
+// pages, 1000 unless the DSN says otherwise), notes the log's size, and
+// wakes the keeper once the log reaches its trigger: readers kept the log
+// from starting over. A commit that leaves the log at three quarters of its
+// limit or more waits there, up to the longest pause, for the keeper to
+// reset it: with the writer gate, every writer of this process waits
+// behind it, so that the log cannot outgrow the limit while the keeper
+// works. When the log is starved (see [WALStats]) nothing waits.
 //
-// The PASSIVE checkpoint stays on the writer's path, as SQLite's is: run
-// from the keeper's goroutine instead, it finishes while the writer goes
-// on appending, so the log never starts over from its beginning (a log
-// starts over only when a writer finds every page of it copied) and its
-// file grows to the trigger and is truncated, again and again. Writing
-// past the end of a file costs more than writing over it: an autocommit
-// INSERT took 16 % more CPU that way (bench/peers, InsertAutocommit).
+// Where the PASSIVE checkpoint runs depends on who waits for it:
+//   - no writer waits at the writer gate: in the hook, on the committing
+//     connection, as SQLite's own does. The writer's next commit finds the
+//     whole log copied and starts it over, writing over its file rather
+//     than past its end. (Run beside a lone writer instead, the checkpoint
+//     finishes while the writer appends more, so the log never starts over;
+//     its file grows to the trigger and is truncated, again and again, and
+//     an autocommit INSERT took 16 % more CPU: bench/peers,
+//     InsertAutocommit, and TestWALStartsOverUnderOneWriter.)
+//   - writers wait: on the keeper's goroutine, so that the gate's holder
+//     does not keep them waiting through the checkpoint's writes and syncs.
 //
 // The hook replaces SQLite's auto-checkpoint for every database of the
 // connection: the log of an attached database is checkpointed as SQLite
@@ -242,14 +246,17 @@ func (w *walKeeper) hook(c *sqlite3.Conn, schema string, pages int) error {
 		w.ckptAt.Store(0)
 		at = 0
 	}
+	due := false
 	if every := w.every.Load(); every > 0 && n-at >= every {
-		at = w.passive(c, n)
+		if due = w.db.gate.contended(); !due {
+			at = w.passive(c, n)
+		}
 	}
 	w.frames.Store(n)
 	size := 32 + n*w.pageBytes.Load()
 	// Past the trigger, the keeper is woken every walWakeFrames new pages,
 	// not at every commit.
-	if size >= w.trigger() && n-at >= walWakeFrames {
+	if due || size >= w.trigger() && n-at >= walWakeFrames {
 		w.start()
 		select {
 		case w.wake <- struct{}{}:
