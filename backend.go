@@ -98,6 +98,68 @@ type ServerReporter interface {
 	ServerHealth(ctx context.Context) (ServerHealth, error)
 }
 
+// ServerDeadline is implemented by a [Backend] whose server can enforce the
+// default statement deadline ("_timeout", [WithTimeout]) itself, as
+// PostgreSQL's statement_timeout does. A statement whose context has no
+// deadline of its own then reaches the backend's driver with that context
+// unchanged: a driver that watches each statement's context (pgx arms a
+// channel and a context.AfterFunc per statement, when the context can end)
+// has nothing to watch, and the per-statement cost of the default deadline
+// is gone. The database's connections must implement
+// [ServerDeadlineConn].
+//
+// What the shared layers do around it:
+//   - a statement the server stopped at the default deadline fails with the
+//     same error as on SQLite: it matches [context.DeadlineExceeded], names
+//     the default deadline and "_timeout", and keeps the server's error in
+//     its chain;
+//   - a statement whose context has a deadline of its own is governed by
+//     it, as on SQLite, even when it is later than the default: the
+//     connection is asked to lift the server's limit for it
+//     ([ServerDeadlineConn.SetServerTimeout]);
+//   - a statement that waits for the server's answer longer than the
+//     default deadline plus the grace EnforceTimeout returned (the server
+//     stopped it, but the network went silent) is given up on: one
+//     goroutine per database watches the connections' calls in progress
+//     ([ServerDeadlineConn.Interrupt]), with no timer or allocation per
+//     statement.
+type ServerDeadline interface {
+	// EnforceTimeout is called once, before the database's first
+	// connection, with the default deadline (> 0): from then on the server
+	// must stop every statement of the connections Connect opens that runs
+	// longer. It returns how long past the deadline a call may still wait
+	// for the server's answer before its connection is given up on, or ok
+	// false when the server cannot enforce it (then the deadline is the
+	// client's, as for a Backend without this interface).
+	EnforceTimeout(timeout time.Duration) (grace time.Duration, ok bool)
+	// TimedOut reports whether err is the server's having stopped a
+	// statement at its timeout (PostgreSQL: SQLSTATE 57014). It may also
+	// answer true for other cancellations the server reports the same way:
+	// the shared layers report it as the default deadline only when the
+	// call ran for the default deadline or longer.
+	TimedOut(err error) bool
+}
+
+// ServerDeadlineConn is implemented by the connections of a [Backend] that
+// implements [ServerDeadline].
+type ServerDeadlineConn interface {
+	// SetServerTimeout is called before each statement (not before BEGIN):
+	// lift true when the statement's context has a deadline later than the
+	// default one, which must govern instead (the server must not stop the
+	// statement at the default deadline); lift false when the default
+	// applies, which the server must then enforce again if an earlier call
+	// lifted it. It runs on the statement's goroutine, with its context,
+	// and must cost nothing (no round trip, no allocation) when the
+	// default applies and nothing was lifted: that is every statement of a
+	// program that passes no deadlines of its own.
+	SetServerTimeout(ctx context.Context, lift bool) error
+	// Interrupt makes the call in progress on the connection stop waiting
+	// for the server (PostgreSQL: the socket's deadline set to now). It is
+	// called from another goroutine, possibly just as the call ends; the
+	// connection is not reused afterwards.
+	Interrupt()
+}
+
 // IndexAdviser is implemented by a [Backend] that advises indexes: [Advise]
 // and [AdviseWorkload] hand it the statements, [ApplyAdvice] the advice.
 type IndexAdviser interface {
@@ -174,6 +236,12 @@ func NewBackendConnector(b Backend, params url.Values, opts ...Option) (*Connect
 	cfg.pool = cfg.pool.withDefaults()
 	db := newDatabase(cfg, backendRules{b})
 	db.backend = b
+	if sd, ok := b.(ServerDeadline); ok && cfg.timeout > 0 {
+		if grace, ok := sd.EnforceTimeout(cfg.timeout); ok {
+			db.server = sd
+			db.stalls = stallWatch{db: db, bound: cfg.timeout + max(grace, 0)}
+		}
+	}
 	if db.txRetrier != nil {
 		db.txRetrier.exhausted = "the transaction kept failing with an error that asks for a re-run (raise _retry, or make transactions conflict less: shorter, touching fewer rows)"
 	}

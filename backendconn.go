@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/ngrok/sqlmw"
@@ -21,6 +23,10 @@ type backendConn struct {
 	db *database
 	connCore
 	broken error // a failure after which the connection must not be reused
+
+	// When the server enforces the default deadline (serverdeadline.go):
+	sd   ServerDeadlineConn // the backend's connection; nil otherwise
+	busy atomic.Int64       // when the call in progress under the default deadline started (busySince), 0 when none, or stallInterrupted
 }
 
 var _ session = &backendConn{}
@@ -41,7 +47,17 @@ func (d *database) connectBackend(ctx context.Context) (driver.Conn, error) {
 	}
 	d.historyOnce.Do(func() { d.startConfiguredHistory(ctx) })
 	inner := newBackendConn(dc.(BackendConn), d)
-	mw, err := sqlmw.Driver(opened{inner}, d.obs.interceptor(&inner.connCore, newInterceptor(d, inner))).Open("")
+	icp := newInterceptor(d, inner)
+	if d.server != nil {
+		sd, ok := dc.(ServerDeadlineConn)
+		if !ok {
+			inner.Close()
+			return nil, fmt.Errorf("qlsqlite: the %s backend enforces the default deadline on its server, but its connection (%T) does not implement qlsqlite.ServerDeadlineConn", d.backend.System(), dc)
+		}
+		inner.sd, icp.server = sd, inner
+		d.stalls.add(inner)
+	}
+	mw, err := sqlmw.Driver(opened{inner}, d.obs.interceptor(&inner.connCore, icp)).Open("")
 	if err != nil {
 		inner.Close()
 		return nil, err
@@ -94,6 +110,9 @@ func (c *backendConn) ResetSession(ctx context.Context) error {
 // Close implements [driver.Conn].
 func (c *backendConn) Close() error {
 	c.db.untrack(&c.connCore)
+	if c.sd != nil {
+		c.db.stalls.remove(c)
+	}
 	return c.BackendConn.Close()
 }
 

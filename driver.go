@@ -169,6 +169,8 @@ type database struct {
 	memory    string           // the memdb database that stands for ":memory:" (memory.go), or ""
 	slowLog   slowLimiter      // the slow-query log's rate limit (slowlog.go)
 	deadlines deadlineWatch    // ends statements past the default deadline, for a backend's driver (deadlinewatch.go)
+	server    ServerDeadline   // the backend, when its server enforces the default deadline (serverdeadline.go); nil otherwise
+	stalls    stallWatch       // gives up on calls the server left unanswered past that deadline (serverdeadline.go)
 
 	// Background work (pool keeper, statistics upkeep) runs under ctx,
 	// which Close cancels, and Close waits for it.

@@ -32,6 +32,7 @@ type interceptor struct {
 	session session        // the connection beneath
 	engine  errorRules     // a Backend's rules, to mark its errors with (markEngine); nil for SQLite
 	watch   *deadlineWatch // the database's, for statement contexts asked for Done
+	server  *backendConn   // the connection, when its server enforces the default deadline (serverdeadline.go); nil otherwise
 
 	spare      *stmtContext // a released statement context, for the next statement
 	spareQuery *queryState  // a closed query's state, for the next query
@@ -169,6 +170,9 @@ func (i *interceptor) exec(ctx context.Context, c stmtCall) (driver.Result, erro
 	if err != nil {
 		return nil, err
 	}
+	if i.server != nil {
+		return i.serverExec(ctx, c, t)
+	}
 	ctx, sc := i.deadline(ctx)
 	autocommit := !i.session.inTx()
 	res, err := c.runExec(ctx)
@@ -178,6 +182,23 @@ func (i *interceptor) exec(ctx context.Context, c stmtCall) (driver.Result, erro
 	err = i.mark(surfaceCtxErr(ctx, err))
 	i.outcome(t, err, !autocommit)
 	i.release(sc)
+	return res, err
+}
+
+// serverExec is exec when the server enforces the default deadline: the
+// caller's context, unchanged.
+func (i *interceptor) serverExec(ctx context.Context, c stmtCall, t trial) (driver.Result, error) {
+	autocommit := !i.session.inTx()
+	call, err := i.serverBegin(ctx, true)
+	var res driver.Result
+	if err == nil {
+		res, err = c.runExec(ctx)
+		if err != nil && autocommit && !i.session.applied() {
+			res, err = i.retryExec(ctx, c, err)
+		}
+	}
+	err = i.mark(i.serverEnd(ctx, call, surfaceCtxErr(ctx, err)))
+	i.outcome(t, err, !autocommit)
 	return res, err
 }
 
@@ -205,6 +226,9 @@ func (i *interceptor) query(ctx context.Context, c stmtCall) (context.Context, d
 	if err != nil {
 		return ctx, nil, err
 	}
+	if i.server != nil {
+		return i.serverQuery(ctx, c, t)
+	}
 	qctx, sc := i.deadline(ctx)
 	rows, err := c.runQuery(qctx)
 	if err != nil {
@@ -216,14 +240,40 @@ func (i *interceptor) query(ctx context.Context, c stmtCall) (context.Context, d
 		i.release(sc)
 		return ctx, nil, err
 	}
+	qs := i.queryState()
+	*qs = queryState{Context: qctx, sc: sc, trial: t, inTx: i.session.inTx()}
+	return qs, rows, nil
+}
+
+// serverQuery is query when the server enforces the default deadline: the
+// caller's context, unchanged.
+func (i *interceptor) serverQuery(ctx context.Context, c stmtCall, t trial) (context.Context, driver.Rows, error) {
+	call, err := i.serverBegin(ctx, true)
+	var rows driver.Rows
+	if err == nil {
+		rows, err = c.runQuery(ctx)
+		if err != nil {
+			rows, err = i.retryQuery(ctx, c, err)
+		}
+	}
+	if err != nil {
+		err = i.mark(i.serverEnd(ctx, call, surfaceCtxErr(ctx, err)))
+		i.outcome(t, err, i.session.inTx())
+		return ctx, nil, err
+	}
+	qs := i.queryState()
+	*qs = queryState{Context: ctx, server: call, trial: t, inTx: i.session.inTx()}
+	return qs, rows, nil
+}
+
+// queryState returns the spare query state, or a new one.
+func (i *interceptor) queryState() *queryState {
 	qs := i.spareQuery
 	if qs != nil {
 		i.spareQuery = nil
-	} else {
-		qs = &queryState{}
+		return qs
 	}
-	*qs = queryState{Context: qctx, sc: sc, trial: t, inTx: i.session.inTx()}
-	return qs, rows, nil
+	return &queryState{}
 }
 
 func (i *interceptor) retryQuery(ctx context.Context, c stmtCall, first error) (driver.Rows, error) {
@@ -235,10 +285,11 @@ func (i *interceptor) retryQuery(ctx context.Context, c stmtCall, first error) (
 // recorded when the rows close.
 type queryState struct {
 	context.Context
-	sc    *stmtContext // the default deadline's context, if one applies
-	trial trial        // the breaker trial the query holds, if any
-	inTx  bool         // a transaction was open when the query began
-	err   error        // the iteration's first error
+	sc     *stmtContext // the default deadline's context, if one applies
+	server serverCall   // the server's default deadline, if it applies (serverdeadline.go)
+	trial  trial        // the breaker trial the query holds, if any
+	inTx   bool         // a transaction was open when the query began
+	err    error        // the iteration's first error
 }
 
 // ConnPrepareContext implements [sqlmw.Interceptor].
@@ -246,6 +297,9 @@ func (i *interceptor) ConnPrepareContext(ctx context.Context, conn driver.ConnPr
 	t, err := i.admit()
 	if err != nil {
 		return ctx, nil, err
+	}
+	if i.server != nil {
+		return i.serverPrepare(ctx, conn, query, t)
 	}
 	sctx, sc := i.deadline(ctx)
 	stmt, err := conn.PrepareContext(sctx, query)
@@ -258,6 +312,22 @@ func (i *interceptor) ConnPrepareContext(ctx context.Context, conn driver.ConnPr
 	return ctx, stmt, err
 }
 
+// serverPrepare is ConnPrepareContext when the server enforces the default
+// deadline: preparing may wait for a lock, so it is a statement too.
+func (i *interceptor) serverPrepare(ctx context.Context, conn driver.ConnPrepareContext, query string, t trial) (context.Context, driver.Stmt, error) {
+	call, err := i.serverBegin(ctx, true)
+	var stmt driver.Stmt
+	if err == nil {
+		stmt, err = conn.PrepareContext(ctx, query)
+		if err != nil {
+			stmt, err = again(ctx, i.retrier, err, i.session.addWait, func() (driver.Stmt, error) { return conn.PrepareContext(ctx, query) })
+		}
+	}
+	err = i.mark(i.serverEnd(ctx, call, surfaceCtxErr(ctx, err)))
+	i.outcome(t, err, i.session.inTx())
+	return ctx, stmt, err
+}
+
 // ConnBeginTx implements [sqlmw.Interceptor]. The deadline bounds BEGIN
 // only; the transaction itself lives as long as the caller's context. A
 // BEGIN that lost a race for the lock started nothing and is retried.
@@ -265,6 +335,9 @@ func (i *interceptor) ConnBeginTx(ctx context.Context, conn driver.ConnBeginTx, 
 	t, err := i.admit()
 	if err != nil {
 		return ctx, nil, err
+	}
+	if i.server != nil {
+		return i.serverBeginTx(ctx, conn, opts, t)
 	}
 	sctx, sc := i.deadline(ctx)
 	tx, err := conn.BeginTx(sctx, opts)
@@ -274,6 +347,21 @@ func (i *interceptor) ConnBeginTx(ctx context.Context, conn driver.ConnBeginTx, 
 	err = i.mark(surfaceCtxErr(sctx, err))
 	i.outcome(t, err, false)
 	i.release(sc)
+	return ctx, tx, err
+}
+
+// serverBeginTx is ConnBeginTx when the server enforces the default
+// deadline. BEGIN cannot run long: the server's limit is not adjusted for
+// it (the transaction's statements adjust it), and only the stall watch
+// bounds it.
+func (i *interceptor) serverBeginTx(ctx context.Context, conn driver.ConnBeginTx, opts driver.TxOptions, t trial) (context.Context, driver.Tx, error) {
+	call, _ := i.serverBegin(ctx, false)
+	tx, err := conn.BeginTx(ctx, opts)
+	if err != nil {
+		tx, err = again(ctx, i.retrier, err, i.session.addWait, func() (driver.Tx, error) { return conn.BeginTx(ctx, opts) })
+	}
+	err = i.mark(i.serverEnd(ctx, call, surfaceCtxErr(ctx, err)))
+	i.outcome(t, err, false)
 	return ctx, tx, err
 }
 
@@ -303,7 +391,11 @@ func (i *interceptor) RowsNext(ctx context.Context, rows driver.Rows, dest []dri
 	}
 	err := rows.Next(dest)
 	if err != nil && err != io.EOF {
-		err = i.mark(surfaceCtxErr(qs.Context, err))
+		err = surfaceCtxErr(qs.Context, err)
+		if i.server != nil {
+			err = i.serverErr(qs.Context, qs.server, err)
+		}
+		err = i.mark(err)
 		if qs.err == nil {
 			qs.err = err
 		}
@@ -318,7 +410,11 @@ func (i *interceptor) RowsClose(ctx context.Context, rows driver.Rows) error {
 	if !ok {
 		return rows.Close()
 	}
-	err := i.mark(rows.Close())
+	err := rows.Close()
+	if i.server != nil {
+		err = i.serverEnd(qs.Context, qs.server, err)
+	}
+	err = i.mark(err)
 	callErr := qs.err
 	if callErr == nil && err != nil {
 		callErr = surfaceCtxErr(qs.Context, err)

@@ -1,0 +1,194 @@
+package qlsqlite
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+)
+
+// The default deadline of a [Backend] whose server enforces it
+// ([ServerDeadline]): what the interceptor does instead of giving each
+// statement a [stmtContext].
+//
+// A statement whose context has no deadline runs under that context,
+// unchanged, and the server stops it at the default deadline. Its
+// connection records when it started (busy), and the database's
+// [stallWatch] gives up on it if no answer came by the default deadline
+// plus the backend's grace: a network that went silent is bounded as it
+// was when the client's own context bounded every read. Nothing is
+// allocated and no timer is set per statement.
+//
+// A statement whose context has a deadline of its own runs under it, as
+// on SQLite. When that deadline is later than the default, the server's
+// limit is lifted for the statement ([ServerDeadlineConn.SetServerTimeout]):
+// one round trip, and one more before the next statement that runs under
+// the default on that connection, outside a transaction. That is the
+// cheapest rule that lets the caller's deadline govern both ways; the
+// alternative, a context with the default deadline for every statement,
+// is what this replaces. A deadline sooner than the default needs nothing:
+// the client's cancel comes before the server's limit.
+
+// serverCall is one call's share of the server's default deadline.
+type serverCall struct {
+	start time.Time // when the call started, when the default deadline applies to it; zero otherwise
+}
+
+// applies reports whether the default deadline applies to the call.
+func (c serverCall) applies() bool { return !c.start.IsZero() }
+
+// monoEpoch is what busy times are counted from.
+var monoEpoch = time.Now()
+
+// stallInterrupted is the busy mark of a call the stall watch gave up on.
+const stallInterrupted = -1
+
+// busySince encodes a call's start as a connection's busy mark (> 0).
+func busySince(start time.Time) int64 { return int64(start.Sub(monoEpoch)) + 1 }
+
+// serverBegin is [interceptor.deadline]'s twin when the server enforces
+// the default deadline. adjust says whether the server's limit must fit
+// the call (a statement; BEGIN cannot run long and needs no round trip).
+func (i *interceptor) serverBegin(ctx context.Context, adjust bool) (serverCall, error) {
+	start := i.session.callStart() // taken first, so that none is left for a later call
+	c := i.server
+	if dl, ok := ctx.Deadline(); ok {
+		if adjust && time.Until(dl) > i.timeout {
+			return serverCall{}, c.sd.SetServerTimeout(ctx, true)
+		}
+		return serverCall{}, nil
+	}
+	if start.IsZero() {
+		start = time.Now()
+	}
+	c.busy.Store(busySince(start)) // before any round trip: the stall watch bounds it too
+	if adjust {
+		if err := c.sd.SetServerTimeout(ctx, false); err != nil {
+			return serverCall{start: start}, err
+		}
+	}
+	return serverCall{start: start}, nil
+}
+
+// serverEnd ends a call begun with [interceptor.serverBegin] and returns
+// its error as the shared layers report it (see [interceptor.serverErr]).
+func (i *interceptor) serverEnd(ctx context.Context, call serverCall, err error) error {
+	if !call.applies() {
+		return err
+	}
+	if i.server.busy.Swap(0) == stallInterrupted {
+		if i.server.broken == nil {
+			i.server.broken = errStalled
+		}
+		if err == nil || err == io.EOF {
+			return err
+		}
+		return i.stalledError(err)
+	}
+	return i.serverErr(ctx, call, err)
+}
+
+// errStalled marks a connection whose call the stall watch gave up on.
+var errStalled = errors.New("qlsqlite: the server did not answer within the default deadline and its grace")
+
+// serverErr makes the error of a call under the server's default deadline
+// say so, as [surfaceCtxErr] does for the client's: the server's timeout
+// (after the default deadline or longer: a shorter statement_timeout of
+// the caller's own is its own error) and a call the stall watch gave up on
+// become a [timeoutError] that matches [context.DeadlineExceeded].
+func (i *interceptor) serverErr(ctx context.Context, call serverCall, err error) error {
+	if err == nil || err == io.EOF || !call.applies() || ctx.Err() != nil {
+		return err
+	}
+	if i.server.busy.Load() == stallInterrupted {
+		return i.stalledError(err)
+	}
+	if i.server.db.server.TimedOut(err) && time.Since(call.start) >= i.timeout {
+		return &timeoutError{classOf: classOf{Performance}, ctxErr: context.DeadlineExceeded, err: err, timeout: i.timeout}
+	}
+	return err
+}
+
+func (i *interceptor) stalledError(err error) error {
+	var te *timeoutError
+	if errors.As(err, &te) {
+		return err
+	}
+	return &timeoutError{classOf: classOf{Performance}, ctxErr: context.DeadlineExceeded, err: err, timeout: i.timeout, waiting: "the server's answer"}
+}
+
+// stallWatch gives up on the calls of a database's connections that have
+// waited for the server longer than the default deadline plus the
+// backend's grace, from one goroutine: each call only stores when it
+// started in its connection (no timer, no allocation). Every call starts
+// with the same bound, so a call that starts later never expires before
+// one that started earlier, and the watch never has to be woken early: it
+// sleeps until the earliest expiry among the calls in progress or, with
+// none, one bound.
+type stallWatch struct {
+	db    *database     // its background work: the watch runs until the database closes
+	bound time.Duration // the default deadline plus the backend's grace
+
+	mu      sync.Mutex
+	conns   map[*backendConn]struct{}
+	running bool
+}
+
+// add watches c's calls, starting the watch on first use.
+func (w *stallWatch) add(c *backendConn) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.conns == nil {
+		w.conns = make(map[*backendConn]struct{})
+	}
+	w.conns[c] = struct{}{}
+	if !w.running && w.db.goBackground(w.run) {
+		w.running = true
+	}
+}
+
+// remove stops watching c.
+func (w *stallWatch) remove(c *backendConn) {
+	w.mu.Lock()
+	delete(w.conns, c)
+	w.mu.Unlock()
+}
+
+// run is the watch's goroutine.
+func (w *stallWatch) run(ctx context.Context) {
+	timer := time.NewTimer(w.bound)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		timer.Reset(w.sweep())
+	}
+}
+
+// sweep interrupts the calls past the bound and returns how long the
+// watch sleeps next.
+func (w *stallWatch) sweep() time.Duration {
+	now := busySince(time.Now())
+	next := w.bound
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for c := range w.conns {
+		since := c.busy.Load()
+		if since <= 0 {
+			continue
+		}
+		left := w.bound - time.Duration(now-since)
+		if left > 0 {
+			next = min(next, left)
+			continue
+		}
+		if c.busy.CompareAndSwap(since, stallInterrupted) {
+			c.sd.Interrupt()
+		}
+	}
+	return max(next, time.Millisecond)
+}
