@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,8 +20,11 @@ import (
 )
 
 // cancelGrace is how long a statement whose context ended waits for the
-// server to confirm the cancel request before pgx closes the connection.
-const cancelGrace = 5 * time.Second
+// server to confirm the cancel request before pgx closes the connection,
+// and how long past the default deadline a statement under it waits for
+// the server's answer (the server stopped it at its statement_timeout)
+// before qlsqlite gives up on the connection. A variable for the tests.
+var cancelGrace = 5 * time.Second
 
 // backend is PostgreSQL as a [qlsqlite.Backend]: connections from pgx's
 // database/sql adapter, and a connection of its own for health and index
@@ -37,7 +42,10 @@ type backend struct {
 	closed bool
 }
 
-var _ qlsqlite.Backend = &backend{}
+var (
+	_ qlsqlite.Backend        = &backend{}
+	_ qlsqlite.ServerDeadline = &backend{}
+)
 
 func newBackend(dsn string) (*backend, error) {
 	cfg, err := pgx.ParseConfig(dsn)
@@ -96,6 +104,32 @@ func (b *backend) Connect(ctx context.Context) (qlsqlite.BackendConn, error) {
 	return &conn{Conn: dc.(*stdlib.Conn)}, nil
 }
 
+// EnforceTimeout implements [qlsqlite.ServerDeadline]: every connection of
+// the pool opens with statement_timeout set to the default deadline (a
+// startup parameter, like application_name: no round trip, and RESET ALL
+// and DISCARD ALL come back to it). The backend's own connection (health,
+// index advice) keeps the server's setting. A DSN that sets
+// statement_timeout itself (a parameter, or -c in options) keeps it, and
+// the deadline stays the client's.
+func (b *backend) EnforceTimeout(timeout time.Duration) (time.Duration, bool) {
+	if _, ok := b.cfg.RuntimeParams["statement_timeout"]; ok || strings.Contains(b.cfg.RuntimeParams["options"], "statement_timeout") {
+		return 0, false
+	}
+	cfg := b.cfg.Copy()
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(int64((timeout+time.Millisecond-1)/time.Millisecond), 10) // ms, rounded up
+	b.connector = stdlib.GetConnector(*cfg)
+	return cancelGrace, true
+}
+
+// TimedOut implements [qlsqlite.ServerDeadline]: SQLSTATE 57014
+// (query_canceled), which the server also answers to a cancel request;
+// qlsqlite reports it as the default deadline only after the call ran
+// that long.
+func (*backend) TimedOut(err error) bool { return sqlState(err) == "57014" }
+
 // Close implements [qlsqlite.Backend].
 func (b *backend) Close() error {
 	b.mu.Lock()
@@ -139,9 +173,80 @@ func (b *backend) withOwn(ctx context.Context, fn func(*pgx.Conn) error) error {
 // of it beyond database/sql's interfaces.
 type conn struct {
 	*stdlib.Conn
+	// lifted: the session's statement_timeout was set to 0 for a
+	// statement with a longer deadline of its own, outside a transaction,
+	// and not yet reset. liftedTx: SET LOCAL did so in the transaction in
+	// progress (if one still is).
+	lifted, liftedTx bool
 }
 
-var _ qlsqlite.BackendConn = &conn{}
+var (
+	_ qlsqlite.BackendConn        = &conn{}
+	_ qlsqlite.ServerDeadlineConn = &conn{}
+)
+
+// SetServerTimeout implements [qlsqlite.ServerDeadlineConn]. A statement
+// with a deadline of its own, later than the default, runs with
+// statement_timeout 0 and its context's deadline governs (pgx sends the
+// cancel request): SET outside a transaction, left in place until a
+// statement under the default comes (RESET statement_timeout: back to the
+// startup value, the default deadline); SET LOCAL in a transaction, for
+// each such statement (a rollback to a savepoint may have undone the
+// last). In a transaction where the limit was lifted, each statement
+// under the default sets it back with SET LOCAL ... TO DEFAULT (for the
+// same reason, each time). Nothing is sent in a failed transaction (only
+// a rollback runs there), nor for a statement under the default when
+// nothing was lifted: every statement of a program that passes no
+// deadlines.
+func (c *conn) SetServerTimeout(ctx context.Context, lift bool) error {
+	if !lift && !c.lifted && !c.liftedTx {
+		return nil
+	}
+	pc := c.Conn.Conn().PgConn()
+	status := pc.TxStatus()
+	inTx := status != 'I'
+	if !inTx {
+		c.liftedTx = false // the transaction ended, and its SET LOCAL with it
+	}
+	var sql string
+	switch {
+	case status == 'E':
+		return nil
+	case lift && inTx:
+		sql, c.liftedTx = "SET LOCAL statement_timeout = 0", true
+	case lift:
+		sql, c.lifted = "SET statement_timeout = 0", true
+	case inTx:
+		sql = "SET LOCAL statement_timeout TO DEFAULT"
+	case c.lifted:
+		sql = "RESET statement_timeout"
+	default:
+		return nil
+	}
+	if _, err := pc.Exec(ctx, sql).ReadAll(); err != nil {
+		return err
+	}
+	if sql == "RESET statement_timeout" {
+		c.lifted = false
+	}
+	return nil
+}
+
+// Interrupt implements [qlsqlite.ServerDeadlineConn]: the socket's
+// deadline passes now, so that a read or write waiting on it fails, and
+// pgx closes the connection. A cancel request goes to the server too, in
+// the background and for cancelGrace at most, for a statement it still
+// runs (its session's own statement_timeout was longer, or 0): closing the
+// socket alone stops it only when the server next writes to it.
+func (c *conn) Interrupt() {
+	pc, grace := c.Conn.Conn().PgConn(), cancelGrace
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), grace)
+		defer cancel()
+		pc.CancelRequest(ctx)
+	}()
+	pc.Conn().SetDeadline(time.Now())
+}
 
 // InTx implements [qlsqlite.BackendConn]: the server's transaction status
 // from its last message ('I' is idle, 'T' in a transaction, 'E' in a

@@ -215,3 +215,31 @@ func TestMigrateOnPgxAdapter(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A migration longer than the default deadline runs to its end: migrate
+// gives its run a deadline of its own (WithMaxDuration), far away, which
+// governs instead of the server's statement_timeout, in a migration's
+// transaction and in a no-transaction one; statements after it without a
+// deadline are under the default again.
+func TestMigrationLongerThanTheDefaultDeadline(t *testing.T) {
+	db, _ := newDB(t, "_timeout=300ms")
+	ctx := context.Background()
+	slow := fstest.MapFS{
+		"001_slow.sql": {Data: []byte(`CREATE TABLE t (id int); SELECT pg_sleep(0.6); INSERT INTO t SELECT pg_sleep(0.5)::text::int FROM (SELECT) s WHERE false; SELECT pg_sleep(0.5);`)},
+		"002_slow.sql": {Data: []byte("-- qlsqlite:no-transaction\nSELECT pg_sleep(0.6); CREATE INDEX CONCURRENTLY t_id ON t (id);")},
+	}
+	m, err := migrate.New(db, slow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Up(ctx); err != nil {
+		t.Fatalf("a migration longer than _timeout: %v", err)
+	}
+	if v, err := m.Version(ctx); v != 2 || err != nil {
+		t.Fatalf("version %d, %v", v, err)
+	}
+	_, err = db.ExecContext(ctx, `SELECT pg_sleep(5)`)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "300ms default deadline") {
+		t.Fatalf("a statement after the migration: %v, want the default deadline", err)
+	}
+}
