@@ -337,7 +337,18 @@ func TestSilentNetworkIsBoundedByTheDefaultDeadline(t *testing.T) {
 
 	p.frozen.Store(true)
 	start := time.Now()
-	_, err = conn.ExecContext(ctx, `SELECT 1`)
+	done := make(chan error, 1)
+	go func() {
+		_, err := conn.ExecContext(ctx, `SELECT 1`)
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		p.frozen.Store(false)
+		<-done
+		t.Fatalf("the call was not given up on in 10s (the network came back then)")
+	}
 	took := time.Since(start)
 	p.frozen.Store(false)
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "300ms default deadline while waiting for the server's answer") {
