@@ -23,9 +23,16 @@
 // statement cache, statistics upkeep, the integrity check) are an error.
 //
 // Per policy, over PostgreSQL:
-//   - a statement past its deadline ("_timeout", or its context's) is
-//     stopped on the server with a cancel request, and fails with an error
-//     that matches context.DeadlineExceeded;
+//   - a statement past its deadline is stopped on the server, and fails
+//     with an error that matches context.DeadlineExceeded: the default one
+//     ("_timeout") is the server's statement_timeout, set when each
+//     connection opens, and a statement whose context has no deadline
+//     reaches pgx with that context unchanged (nothing to watch); past a
+//     context's own deadline pgx sends a cancel request. A context's
+//     deadline later than "_timeout" governs (the server's limit is lifted
+//     for that statement); a DSN that sets statement_timeout keeps it and
+//     the client's deadline; docs/postgres.md has the rest (a session's
+//     own SET, RESET ALL, a silent network);
 //   - [qlsqlite.RunTx] runs a transaction again after a serialization
 //     failure (40001) or a deadlock (40P01), never after another error;
 //   - the circuit breaker counts failures of the server and the network
