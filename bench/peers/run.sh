@@ -11,6 +11,7 @@
 #
 #   bench/peers/run.sh                                  # 10 rounds, everything
 #   COUNT=5 MICRO='Point' COMMUNITY= bench/peers/run.sh  # only the point SELECTs
+#   TAGS=sqlite3_flock bench/peers/run.sh               # ncruces's VFS with BSD locks (README)
 #
 # mattn/go-sqlite3 needs cgo (a C compiler) and is linked under the driver
 # name "mattn" (-ldflags -X), since ncruces registers "sqlite3" too.
@@ -27,7 +28,7 @@ benchtime=${BENCHTIME:-0.5s}
 mkdir -p results
 out=results/$(date -u +%Y%m%dT%H%M%SZ).txt
 
-CGO_ENABLED=1 go test -c -tags mattn -ldflags '-X github.com/mattn/go-sqlite3.driverName=mattn' -o results/peers.test .
+CGO_ENABLED=1 go test -c -tags "mattn ${TAGS:-}" -ldflags '-X github.com/mattn/go-sqlite3.driverName=mattn' -o results/peers.test .
 trap 'rm -f results/peers.test' EXIT
 for round in $(seq "$count"); do
   echo "# round $round of $count; $(uptime)" | tee -a "$out" >&2
