@@ -216,7 +216,15 @@ func (o *observer) begin(ctx context.Context, query string) (context.Context, ca
 	c := call{rec: o.shard.record(o.obs, query), waitStart: o.report.waited}
 	o.report.cache = cacheUnused
 	if o.traced && (o.rootSpans || trace.SpanContextFromContext(ctx).IsValid()) && o.obs.tel.tracing() {
-		ctx, c.span = o.obs.tel.tracer.Start(ctx, c.rec.meta.spanName, c.rec.meta.spanOpts...)
+		m := &c.rec.meta
+		ctx, c.span = o.obs.tel.tracer.Start(ctx, m.spanName, m.spanOpts...)
+		// The attributes go on once the span is known to be recorded:
+		// given to Start, the SDK copies them (320 bytes) into its start
+		// configuration for every span, those its sampler drops too, and
+		// then again into a recorded span, as SetAttributes does.
+		if m.spanAttrs != nil && c.span.IsRecording() {
+			c.span.SetAttributes(m.spanAttrs...)
+		}
 	}
 	c.start = time.Now()
 	o.report.start = c.start // the statement's deadline counts from here too

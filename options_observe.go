@@ -29,6 +29,8 @@ type observeConfig struct {
 	rootSpans bool          // spans for calls whose context carries no span
 	queryText bool          // db.query.text on spans ("_query_text")
 
+	samplerAttrs bool // spans' attributes given at their start, for the sampler (WithSamplerAttributes)
+
 	tracerProvider trace.TracerProvider // nil: the global one
 	meterProvider  metric.MeterProvider // nil: the global one
 	logger         *slog.Logger         // nil: slog.Default() when logging
@@ -127,6 +129,20 @@ func WithRootSpans(on bool) Option {
 // the cost of a longer span to copy and export.
 func WithQueryText(on bool) Option {
 	return func(c *config) { c.obs.queryText = on }
+}
+
+// WithSamplerAttributes says whether a span's attributes are given when it
+// starts, where the tracer provider's sampler sees them (and a span
+// processor's OnStart), as the database conventions advise for samplers
+// that decide by them (default false). Off, a span starts with its name
+// (the query summary: operation and table) and its kind, and a span that
+// is recorded gets its attributes right after the start: the spans
+// exported are the same either way, but a span the sampler drops costs the
+// SDK no copy of its attributes. Turn it on for a sampler that reads
+// db.system.name, db.namespace, db.operation.name, db.collection.name,
+// db.query.summary or db.query.text.
+func WithSamplerAttributes(on bool) Option {
+	return func(c *config) { c.obs.samplerAttrs = on }
 }
 
 // WithTracerProvider sets where spans go (default: the global provider,

@@ -46,6 +46,7 @@ type telemetry struct {
 	dialect  dialect
 	tracer   trace.Tracer            // nil when tracing is off
 	text     bool                    // spans carry db.query.text (WithQueryText)
+	atStart  bool                    // spans get their attributes when they start (WithSamplerAttributes)
 	global   bool                    // tracer is the global provider's: see tracing
 	live     atomic.Pointer[liveTP]  // tracing's last answer
 	globalMP bool                    // meter is the global provider's: see metering
@@ -73,6 +74,7 @@ func newTelemetry(cfg *observeConfig, d dialect) *telemetry {
 		}
 		t.tracer = tp.Tracer(instrumentationName)
 		t.text = cfg.queryText
+		t.atStart = cfg.samplerAttrs
 	}
 	if cfg.metrics {
 		mp := cfg.meterProvider
@@ -105,12 +107,20 @@ type queryMeta struct {
 	// changes says RowsAffected means something: the statement is an
 	// INSERT, UPDATE, DELETE or REPLACE (for other statements SQLite
 	// reports the last such statement's count).
-	changes    bool
-	spanName   string
+	changes  bool
+	spanName string
+	// spanOpts start a span: its kind, and its attributes with
+	// WithSamplerAttributes. Without, spanAttrs are set on a recording
+	// span right after its start; see observer.begin.
 	spanOpts   []trace.SpanStartOption
+	spanAttrs  []attribute.KeyValue
 	attrs      []attribute.KeyValue  // the metric attributes
 	metricOpts []metric.RecordOption // the attribute set, as Record takes it
 }
+
+// clientSpan starts a span of kind client with no attributes. The SDK only
+// reads the options a span starts with, so all spans share them.
+var clientSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
 
 func (t *telemetry) meta(fp Fingerprint, s querySummary) queryMeta {
 	attrs := append([]attribute.KeyValue(nil), t.base...)
@@ -136,7 +146,11 @@ func (t *telemetry) meta(fp Fingerprint, s querySummary) queryMeta {
 		if t.text {
 			spanAttrs = append(attrs[:len(attrs):len(attrs)], semconv.DBQueryTextKey.String(fp.Text))
 		}
-		m.spanOpts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(spanAttrs...)}
+		if t.atStart {
+			m.spanOpts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(spanAttrs...)}
+		} else {
+			m.spanOpts, m.spanAttrs = clientSpan, spanAttrs
+		}
 	}
 	if t.duration != nil {
 		m.metricOpts = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}

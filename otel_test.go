@@ -5,10 +5,13 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
+	"maps"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -214,6 +217,96 @@ func TestQueryText(t *testing.T) {
 	text := attrs(ended[0].Attributes())["db.query.text"]
 	if strings.Contains(text, "AAPL") || text != FingerprintOf(query).Text {
 		t.Errorf("db.query.text %q, want the fingerprint %q", text, FingerprintOf(query).Text)
+	}
+}
+
+// seenSampler records every span and keeps, by span name, the attributes
+// the span was started with.
+type seenSampler struct {
+	mu    sync.Mutex
+	attrs map[string]map[string]string
+}
+
+func (s *seenSampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.attrs[p.Name] = attrs(p.Attributes)
+	return sdktrace.SamplingResult{Decision: sdktrace.RecordAndSample, Tracestate: trace.SpanContextFromContext(p.ParentContext).TraceState()}
+}
+
+func (s *seenSampler) Description() string { return "seenSampler" }
+
+func (s *seenSampler) seen(name string) map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.attrs[name]
+}
+
+// TestSamplerAttributes: a span starts with its name and kind, and gets its
+// attributes once it is known to be recorded; with WithSamplerAttributes
+// the sampler sees them at the start. The spans recorded are the same.
+func TestSamplerAttributes(t *testing.T) {
+	for _, atStart := range []bool{false, true} {
+		t.Run(fmt.Sprintf("atStart=%v", atStart), func(t *testing.T) {
+			sampler := &seenSampler{attrs: map[string]map[string]string{}}
+			spans := tracetest.NewSpanRecorder()
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler), sdktrace.WithSpanProcessor(spans))
+			defer tp.Shutdown(context.Background())
+			path := filepath.Join(t.TempDir(), "sampler.db")
+			db, err := Open("file:"+path+"?_query_text=on", WithTracerProvider(tp), WithSamplerAttributes(atStart))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.Exec(`CREATE TABLE trades (id INTEGER PRIMARY KEY, symbol TEXT)`); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Exec(`INSERT INTO trades (symbol) VALUES (?)`, "AAPL"); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{
+				"db.system.name":     "sqlite",
+				"db.namespace":       path,
+				"db.operation.name":  "INSERT",
+				"db.collection.name": "trades",
+				"db.query.summary":   "INSERT trades",
+				"db.query.text":      "INSERT INTO trades(symbol) VALUES (?)",
+			}
+			var got map[string]string
+			for _, s := range spans.Ended() {
+				if s.Name() == "INSERT trades" {
+					got = attrs(s.Attributes())
+				}
+			}
+			if !maps.Equal(got, want) {
+				t.Errorf("recorded span: attributes %v, want %v", got, want)
+			}
+			seen := sampler.seen("INSERT trades")
+			if atStart && !maps.Equal(seen, want) {
+				t.Errorf("WithSamplerAttributes(true): the sampler saw %v, want %v", seen, want)
+			}
+			if !atStart && len(seen) != 0 {
+				t.Errorf("WithSamplerAttributes(false): the sampler saw %v, want none", seen)
+			}
+		})
+	}
+}
+
+// TestUnsampledCallAllocs: a call whose span the sampler drops allocates
+// what the SDK must (the span and the context that carries it), not a copy
+// of the span's attributes, which it gets only once recorded; and the
+// duration's attribute set is made once per query shape, not per call.
+func TestUnsampledCallAllocs(t *testing.T) {
+	tp, mp := sdkProviders(t, sdktrace.NeverSample())
+	o := telemetryObserver(t, tp, mp)
+	ctx := context.Background()
+	call := func() {
+		cctx, c := o.begin(ctx, observedQuery)
+		o.end(cctx, &c, 1, 2, nil)
+	}
+	call()
+	if n := testing.AllocsPerRun(1000, call); n > 2 {
+		t.Errorf("an unsampled call allocates %v times, want at most 2 (the span, its context)", n)
 	}
 }
 
