@@ -252,15 +252,15 @@ func isPlaceholder(provider any) bool {
 // start makes the SDK de-duplicate the span's attributes, a quarter of the
 // span's cost; [Stats] has the rows per fingerprint.
 func (t *telemetry) endSpan(span trace.Span, err error) {
-	if span.IsRecording() {
-		if err != nil {
-			errType, status := t.errorType(err)
-			span.SetAttributes(semconv.ErrorTypeKey.String(errType))
-			if status != "" {
-				span.SetAttributes(semconv.DBResponseStatusCodeKey.String(status))
-			}
-			span.SetStatus(codes.Error, err.Error())
+	// IsRecording only for a failure: it takes the SDK span's lock, which
+	// End takes anyway.
+	if err != nil && span.IsRecording() {
+		errType, status := t.errorType(err)
+		span.SetAttributes(semconv.ErrorTypeKey.String(errType))
+		if status != "" {
+			span.SetAttributes(semconv.DBResponseStatusCodeKey.String(status))
 		}
+		span.SetStatus(codes.Error, err.Error())
 	}
 	span.End()
 }
