@@ -218,11 +218,13 @@ func (o *observer) begin(ctx context.Context, query string) (context.Context, ca
 	if o.traced && (o.rootSpans || trace.SpanContextFromContext(ctx).IsValid()) && o.obs.tel.tracing() {
 		m := &c.rec.meta
 		ctx, c.span = o.obs.tel.tracer.Start(ctx, m.spanName, m.spanOpts...)
-		// The attributes go on once the span is known to be recorded:
-		// given to Start, the SDK copies them (320 bytes) into its start
-		// configuration for every span, those its sampler drops too, and
-		// then again into a recorded span, as SetAttributes does.
-		if m.spanAttrs != nil && c.span.IsRecording() {
+		// The attributes go on after the start: given to Start, the SDK
+		// copies them (320 bytes) into its start configuration for every
+		// span, those its sampler drops too, and then again into a
+		// recorded span, as SetAttributes does. A span that is not
+		// recording ignores them, so IsRecording is not asked first: on
+		// a recorded span it takes the lock SetAttributes takes again.
+		if m.spanAttrs != nil {
 			c.span.SetAttributes(m.spanAttrs...)
 		}
 	}
