@@ -248,9 +248,10 @@ func isPlaceholder(provider any) bool {
 // endSpan ends a call's span, with the error's attributes if it failed.
 //
 // The number of rows a query returned (db.response.returned_rows, not yet
-// stable in the conventions) is left out: an attribute added after the
-// start makes the SDK de-duplicate the span's attributes, a quarter of the
-// span's cost; [Stats] has the rows per fingerprint.
+// stable in the conventions) is left out: one more attribute at the end
+// makes the SDK copy the span's attributes into a larger slice (the one
+// SetAttributes made after the start holds them exactly); [Stats] has the
+// rows per fingerprint.
 func (t *telemetry) endSpan(span trace.Span, err error) {
 	// IsRecording only for a failure: it takes the SDK span's lock, which
 	// End takes anyway.
