@@ -177,6 +177,10 @@ var dsnParams = [...]dsnParam{
 		c.obs.queryText, err = parseBool(v)
 		return err
 	}},
+	{"_sampler_attributes", func(c *config, v string) (err error) {
+		c.obs.samplerAttrs, err = parseBool(v)
+		return err
+	}},
 }
 
 // parsePoolCount reads a pool size where 0 means none or no limit, as in

@@ -50,14 +50,15 @@ type observeConfig struct {
 
 func defaultObserveConfig() observeConfig {
 	return observeConfig{
-		stats:      true,
-		statsMax:   DefaultStatsMax,
-		slow:       DefaultSlowQuery,
-		trace:      true,
-		metrics:    true,
-		rootSpans:  true,
-		thresholds: DefaultAlertThresholds(),
-		interval:   DefaultMonitorInterval,
+		stats:        true,
+		statsMax:     DefaultStatsMax,
+		slow:         DefaultSlowQuery,
+		trace:        true,
+		metrics:      true,
+		rootSpans:    true,
+		samplerAttrs: true,
+		thresholds:   DefaultAlertThresholds(),
+		interval:     DefaultMonitorInterval,
 
 		integrityEvery: DefaultIntegrityEvery,
 	}
@@ -133,14 +134,17 @@ func WithQueryText(on bool) Option {
 
 // WithSamplerAttributes says whether a span's attributes are given when it
 // starts, where the tracer provider's sampler sees them (and a span
-// processor's OnStart), as the database conventions advise for samplers
-// that decide by them (default false). Off, a span starts with its name
-// (the query summary: operation and table) and its kind, and a span that
-// is recorded gets its attributes right after the start: the spans
-// exported are the same either way, but a span the sampler drops costs the
-// SDK no copy of its attributes. Turn it on for a sampler that reads
-// db.system.name, db.namespace, db.operation.name, db.collection.name,
-// db.query.summary or db.query.text.
+// processor's OnStart), as the [database conventions] ask so that samplers
+// can decide by them (default true; DSN "_sampler_attributes"). Off, a span
+// starts with its name (the query summary: operation and table) and its
+// kind, and a span that is recorded gets its attributes right after the
+// start: the spans exported are the same either way, but a span the
+// sampler drops costs the SDK no copy of its attributes (an unsampled call
+// 0.7 µs of CPU instead of 1.3, BenchmarkObserverTelemetry). Turn it off
+// when no sampler reads db.system.name, db.namespace, db.operation.name,
+// db.collection.name, db.query.summary or db.query.text.
+//
+// [database conventions]: https://opentelemetry.io/docs/specs/semconv/database/database-spans/
 func WithSamplerAttributes(on bool) Option {
 	return func(c *config) { c.obs.samplerAttrs = on }
 }

@@ -253,7 +253,11 @@ func TestSamplerAttributes(t *testing.T) {
 			tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler), sdktrace.WithSpanProcessor(spans))
 			defer tp.Shutdown(context.Background())
 			path := filepath.Join(t.TempDir(), "sampler.db")
-			db, err := Open("file:"+path+"?_query_text=on", WithTracerProvider(tp), WithSamplerAttributes(atStart))
+			dsn := "file:" + path + "?_query_text=on"
+			if !atStart { // the default is on: off through the DSN
+				dsn += "&_sampler_attributes=off"
+			}
+			db, err := Open(dsn, WithTracerProvider(tp))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -298,7 +302,7 @@ func TestSamplerAttributes(t *testing.T) {
 // duration's attribute set is made once per query shape, not per call.
 func TestUnsampledCallAllocs(t *testing.T) {
 	tp, mp := sdkProviders(t, sdktrace.NeverSample())
-	o := telemetryObserver(t, tp, mp)
+	o := telemetryObserver(t, tp, mp, WithSamplerAttributes(false))
 	ctx := context.Background()
 	call := func() {
 		cctx, c := o.begin(ctx, observedQuery)
