@@ -217,8 +217,9 @@ func (w *walKeeper) attach(raw *sqlite3.Conn) {
 // behind it, so that the log cannot outgrow the limit while the keeper
 // works. When the log is starved (see [WALStats]) nothing waits.
 //
-// Where the PASSIVE checkpoint runs depends on who waits for it:
-//   - no writer waits at the writer gate: in the hook, on the committing
+// Where the PASSIVE checkpoint runs depends on the log and on who waits:
+//   - the log under the keeper's trigger, not starved, and no writer
+//     waiting at the writer gate: in the hook, on the committing
 //     connection, as SQLite's own does. The writer's next commit finds the
 //     whole log copied and starts it over, writing over its file rather
 //     than past its end. (Run beside a lone writer instead, the checkpoint
@@ -227,7 +228,10 @@ func (w *walKeeper) attach(raw *sqlite3.Conn) {
 //     an autocommit INSERT took 16 % more CPU: bench/peers,
 //     InsertAutocommit, and TestWALStartsOverUnderOneWriter.)
 //   - writers wait: on the keeper's goroutine, so that the gate's holder
-//     does not keep them waiting through the checkpoint's writes and syncs.
+//     does not keep them waiting through the checkpoint's writes and syncs;
+//     past the trigger or starved: on the keeper's goroutine too, which
+//     then resets the log and empties its file, and says when it is no
+//     longer starved.
 //
 // The hook replaces SQLite's auto-checkpoint for every database of the
 // connection: the log of an attached database is checkpointed as SQLite
@@ -246,17 +250,21 @@ func (w *walKeeper) hook(c *sqlite3.Conn, schema string, pages int) error {
 		w.ckptAt.Store(0)
 		at = 0
 	}
-	due := false
-	if every := w.every.Load(); every > 0 && n-at >= every {
-		if due = w.db.gate.contended(); !due {
-			at = w.passive(c, n)
-		}
-	}
-	w.frames.Store(n)
 	size := 32 + n*w.pageBytes.Load()
 	// Past the trigger, the keeper is woken every walWakeFrames new pages,
 	// not at every commit.
-	if due || size >= w.trigger() && n-at >= walWakeFrames {
+	wake := size >= w.trigger() && n-at >= walWakeFrames
+	if every := w.every.Load(); every > 0 && n-at >= every {
+		// The keeper checkpoints a log past its trigger or starved (it
+		// resets both), and when writers wait; the writer, the rest.
+		if wake || w.starved.Load() || w.db.gate.contended() {
+			wake = true
+		} else {
+			w.passive(c, n)
+		}
+	}
+	w.frames.Store(n)
+	if wake {
 		w.start()
 		select {
 		case w.wake <- struct{}{}:
@@ -270,16 +278,14 @@ func (w *walKeeper) hook(c *sqlite3.Conn, schema string, pages int) error {
 }
 
 // passive runs a PASSIVE checkpoint of main on c, which has n pages in its
-// log, and returns the pages in the log at the checkpoint.
-func (w *walKeeper) passive(c *sqlite3.Conn, n int64) int64 {
+// log.
+func (w *walKeeper) passive(c *sqlite3.Conn, n int64) {
 	nLog, _, _ := c.WALCheckpoint("main", sqlite3.CHECKPOINT_PASSIVE)
-	at := max(int64(nLog), n)
-	w.ckptAt.Store(at)
+	w.ckptAt.Store(max(int64(nLog), n))
 	w.note(func(s *WALStats) {
 		s.Passive++
 		s.LastCheckpoint = time.Now()
 	})
-	return at
 }
 
 // walAttachedPages is SQLite's default auto-checkpoint, which the hook
