@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -115,11 +116,15 @@ func (b *backend) EnforceTimeout(timeout time.Duration) (time.Duration, bool) {
 	if _, ok := b.cfg.RuntimeParams["statement_timeout"]; ok || strings.Contains(b.cfg.RuntimeParams["options"], "statement_timeout") {
 		return 0, false
 	}
+	ms := int64((timeout + time.Millisecond - 1) / time.Millisecond) // rounded up
+	if ms > math.MaxInt32 {
+		return 0, false // past the server's limit for statement_timeout (24.8 days): the server would refuse every connection
+	}
 	cfg := b.cfg.Copy()
 	if cfg.RuntimeParams == nil {
 		cfg.RuntimeParams = map[string]string{}
 	}
-	cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(int64((timeout+time.Millisecond-1)/time.Millisecond), 10) // ms, rounded up
+	cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(ms, 10)
 	b.connector = stdlib.GetConnector(*cfg)
 	return cancelGrace, true
 }
@@ -230,6 +235,24 @@ func (c *conn) SetServerTimeout(ctx context.Context, lift bool) error {
 		c.lifted = false
 	}
 	return nil
+}
+
+// BeginTx implements [driver.ConnBeginTx]. A transaction starts with no
+// SET LOCAL of its own (the last transaction's ended with it), and on a
+// session whose limit was lifted the default is set back first, once:
+// otherwise each statement under the default of every later transaction
+// would set it back with a round trip of its own.
+func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	c.liftedTx = false
+	if c.lifted {
+		if pc := c.Conn.Conn().PgConn(); pc.TxStatus() == 'I' {
+			if _, err := pc.Exec(ctx, "RESET statement_timeout").ReadAll(); err != nil {
+				return nil, err
+			}
+			c.lifted = false
+		}
+	}
+	return c.Conn.BeginTx(ctx, opts)
 }
 
 // Interrupt implements [qlsqlite.ServerDeadlineConn]: the socket's

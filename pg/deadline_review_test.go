@@ -1,0 +1,246 @@
+package pg
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/quantumleap/qlsqlite"
+)
+
+// A _timeout longer than statement_timeout can be (24.8 days) does not
+// make the server refuse every connection: the deadline is the client's.
+func TestTimeoutBeyondTheServersLimit(t *testing.T) {
+	for _, d := range []string{"720h", "8760h"} {
+		db, _ := newDB(t, "_timeout="+d)
+		var one int
+		if err := db.QueryRowContext(context.Background(), `SELECT 1`).Scan(&one); err != nil {
+			t.Errorf("_timeout=%s: %v", d, err)
+		}
+	}
+}
+
+// countProxy forwards TCP connections and keeps what the clients send.
+type countProxy struct {
+	l     net.Listener
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns []net.Conn
+	sent  bytes.Buffer
+}
+
+func newCountProxy(t *testing.T, target string) *countProxy {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &countProxy{l: l}
+	p.wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, s)
+			p.mu.Unlock()
+			p.wg.Go(func() {
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := c.Read(buf)
+					if n > 0 {
+						p.mu.Lock()
+						p.sent.Write(buf[:n])
+						p.mu.Unlock()
+						s.Write(buf[:n])
+					}
+					if err != nil {
+						break
+					}
+				}
+				s.Close()
+			})
+			p.wg.Go(func() { io.Copy(c, s); c.Close() })
+		}
+	})
+	t.Cleanup(func() {
+		l.Close()
+		p.mu.Lock()
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.mu.Unlock()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *countProxy) count(s string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return bytes.Count(p.sent.Bytes(), []byte(s))
+}
+
+// A limit lifted once (in a transaction, or in the session) costs one
+// round trip at most, not one for each statement of every later
+// transaction: BEGIN clears the last transaction's SET LOCAL and sets a
+// lifted session's default back.
+func TestLiftedLimitIsSetBackOnce(t *testing.T) {
+	p := newCountProxy(t, srv.Host())
+	name := newDatabase(t)
+	dsn := strings.Replace(srv.URL(name, "_timeout=300ms", "_max_open=1"), srv.Host(), p.l.Addr().String(), 1)
+	db, err := sql.Open(DriverName, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	long, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for _, lifted := range []string{"tx", "session"} {
+		if lifted == "tx" {
+			err = qlsqlite.RunTx(ctx, db, nil, func(tx *sql.Tx) error {
+				_, err := tx.ExecContext(long, `SELECT 1`)
+				return err
+			})
+		} else {
+			_, err = db.ExecContext(long, `SELECT 1`)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := p.count("statement_timeout")
+		for range 20 {
+			err := qlsqlite.RunTx(ctx, db, nil, func(tx *sql.Tx) error {
+				_, err := tx.ExecContext(ctx, `SELECT 2`)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		sets := p.count("statement_timeout") - before
+		t.Logf("lifted in %s: %d SETs over the next 20 transactions", lifted, sets)
+		if sets > 2 {
+			t.Errorf("lifted in %s: %d SETs over the next 20 transactions, want at most 2", lifted, sets)
+		}
+		_, err = db.ExecContext(ctx, `SELECT pg_sleep(5)`)
+		wantDefaultDeadline(t, "after", err, "300ms")
+	}
+}
+
+// Savepoints around a lifted limit (SET LOCAL before or after the
+// savepoint, rolled back to, released, after a failed statement): the
+// next statement without a deadline, in the transaction and after it, is
+// under the default.
+func TestLiftedLimitAndSavepoints(t *testing.T) {
+	db, _ := newDB(t, "_timeout=300ms", "_max_open=1")
+	ctx := context.Background()
+	long, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for _, seq := range [][]string{
+		{"L:SELECT pg_sleep(0.4)", "SAVEPOINT a", "L:SELECT pg_sleep(0.4)", "ROLLBACK TO SAVEPOINT a"},
+		{"SAVEPOINT a", "L:SELECT pg_sleep(0.4)", "ROLLBACK TO SAVEPOINT a"},
+		{"SAVEPOINT a", "L:SELECT pg_sleep(0.4)", "RELEASE SAVEPOINT a"},
+		{"SAVEPOINT a", "L:SELECT 1/0", "!ROLLBACK TO SAVEPOINT a"},
+		{"L:SELECT pg_sleep(0.4)", "SAVEPOINT a", "L:SELECT 1/0", "!ROLLBACK TO SAVEPOINT a"},
+	} {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range seq {
+			c := ctx
+			failOK := false
+			if strings.HasPrefix(q, "L:") {
+				c, q = long, q[2:]
+				failOK = strings.Contains(q, "1/0")
+			}
+			if strings.HasPrefix(q, "!") {
+				q = q[1:]
+			}
+			if _, err := tx.ExecContext(c, q); err != nil && !failOK {
+				t.Fatalf("%v: %s: %v", seq, q, err)
+			}
+		}
+		start := time.Now()
+		_, err = tx.ExecContext(ctx, `SELECT pg_sleep(5)`)
+		wantDefaultDeadline(t, fmt.Sprint(seq), err, "300ms")
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("%v: %v", seq, d)
+		}
+		tx.Rollback()
+		_, err = db.ExecContext(ctx, `SELECT pg_sleep(5)`)
+		wantDefaultDeadline(t, fmt.Sprint(seq)+" after", err, "300ms")
+	}
+}
+
+// 60 goroutines on 8 pooled connections, mixing deadlines: a statement
+// without a deadline is always stopped at the default, and sees it; one
+// under a later deadline never is. No lifted limit leaks to the next user
+// of a connection.
+func TestMixedDeadlinesOnPooledConnections(t *testing.T) {
+	db, _ := newDB(t, "_timeout=250ms", "_max_open=8")
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	for g := range 60 {
+		wg.Go(func() {
+			for i := range 6 {
+				switch (g + i) % 4 {
+				case 0: // long deadline, longer than default
+					c, cancel := context.WithTimeout(ctx, 30*time.Second)
+					_, err := db.ExecContext(c, `SELECT pg_sleep(0.35)`)
+					cancel()
+					if err != nil {
+						bad.Add(1)
+						t.Errorf("long: %v", err)
+					}
+				case 1: // no deadline, runs long: must be stopped
+					start := time.Now()
+					_, err := db.ExecContext(ctx, `SELECT pg_sleep(3)`)
+					if !errors.Is(err, context.DeadlineExceeded) {
+						bad.Add(1)
+						t.Errorf("default: %v after %v", err, time.Since(start))
+					}
+				case 2: // long deadline in a transaction, then default
+					c, cancel := context.WithTimeout(ctx, 30*time.Second)
+					tx, err := db.BeginTx(c, nil)
+					if err == nil {
+						_, err = tx.ExecContext(c, `SELECT pg_sleep(0.3)`)
+						if err == nil {
+							_, err = tx.ExecContext(ctx, `SELECT pg_sleep(3)`)
+							if !errors.Is(err, context.DeadlineExceeded) {
+								bad.Add(1)
+								t.Errorf("tx default: %v", err)
+							}
+						}
+						tx.Rollback()
+					}
+					cancel()
+				case 3: // no deadline: the session is under the default
+					var s string
+					if err := db.QueryRowContext(ctx, `SELECT current_setting('statement_timeout')`).Scan(&s); err != nil || s != "250ms" {
+						bad.Add(1)
+						t.Errorf("setting %q %v", s, err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
