@@ -188,6 +188,9 @@ func (i *interceptor) exec(ctx context.Context, c stmtCall) (driver.Result, erro
 // serverExec is exec when the server enforces the default deadline: the
 // caller's context, unchanged.
 func (i *interceptor) serverExec(ctx context.Context, c stmtCall, t trial) (driver.Result, error) {
+	if c.stmt == nil && len(c.args) == 0 && mayBeScript(c.sql) {
+		return i.serverScript(ctx, c, t)
+	}
 	autocommit := !i.session.inTx()
 	call, err := i.serverBegin(ctx, true)
 	var res driver.Result

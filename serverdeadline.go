@@ -2,8 +2,10 @@ package qlsqlite
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"io"
+	"strings"
 	"sync"
 	"time"
 )
@@ -87,6 +89,45 @@ func (i *interceptor) serverEnd(ctx context.Context, call serverCall, err error)
 		return i.stalledError(err)
 	}
 	return i.serverErr(ctx, call, err)
+}
+
+// mayBeScript reports whether an Exec's SQL may hold more than one
+// statement (a ';' before its end, perhaps in a literal or a comment).
+// The server applies its statement_timeout to each statement of a script
+// sent at once (PostgreSQL 13 and later), not to the call.
+func mayBeScript(sql string) bool {
+	return strings.IndexByte(strings.TrimRight(sql, "; \t\r\n"), ';') >= 0
+}
+
+// serverScript is serverExec for a script: the default deadline bounds the
+// whole call, as on SQLite, so it is the client's ([interceptor.deadline]),
+// and the server's limit, which bounds each of its statements, is lifted
+// only for a caller's deadline later than the default. Past the client's
+// deadline pgx sends a cancel request; the server's timeout of one of the
+// statements, at the default deadline, is the default deadline's error.
+func (i *interceptor) serverScript(ctx context.Context, c stmtCall, t trial) (driver.Result, error) {
+	autocommit := !i.session.inTx()
+	var err error
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) > i.timeout {
+		err = i.server.sd.SetServerTimeout(ctx, true)
+	}
+	start := time.Now()
+	sctx, sc := i.deadline(ctx)
+	var res driver.Result
+	if err == nil {
+		res, err = c.runExec(sctx)
+		if err != nil && autocommit && !i.session.applied() {
+			res, err = i.retryExec(sctx, c, err)
+		}
+	}
+	err = surfaceCtxErr(sctx, err)
+	if sc != nil && sctx.Err() == nil { // the server's timeout came first
+		err = i.serverErr(ctx, serverCall{start: start}, err)
+	}
+	err = i.mark(err)
+	i.outcome(t, err, !autocommit)
+	i.release(sc)
+	return res, err
 }
 
 // errStalled marks a connection whose call the stall watch gave up on.

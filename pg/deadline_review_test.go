@@ -17,6 +17,38 @@ import (
 	"github.com/quantumleap/qlsqlite"
 )
 
+// A script of statements each shorter than _timeout but longer together:
+// the default deadline bounds the call, as on SQLite and as the client's
+// deadline did (the server's statement_timeout bounds each statement of
+// a script on its own, and the backstop then gave up on the connection
+// at _timeout + 5s). A caller's later deadline governs a script too.
+func TestScriptUnderTheDefaultDeadline(t *testing.T) {
+	db, _ := newDB(t, "_timeout=300ms")
+	ctx := context.Background()
+	script := `SELECT pg_sleep(0.2); SELECT pg_sleep(0.2); SELECT pg_sleep(0.2); SELECT pg_sleep(0.2);`
+	start := time.Now()
+	_, err := db.ExecContext(ctx, script)
+	wantDefaultDeadline(t, "a script of 0.8s", err, "300ms")
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the script returned after %v", d)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx.ExecContext(ctx, script)
+	wantDefaultDeadline(t, "a script in a transaction", err, "300ms")
+	tx.Rollback()
+
+	long, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if _, err := db.ExecContext(long, `SELECT pg_sleep(0.4); SELECT pg_sleep(0.4)`); err != nil {
+		t.Errorf("a script under a deadline of a minute: %v", err)
+	}
+	_, err = db.ExecContext(ctx, `SELECT pg_sleep(5)`)
+	wantDefaultDeadline(t, "after the script", err, "300ms")
+}
+
 // A _timeout longer than statement_timeout can be (24.8 days) does not
 // make the server refuse every connection: the deadline is the client's.
 func TestTimeoutBeyondTheServersLimit(t *testing.T) {
