@@ -48,7 +48,10 @@ func (s *cachedStmt) ExecContext(ctx context.Context, args []driver.NamedValue) 
 	if err := s.clearStale(args); err != nil {
 		return nil, err
 	}
-	return s.ncrucesStmt.ExecContext(ctx, args)
+	res, err := s.ncrucesStmt.ExecContext(ctx, args)
+	// ncruces clears them after the run; an error may come before that.
+	s.boundLeft = err != nil
+	return res, err
 }
 
 // clearStale clears the bindings a previous query left, unless args bind
