@@ -227,8 +227,9 @@ func (w *walKeeper) attach(raw *sqlite3.Conn) {
 //     its file grows to the trigger and is truncated, again and again, and
 //     an autocommit INSERT took 26 % more CPU, 67.3 against 53.4 µs: bench/peers,
 //     InsertAutocommit, and TestWALStartsOverUnderOneWriter.)
-//   - writers wait: on the keeper's goroutine, so that the gate's holder
-//     does not keep them waiting through the checkpoint's writes and syncs;
+//   - writers wait, or group commit is on: on the keeper's goroutine, so
+//     that the gate's holder (a group's leader) does not keep them waiting
+//     through the checkpoint's writes and syncs;
 //     past the trigger or starved: on the keeper's goroutine too, which
 //     then resets the log and empties its file, and says when it is no
 //     longer starved.
@@ -256,8 +257,10 @@ func (w *walKeeper) hook(c *sqlite3.Conn, schema string, pages int) error {
 	wake := size >= w.trigger() && n-at >= walWakeFrames
 	if every := w.every.Load(); every > 0 && n-at >= every {
 		// The keeper checkpoints a log past its trigger or starved (it
-		// resets both), and when writers wait; the writer, the rest.
-		if wake || w.starved.Load() || w.db.gate.contended() {
+		// resets both), and when writers wait (at the gate, or in group
+		// commit's queue: with group commit on, they usually do); the
+		// writer, the rest.
+		if wake || w.starved.Load() || w.db.gate.contended() || w.db.group != nil {
 			wake = true
 		} else {
 			w.passive(c, n)
