@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -718,6 +719,7 @@ func TestGroupCommitWriterGateStaysFair(t *testing.T) {
 	r.holdGate()
 	calls := []*gcall{r.exec(`INSERT INTO t (v, n) VALUES (?, ?)`, "w0", 1)}
 	<-waiting // the leader waits for the gate
+	parkedAtGate(t, 1)
 	for i := 1; i < 10; i++ {
 		calls = append(calls, r.exec(`INSERT INTO t (v, n) VALUES (?, ?)`, fmt.Sprint("w", i), 1))
 	}
@@ -733,6 +735,7 @@ func TestGroupCommitWriterGateStaysFair(t *testing.T) {
 		})
 	}()
 	<-waiting // the transaction waits for the gate, behind the leader
+	parkedAtGate(t, 2)
 	r.releaseGate()
 	tx.wait(t)
 	for _, c := range calls {
@@ -746,6 +749,33 @@ func TestGroupCommitWriterGateStaysFair(t *testing.T) {
 	}
 	if s := r.stats(); s.MaxSize != 4 || s.Statements != 10 {
 		t.Errorf("stats: %+v, want groups of at most 4, 10 statements", s)
+	}
+}
+
+// parkedAtGate waits until n goroutines are parked in the writer gate's
+// queue. The gate's onWait hook runs just before a writer joins the queue:
+// a writer descheduled between the two (it happened under -race on a busy
+// machine) would join it after a writer that came later. No test of this
+// package runs in parallel, so the process's goroutines are this test's.
+func parkedAtGate(t *testing.T, n int) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		k := runtime.Stack(buf, true)
+		parked := 0
+		for _, g := range strings.Split(string(buf[:k]), "\n\n") {
+			if strings.Contains(g, "[select") && strings.Contains(g, "semaphore.(*Weighted).Acquire") {
+				parked++
+			}
+		}
+		if parked >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writers parked at the gate after 10s, want %d", parked, n)
+		}
+		runtime.Gosched()
 	}
 }
 
