@@ -180,7 +180,7 @@ func (sh *rowShape) text(b []byte, kind columnKind) driver.Value {
 	}
 	if kind == kindTime {
 		if sh.timeRead == sqlite3.TimeFormatAuto && sqliteTimeShape(b) {
-			if t, err := time.Parse(string(sqlite3.TimeFormat3), view); err == nil {
+			if t, ok := sqliteTime(b); ok {
 				return t
 			}
 		}
@@ -225,6 +225,42 @@ func sqliteTimeShape(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// sqliteTime reads text of [sqliteTimeShape] as time.Parse with
+// [sqlite3.TimeFormat3] does (UTC; a month, day, hour, minute or second out
+// of range is no time), without the layout machinery: the digits and
+// separators are known to be where they are. time.Parse was 7 % of the
+// range query's CPU profile (20 rows).
+func sqliteTime(b []byte) (time.Time, bool) {
+	num := func(i, j int) int {
+		v := 0
+		for _, c := range b[i:j] {
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	year, month, day := num(0, 4), num(5, 7), num(8, 10)
+	hour, minute, sec := num(11, 13), num(14, 16), num(17, 19)
+	if month < 1 || month > 12 || day < 1 || day > daysIn(time.Month(month), year) ||
+		hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC), true
+}
+
+// daysIn is the number of days of month m of year.
+func daysIn(m time.Month, year int) int {
+	switch m {
+	case time.February:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case time.April, time.June, time.September, time.November:
+		return 30
+	}
+	return 31
 }
 
 // rfc3339Time reads text as a time if it is one written in RFC 3339 with

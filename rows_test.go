@@ -4,11 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ncruces/go-sqlite3"
 	_ "github.com/ncruces/go-sqlite3/driver"
 )
 
@@ -137,5 +139,33 @@ func TestRowsReadSQLiteTimesWithoutAllocating(t *testing.T) {
 	few, many := allocs(2), allocs(24)
 	if perValue := (many - few - 3) / 22; perValue > 2 {
 		t.Errorf("a query of 24 DATETIME columns allocates %.0f times, one of 2 columns %.0f times: more than 2 per value (%.1f), want 2", many, few, perValue)
+	}
+}
+
+// sqliteTime reads every text of SQLite's time shape as time.Parse with
+// that layout does: the same time, or no time where time.Parse fails (a
+// month, day, hour, minute or second out of range, February 29 of a
+// common year).
+func TestSQLiteTimeIsTimeParse(t *testing.T) {
+	texts := []string{
+		"2026-12-02 18:51:07", "0000-01-01 00:00:00", "9999-12-31 23:59:59",
+		"2024-02-29 12:00:00", "2023-02-29 12:00:00", "1900-02-29 00:00:00", "2000-02-29 00:00:00",
+		"2026-04-31 00:00:00", "2026-13-01 00:00:00", "2026-00-10 00:00:00", "2026-01-00 00:00:00",
+		"2026-01-01 24:00:00", "2026-01-01 23:60:00", "2026-01-01 23:59:60", "2026-01-32 00:00:00",
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	digits := func(n, limit int) string { return fmt.Sprintf("%0*d", n, r.IntN(limit)) }
+	for range 20000 { // digits anywhere, in and out of range
+		texts = append(texts, digits(4, 10000)+"-"+digits(2, 15)+"-"+digits(2, 34)+" "+digits(2, 26)+":"+digits(2, 62)+":"+digits(2, 62))
+	}
+	for _, text := range texts {
+		if !sqliteTimeShape([]byte(text)) {
+			t.Fatalf("%q: not of SQLite's time shape", text)
+		}
+		want, err := time.Parse(string(sqlite3.TimeFormat3), text)
+		got, ok := sqliteTime([]byte(text))
+		if ok != (err == nil) || ok && (!got.Equal(want) || got.Location() != want.Location() || got != want) {
+			t.Errorf("%q: sqliteTime %v %v, time.Parse %v %v", text, got, ok, want, err)
+		}
 	}
 }
