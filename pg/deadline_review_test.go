@@ -1,13 +1,10 @@
 package pg
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -61,81 +58,13 @@ func TestTimeoutBeyondTheServersLimit(t *testing.T) {
 	}
 }
 
-// countProxy forwards TCP connections and keeps what the clients send.
-type countProxy struct {
-	l     net.Listener
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	conns []net.Conn
-	sent  bytes.Buffer
-}
-
-func newCountProxy(t *testing.T, target string) *countProxy {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &countProxy{l: l}
-	p.wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			p.wg.Go(func() {
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						p.mu.Lock()
-						p.sent.Write(buf[:n])
-						p.mu.Unlock()
-						s.Write(buf[:n])
-					}
-					if err != nil {
-						break
-					}
-				}
-				s.Close()
-			})
-			p.wg.Go(func() { io.Copy(c, s); c.Close() })
-		}
-	})
-	t.Cleanup(func() {
-		l.Close()
-		p.mu.Lock()
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.mu.Unlock()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *countProxy) count(s string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return bytes.Count(p.sent.Bytes(), []byte(s))
-}
-
 // A limit lifted once (in a transaction, or in the session) costs one
 // round trip at most, not one for each statement of every later
 // transaction: BEGIN clears the last transaction's SET LOCAL and sets a
 // lifted session's default back.
 func TestLiftedLimitIsSetBackOnce(t *testing.T) {
-	p := newCountProxy(t, srv.Host())
-	name := newDatabase(t)
-	dsn := strings.Replace(srv.URL(name, "_timeout=300ms", "_max_open=1"), srv.Host(), p.l.Addr().String(), 1)
-	db, err := sql.Open(DriverName, dsn)
+	p := newProxy(t, srv.Host())
+	db, err := sql.Open(DriverName, p.dsn(newDatabase(t), "_timeout=300ms", "_max_open=1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,6 +85,9 @@ func TestLiftedLimitIsSetBackOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := p.count("statement_timeout")
+		if before == 0 {
+			t.Fatalf("lifted in %s: the proxy saw no statement_timeout sent: it counts nothing", lifted)
+		}
 		for range 20 {
 			err := qlsqlite.RunTx(ctx, db, nil, func(tx *sql.Tx) error {
 				_, err := tx.ExecContext(ctx, `SELECT 2`)

@@ -4,11 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"io"
-	"net"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -243,72 +239,6 @@ func TestOwnStatementTimeoutAndReset(t *testing.T) {
 	wantDefaultDeadline(t, "after DISCARD ALL", err, "300ms")
 }
 
-// stallProxy forwards TCP connections to the server; while frozen it
-// holds what the server sends, as a network that went silent would.
-type stallProxy struct {
-	l      net.Listener
-	frozen atomic.Bool
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  []net.Conn
-}
-
-func newStallProxy(t *testing.T, target string) *stallProxy {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &stallProxy{l: l}
-	p.wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			p.wg.Go(func() { io.Copy(s, c); s.Close() })
-			p.wg.Go(func() { p.copyHeld(c, s); c.Close() })
-		}
-	})
-	t.Cleanup(func() {
-		p.frozen.Store(false)
-		l.Close()
-		p.mu.Lock()
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.mu.Unlock()
-		p.wg.Wait()
-	})
-	return p
-}
-
-// copyHeld copies from the server to the client, holding it while frozen.
-func (p *stallProxy) copyHeld(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		for p.frozen.Load() {
-			time.Sleep(5 * time.Millisecond)
-		}
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
 // A call whose answer never comes (the network went silent) is given up
 // on at the default deadline plus the grace, as the client's own deadline
 // did before: the error is the default deadline's, the connection is not
@@ -317,10 +247,8 @@ func TestSilentNetworkIsBoundedByTheDefaultDeadline(t *testing.T) {
 	old := cancelGrace
 	cancelGrace = 400 * time.Millisecond
 	t.Cleanup(func() { cancelGrace = old })
-	p := newStallProxy(t, srv.Host())
-	name := newDatabase(t)
-	dsn := strings.Replace(srv.URL(name, "_timeout=300ms", "_max_open=2"), srv.Host(), p.l.Addr().String(), 1)
-	db, err := sql.Open(DriverName, dsn)
+	p := newProxy(t, srv.Host())
+	db, err := sql.Open(DriverName, p.dsn(newDatabase(t), "_timeout=300ms", "_max_open=2"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +263,7 @@ func TestSilentNetworkIsBoundedByTheDefaultDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	p.frozen.Store(true)
+	p.freeze()
 	start := time.Now()
 	done := make(chan error, 1)
 	go func() {
@@ -345,12 +273,12 @@ func TestSilentNetworkIsBoundedByTheDefaultDeadline(t *testing.T) {
 	select {
 	case err = <-done:
 	case <-time.After(10 * time.Second):
-		p.frozen.Store(false)
+		p.thaw()
 		<-done
 		t.Fatalf("the call was not given up on in 10s (the network came back then)")
 	}
 	took := time.Since(start)
-	p.frozen.Store(false)
+	p.thaw()
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "300ms default deadline while waiting for the server's answer") {
 		t.Errorf("error %v, want the default deadline's, waiting for the server", err)
 	}
