@@ -337,10 +337,12 @@ func TestWALStartsOverUnderOneWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := s.Database.WAL
-	// 100 pages of 4 KiB and the commit that passed them: well under the
-	// trigger (2 MiB).
-	if largest > 200*4120 || w.Truncate != 0 || w.Passive < 10 {
-		t.Errorf("largest WAL %d bytes (want about 100 pages), %d PASSIVE checkpoints (want 12 or so), %d TRUNCATE (want none): the log did not start over", largest, w.Passive, w.Truncate)
+	// About 100 pages of 4 KiB and the commit that passed them, or a few
+	// times that when a reader (the pool's, the monitor's) kept a
+	// checkpoint from completing: under the keeper's trigger (a quarter
+	// of the limit, 2 MiB), which a log that never starts over reaches.
+	if largest >= 2<<20 || w.Truncate != 0 || w.Passive < 10 {
+		t.Errorf("largest WAL %d bytes (want under the trigger, 2 MiB), %d PASSIVE checkpoints (want 12 or so), %d TRUNCATE (want none): the log did not start over", largest, w.Passive, w.Truncate)
 	}
 }
 
