@@ -239,7 +239,7 @@ func NewBackendConnector(b Backend, params url.Values, opts ...Option) (*Connect
 	if sd, ok := b.(ServerDeadline); ok && cfg.timeout > 0 {
 		if grace, ok := sd.EnforceTimeout(cfg.timeout); ok {
 			db.server = sd
-			db.stalls = stallWatch{db: db, bound: cfg.timeout + max(grace, 0)}
+			db.stalls = stallWatch{db: db, bound: cfg.timeout + max(grace, 0), epoch: time.Now()}
 		}
 	}
 	if db.txRetrier != nil {

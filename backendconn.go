@@ -26,7 +26,7 @@ type backendConn struct {
 
 	// When the server enforces the default deadline (serverdeadline.go):
 	sd   ServerDeadlineConn // the backend's connection; nil otherwise
-	busy atomic.Int64       // when the call in progress under the default deadline started (busySince), 0 when none, or stallInterrupted
+	busy atomic.Int64       // when the call in progress under the default deadline started (stallWatch.since), 0 when none, or stallInterrupted
 }
 
 var _ session = &backendConn{}

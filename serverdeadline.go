@@ -40,14 +40,12 @@ type serverCall struct {
 // applies reports whether the default deadline applies to the call.
 func (c serverCall) applies() bool { return !c.start.IsZero() }
 
-// monoEpoch is what busy times are counted from.
-var monoEpoch = time.Now()
-
 // stallInterrupted is the busy mark of a call the stall watch gave up on.
 const stallInterrupted = -1
 
-// busySince encodes a call's start as a connection's busy mark (> 0).
-func busySince(start time.Time) int64 { return int64(start.Sub(monoEpoch)) + 1 }
+// since encodes a call's start as a connection's busy mark (> 0), counted
+// from the watch's epoch.
+func (w *stallWatch) since(start time.Time) int64 { return int64(start.Sub(w.epoch)) + 1 }
 
 // serverBegin is [interceptor.deadline]'s twin when the server enforces
 // the default deadline. adjust says whether the server's limit must fit
@@ -64,7 +62,7 @@ func (i *interceptor) serverBegin(ctx context.Context, adjust bool) (serverCall,
 	if start.IsZero() {
 		start = time.Now()
 	}
-	c.busy.Store(busySince(start)) // before any round trip: the stall watch bounds it too
+	c.busy.Store(c.db.stalls.since(start)) // before any round trip: the stall watch bounds it too
 	if adjust {
 		if err := c.sd.SetServerTimeout(ctx, false); err != nil {
 			return serverCall{start: start}, err
@@ -170,6 +168,7 @@ func (i *interceptor) stalledError(err error) error {
 type stallWatch struct {
 	db    *database     // its background work: the watch runs until the database closes
 	bound time.Duration // the default deadline plus the backend's grace
+	epoch time.Time     // what the connections' busy marks count from
 
 	mu      sync.Mutex
 	conns   map[*backendConn]struct{}
@@ -213,7 +212,7 @@ func (w *stallWatch) run(ctx context.Context) {
 // sweep interrupts the calls past the bound and returns how long the
 // watch sleeps next.
 func (w *stallWatch) sweep() time.Duration {
-	now := busySince(time.Now())
+	now := w.since(time.Now())
 	next := w.bound
 	w.mu.Lock()
 	defer w.mu.Unlock()
