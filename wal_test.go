@@ -345,24 +345,3 @@ func TestWALStartsOverUnderOneWriter(t *testing.T) {
 		t.Errorf("largest WAL %d bytes (want under the trigger, 2 MiB), %d PASSIVE checkpoints (want 12 or so), %d TRUNCATE (want none): the log did not start over", largest, w.Passive, w.Truncate)
 	}
 }
-
-// After a reader that starved the keeper ends, one writer alone (no other
-// writer waiting, so the auto-checkpoint would run in its hook) gets the
-// log reset and its file emptied by the keeper, and Stats stop saying it is
-// starved: a checkpoint in the hook would copy the log and start it over,
-// leaving the file at its largest and the keeper never told.
-func TestWALStarvationEndsUnderOneWriter(t *testing.T) {
-	dsn, wal := walDSN(t, "1MiB")
-	db := openWALTest(t, dsn, withWALPause(2*time.Millisecond, 8*time.Millisecond))
-	tx := starveWAL(t, db, wal)
-	tx.Rollback()
-	reset := func() bool {
-		s, err := Stats(db)
-		return err == nil && !s.Database.WAL.Starved && s.Database.WAL.Truncate > 0
-	}
-	writeWAL(t, db, wal, 2000, reset)
-	if !reset() {
-		s, _ := Stats(db)
-		t.Fatalf("the reader ended, but the log was not reset: %+v", s.Database.WAL)
-	}
-}
